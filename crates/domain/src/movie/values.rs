@@ -1,0 +1,77 @@
+//! Validated movie fields.
+
+use crate::validation::bounded_text;
+use crate::FieldError;
+
+/// At most this many characters in a name or a director.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// At most this many genres per movie.
+pub const MAX_GENRES: usize = 10;
+/// At most this many characters per genre.
+pub const MAX_GENRE_CHARS: usize = 40;
+
+/// A movie's name: trimmed, 1 to 200 characters.
+pub fn parse_name(raw: &str) -> Result<String, FieldError> {
+    bounded_text("name", raw, MAX_TITLE_CHARS)
+}
+
+/// A movie's director: trimmed, 1 to 200 characters.
+pub fn parse_director(raw: &str) -> Result<String, FieldError> {
+    bounded_text("director", raw, MAX_TITLE_CHARS)
+}
+
+/// Genres: 1 to 10 after trimming and case-insensitive de-duplication (first spelling kept),
+/// each at most 40 characters. The well-known sample data has `" Drama"`; it becomes `"Drama"`.
+pub fn parse_genres(raw: &[String]) -> Result<Vec<String>, FieldError> {
+    let mut genres: Vec<String> = Vec::new();
+    for (i, g) in raw.iter().enumerate() {
+        let genre = bounded_text(&format!("genre[{i}]"), g, MAX_GENRE_CHARS)?;
+        if !genres
+            .iter()
+            .any(|seen| seen.to_lowercase() == genre.to_lowercase())
+        {
+            genres.push(genre);
+        }
+    }
+    if genres.is_empty() {
+        return Err(FieldError::new("genre", "must have at least one genre"));
+    }
+    if genres.len() > MAX_GENRES {
+        return Err(FieldError::new(
+            "genre",
+            format!("must have at most {MAX_GENRES} distinct genres"),
+        ));
+    }
+    Ok(genres)
+}
+
+/// An IMDb score, 0.0 to 10.0.
+pub fn parse_imdb_score(raw: f64) -> Result<f64, FieldError> {
+    if raw.is_finite() && (0.0..=10.0).contains(&raw) {
+        Ok(raw)
+    } else {
+        Err(FieldError::new(
+            "imdb_score",
+            "must be between 0.0 and 10.0",
+        ))
+    }
+}
+
+/// A popularity, 0 to 100 (the original app's `99popularity`).
+pub fn parse_popularity(raw: f64) -> Result<f64, FieldError> {
+    if raw.is_finite() && (0.0..=100.0).contains(&raw) {
+        Ok(raw)
+    } else {
+        Err(FieldError::new("99popularity", "must be between 0 and 100"))
+    }
+}
+
+/// The key `name` + `director` are unique on among live movies: trimmed, lower case,
+/// joined by a unit separator (which validation keeps out of both fields).
+pub fn title_key(name: &str, director: &str) -> String {
+    format!(
+        "{}\u{1f}{}",
+        name.trim().to_lowercase(),
+        director.trim().to_lowercase()
+    )
+}
