@@ -1,0 +1,363 @@
+//! The production adapter: MySQL (MariaDB on the test machines), InnoDB.
+//!
+//! Appends insert the events first: `UNIQUE(stream_id, version)` turns a concurrent writer into
+//! a duplicate-key error, which is the conflict. InnoDB may pick a deadlock victim among
+//! writers racing for the same unique key; that transaction rolled back entirely, so it is
+//! retried as it was, and then either wins or sees the conflict.
+
+use crate::row::{parse_uuid, sql_version, RawEvent, EVENT_COLUMNS};
+use crate::time::{from_mysql, now_micros};
+use crate::{
+    AppendError, AppendRequest, Appended, Credentials, EventStore, IdempotencyRecord, StoreError,
+    StoredEvent, UniqueKey,
+};
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::{Row, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
+
+const MAX_ATTEMPTS: u32 = 5;
+
+/// The MySQL event store.
+#[derive(Clone)]
+pub struct MySqlEventStore {
+    pool: MySqlPool,
+}
+
+impl MySqlEventStore {
+    /// Connects to `url`, creating the database if missing, and migrates it.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, 16).await
+    }
+
+    /// As [`MySqlEventStore::connect`] with a pool of `max_connections`.
+    pub async fn connect_with(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let url = url.replacen("mariadb:", "mysql:", 1);
+        if !MySql::database_exists(&url).await? {
+            MySql::create_database(&url).await?;
+        }
+        let options = MySqlConnectOptions::from_str(&url)?.timezone(Some(String::from("+00:00")));
+        let pool = MySqlPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for the read models and the relay of later roles.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    async fn try_append(&self, request: &AppendRequest) -> Result<Appended, AppendError> {
+        let mut tx = self.pool.begin().await?;
+        let stream_id = request.stream_id.to_string();
+        let recorded_at = now_micros().naive_utc();
+        let mut positions = Vec::with_capacity(request.events.len());
+        let mut version = request.expected_version;
+
+        for event in &request.events {
+            version += 1;
+            let inserted = sqlx::query(
+                "INSERT INTO events (event_id, stream_type, stream_id, version, event_type, \
+                 schema_version, payload, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(event.event_id.to_string())
+            .bind(&request.stream_type)
+            .bind(&stream_id)
+            .bind(sql_version(version)?)
+            .bind(event.event_type.as_str())
+            .bind(i64::from(event.schema_version))
+            .bind(event.payload.to_string())
+            .bind(event.metadata.to_string())
+            .bind(recorded_at)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(done) => positions.push(
+                    i64::try_from(done.last_insert_id())
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+                Err(e) if is_unique_violation(&e) => return Err(conflict(request)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if request.expected_version > 0
+            && !version_exists(&mut tx, &stream_id, request.expected_version).await?
+        {
+            return Err(conflict(request));
+        }
+        for position in &positions {
+            sqlx::query("INSERT INTO outbox (position, created_at) VALUES (?, ?)")
+                .bind(position)
+                .bind(recorded_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for key in &request.release {
+            sqlx::query("DELETE FROM unique_keys WHERE kind = ? AND `key` = ? AND stream_id = ?")
+                .bind(&key.kind)
+                .bind(&key.key)
+                .bind(&stream_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for key in &request.reserve {
+            let claimed =
+                sqlx::query("INSERT INTO unique_keys (kind, `key`, stream_id) VALUES (?, ?, ?)")
+                    .bind(&key.kind)
+                    .bind(&key.key)
+                    .bind(&stream_id)
+                    .execute(&mut *tx)
+                    .await;
+            if let Err(e) = claimed {
+                return Err(if is_unique_violation(&e) {
+                    key_taken(key, &mut tx).await?
+                } else {
+                    e.into()
+                });
+            }
+        }
+        if let Some(credentials) = &request.credentials {
+            let inserted = sqlx::query(
+                "INSERT INTO credentials (user_id, email, password_hash) VALUES (?, ?, ?)",
+            )
+            .bind(credentials.user_id.to_string())
+            .bind(&credentials.email)
+            .bind(&credentials.password_hash)
+            .execute(&mut *tx)
+            .await;
+            if let Err(e) = inserted {
+                return Err(if is_unique_violation(&e) {
+                    key_taken(&UniqueKey::new("email", credentials.email.clone()), &mut tx).await?
+                } else {
+                    e.into()
+                });
+            }
+        }
+        if let Some(record) = &request.idempotency {
+            insert_idempotency(&mut tx, record).await?;
+        }
+        tx.commit().await?;
+        Ok(Appended {
+            stream_id: request.stream_id,
+            version,
+            positions,
+        })
+    }
+}
+
+fn conflict(request: &AppendRequest) -> AppendError {
+    AppendError::Conflict {
+        stream_id: request.stream_id,
+        expected_version: request.expected_version,
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+async fn key_taken(
+    key: &UniqueKey,
+    tx: &mut Transaction<'_, MySql>,
+) -> Result<AppendError, AppendError> {
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT stream_id FROM unique_keys WHERE kind = ? AND `key` = ?")
+            .bind(&key.kind)
+            .bind(&key.key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let owner = match owner {
+        Some(owner) => parse_uuid("unique_keys.stream_id", &owner)?,
+        None => Uuid::nil(),
+    };
+    Ok(AppendError::KeyTaken {
+        kind: key.kind.clone(),
+        owner,
+    })
+}
+
+async fn version_exists(
+    tx: &mut Transaction<'_, MySql>,
+    stream_id: &str,
+    version: u64,
+) -> Result<bool, AppendError> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM events WHERE stream_id = ? AND version = ?")
+            .bind(stream_id)
+            .bind(sql_version(version)?)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(found.is_some())
+}
+
+async fn insert_idempotency(
+    tx: &mut Transaction<'_, MySql>,
+    record: &IdempotencyRecord,
+) -> Result<(), AppendError> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (scope, `key`, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&record.scope)
+    .bind(&record.key)
+    .bind(&record.request_hash)
+    .bind(record.response.to_string())
+    .bind(now_micros().naive_utc())
+    .execute(&mut **tx)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(AppendError::IdempotencyKeyUsed),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// MariaDB's JSON is LONGTEXT in a binary collation, which the driver reports as BLOB; MySQL's
+/// own JSON type decodes as text.
+fn json_text(row: &MySqlRow, column: &str) -> Result<String, StoreError> {
+    if let Ok(text) = row.try_get::<String, _>(column) {
+        return Ok(text);
+    }
+    let bytes: Vec<u8> = row.try_get(column)?;
+    String::from_utf8(bytes).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn decode_event(row: &MySqlRow) -> Result<StoredEvent, StoreError> {
+    let recorded_at: NaiveDateTime = row.try_get("recorded_at")?;
+    RawEvent {
+        position: row.try_get("position")?,
+        event_id: row.try_get("event_id")?,
+        stream_type: row.try_get("stream_type")?,
+        stream_id: row.try_get("stream_id")?,
+        version: row.try_get("version")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get::<i32, _>("schema_version")?.into(),
+        payload: json_text(row, "payload")?,
+        metadata: json_text(row, "metadata")?,
+        recorded_at: from_mysql(recorded_at),
+    }
+    .into_stored()
+}
+
+#[async_trait]
+impl EventStore for MySqlEventStore {
+    #[tracing::instrument(skip_all, fields(stream.id = %request.stream_id, stream.expected_version = request.expected_version), err)]
+    async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
+        if request.events.is_empty() {
+            return Ok(Appended {
+                stream_id: request.stream_id,
+                version: request.expected_version,
+                positions: vec![],
+            });
+        }
+        let mut attempt = 1;
+        loop {
+            match self.try_append(&request).await {
+                Err(AppendError::Store(e @ StoreError::Contention(_)))
+                    if attempt < MAX_ATTEMPTS =>
+                {
+                    tracing::debug!(attempt, error = %e, "append rolled back by InnoDB, retrying");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn read_stream(&self, stream_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? ORDER BY version");
+        let rows = sqlx::query(&sql)
+            .bind(stream_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    async fn read_all(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
+        let row = sqlx::query("SELECT user_id, password_hash FROM credentials WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let user_id: String = row.try_get("user_id")?;
+            Ok(Credentials {
+                user_id: parse_uuid("credentials.user_id", &user_id)?,
+                email: email.to_owned(),
+                password_hash: row.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn key_owner(&self, key: &UniqueKey) -> Result<Option<Uuid>, StoreError> {
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT stream_id FROM unique_keys WHERE kind = ? AND `key` = ?")
+                .bind(&key.kind)
+                .bind(&key.key)
+                .fetch_optional(&self.pool)
+                .await?;
+        owner
+            .map(|o| parse_uuid("unique_keys.stream_id", &o))
+            .transpose()
+    }
+
+    async fn idempotency_record(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT request_hash, response FROM idempotency_keys WHERE scope = ? AND `key` = ?",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let response = json_text(&row, "response")?;
+            Ok(IdempotencyRecord {
+                scope: scope.to_owned(),
+                key: key.to_owned(),
+                request_hash: row.try_get("request_hash")?,
+                response: serde_json::from_str(&response)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_idempotency_record(&self, record: IdempotencyRecord) -> Result<(), AppendError> {
+        let mut tx = self.pool.begin().await?;
+        insert_idempotency(&mut tx, &record).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! Throw-away databases for tests: each test gets its own, dropped when it ends.
+
+use sqlx::migrate::MigrateDatabase;
+use sqlx::MySql;
+
+/// The MySQL server tests use: `MOVIEDB_TEST_MYSQL_URL`, else MariaDB on 127.0.0.1:3306 as root.
+pub fn mysql_server_url() -> String {
+    std::env::var("MOVIEDB_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
+}
+
+/// A database made for one test; dropped (on a helper thread) when this value is dropped.
+pub struct MySqlTestDatabase {
+    url: String,
+}
+
+impl MySqlTestDatabase {
+    /// Names a fresh database on the test server. The store's `connect` creates and migrates it.
+    pub fn new() -> Self {
+        let name = format!("moviedb_test_{}", uuid::Uuid::now_v7().simple());
+        Self {
+            url: format!("{}/{name}", mysql_server_url().trim_end_matches('/')),
+        }
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Default for MySqlTestDatabase {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for MySqlTestDatabase {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on; use a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                let _ = runtime.block_on(MySql::drop_database(&url));
+            }
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop test database {}", self.url);
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Timestamps: UTC, microsecond precision, the same in both databases.
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+
+/// Now, truncated to microseconds (what DATETIME(6) keeps), so a stored event reads back equal.
+pub fn now_micros() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// SQLite stores times as RFC 3339 text with six fractional digits.
+pub fn to_sqlite_text(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Parses what [`to_sqlite_text`] wrote.
+pub fn from_sqlite_text(text: &str) -> Result<DateTime<Utc>, crate::StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| crate::StoreError::Corrupt(format!("bad timestamp `{text}`: {e}")))
+}
+
+/// MySQL DATETIME(6) holds UTC by convention; it has no zone of its own.
+pub fn from_mysql(at: NaiveDateTime) -> DateTime<Utc> {
+    at.and_utc()
+}

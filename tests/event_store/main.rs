@@ -1,0 +1,408 @@
+//! The event store conformance suite: every test runs against every adapter this machine can
+//! run, SQLite (a temporary file) and MySQL (MariaDB, a database per test).
+
+use futures::future::join_all;
+use moviedb_event_store::test_support::MySqlTestDatabase;
+use moviedb_event_store::{
+    AppendError, AppendRequest, Credentials, EventStore, IdempotencyRecord, MySqlEventStore,
+    NewEvent, SqliteEventStore, UniqueKey,
+};
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A store under test, with whatever keeps its database alive.
+struct Subject {
+    store: Arc<dyn EventStore>,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+async fn sqlite() -> Subject {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("events.db").display());
+    let store = SqliteEventStore::connect(&url).await.expect("sqlite store");
+    Subject {
+        store: Arc::new(store),
+        _keep: Box::new(dir),
+    }
+}
+
+async fn mysql() -> Subject {
+    let db = MySqlTestDatabase::new();
+    // 40 connections so that 32 writers really run at once.
+    let store = MySqlEventStore::connect_with(db.url(), 40).await.expect(
+        "MariaDB must be running on 127.0.0.1:3306 (see .ci/run) or MOVIEDB_TEST_MYSQL_URL set",
+    );
+    Subject {
+        store: Arc::new(store),
+        _keep: Box::new(db),
+    }
+}
+
+fn event(n: u32) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: "MovieUpdated".into(),
+        schema_version: 1,
+        payload: json!({ "imdb_score": n }),
+        metadata: json!({ "actor_id": null, "request_id": format!("r{n}") }),
+    }
+}
+
+fn append(stream: Uuid, expected: u64, events: Vec<NewEvent>) -> AppendRequest {
+    AppendRequest::new("movie", stream, expected, events)
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite_adapter {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() { super::$case(super::sqlite().await).await })*
+        }
+        mod mysql_adapter {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() { super::$case(super::mysql().await).await })*
+        }
+    };
+}
+
+conformance!(
+    appends_several_events_atomically_and_reads_them_back,
+    a_wrong_expected_version_is_a_conflict_and_writes_nothing,
+    a_failing_append_writes_none_of_its_events,
+    thirty_two_concurrent_writers_on_one_stream_lose_and_duplicate_nothing,
+    read_all_pages_by_position,
+    a_unique_key_is_reserved_with_the_events_and_refused_to_another_stream,
+    a_released_key_can_be_claimed_again,
+    credentials_are_written_with_the_events_and_only_once_per_email,
+    an_idempotency_record_is_kept_with_the_append_and_never_overwritten,
+    an_empty_append_writes_nothing,
+);
+
+async fn appends_several_events_atomically_and_reads_them_back(s: Subject) {
+    let stream = Uuid::now_v7();
+    let events = vec![event(1), event(2), event(3)];
+    let done = s
+        .store
+        .append(append(stream, 0, events.clone()))
+        .await
+        .expect("append");
+    assert_eq!(done.version, 3);
+    assert_eq!(done.positions.len(), 3);
+    let more = s
+        .store
+        .append(append(stream, 3, vec![event(4)]))
+        .await
+        .expect("second append");
+    assert_eq!(more.version, 4);
+
+    let read = s.store.read_stream(stream).await.expect("read");
+    assert_eq!(
+        read.iter().map(|e| e.version).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    for (stored, sent) in read.iter().zip(&events) {
+        assert_eq!(stored.event_id, sent.event_id);
+        assert_eq!(stored.payload, sent.payload);
+        assert_eq!(stored.metadata, sent.metadata);
+        assert_eq!(stored.stream_type, "movie");
+        assert_eq!(stored.stream_id, stream);
+    }
+    assert!(read.windows(2).all(|w| w[0].position < w[1].position));
+    assert!(s
+        .store
+        .read_stream(Uuid::now_v7())
+        .await
+        .expect("read")
+        .is_empty());
+}
+
+async fn a_wrong_expected_version_is_a_conflict_and_writes_nothing(s: Subject) {
+    let stream = Uuid::now_v7();
+    s.store
+        .append(append(stream, 0, vec![event(1), event(2)]))
+        .await
+        .expect("append");
+    for expected in [0, 1, 3, 7] {
+        let err = s
+            .store
+            .append(append(stream, expected, vec![event(9)]))
+            .await
+            .expect_err("conflict");
+        assert!(
+            matches!(err, AppendError::Conflict { expected_version, .. } if expected_version == expected),
+            "{err:?}"
+        );
+    }
+    assert_eq!(s.store.read_stream(stream).await.expect("read").len(), 2);
+}
+
+async fn a_failing_append_writes_none_of_its_events(s: Subject) {
+    let stream = Uuid::now_v7();
+    let key = UniqueKey::new("movie_title", "oz\u{1f}fleming");
+    let mut first = append(Uuid::now_v7(), 0, vec![event(1)]);
+    first.reserve.push(key.clone());
+    s.store.append(first).await.expect("first claims the key");
+    // Three events, then the reservation fails: none of the three may remain.
+    let mut second = append(stream, 0, vec![event(1), event(2), event(3)]);
+    second.reserve.push(key);
+    assert!(matches!(
+        s.store.append(second).await,
+        Err(AppendError::KeyTaken { .. })
+    ));
+    assert!(s.store.read_stream(stream).await.expect("read").is_empty());
+    assert_eq!(s.store.read_all(0, 100).await.expect("read all").len(), 1);
+}
+
+async fn thirty_two_concurrent_writers_on_one_stream_lose_and_duplicate_nothing(s: Subject) {
+    let stream = Uuid::now_v7();
+    s.store
+        .append(append(stream, 0, vec![event(0)]))
+        .await
+        .expect("seed");
+
+    // Round one: all 32 race for version 2 at once; exactly one may win.
+    let racers = (0..32).map(|i| {
+        let store = s.store.clone();
+        tokio::spawn(async move { store.append(append(stream, 1, vec![event(i)])).await })
+    });
+    let results: Vec<_> = join_all(racers)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(AppendError::Conflict { .. })))
+        .count();
+    assert_eq!((wins, conflicts), (1, 31), "{results:?}");
+
+    // Round two: each of 32 writers retries until its own event is in; every version has
+    // exactly one winner and every writer's event lands exactly once.
+    let writers = (0..32u32).map(|i| {
+        let store = s.store.clone();
+        tokio::spawn(async move {
+            let mine = event(100 + i);
+            let mut conflicts = 0u32;
+            loop {
+                let version = store
+                    .read_stream(stream)
+                    .await
+                    .expect("read")
+                    .last()
+                    .map_or(0, |e| e.version);
+                match store
+                    .append(append(stream, version, vec![mine.clone()]))
+                    .await
+                {
+                    Ok(done) => return (mine.event_id, done.version, conflicts),
+                    Err(AppendError::Conflict { .. }) => conflicts += 1,
+                    Err(other) => panic!("writer {i}: {other}"),
+                }
+            }
+        })
+    });
+    let outcomes: Vec<_> = join_all(writers)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let won_versions: HashSet<u64> = outcomes.iter().map(|(_, v, _)| *v).collect();
+    assert_eq!(won_versions.len(), 32, "each version won exactly once");
+
+    let stored = s.store.read_stream(stream).await.expect("read");
+    assert_eq!(stored.len(), 34, "seed + round one winner + 32 writers");
+    assert_eq!(
+        stored.iter().map(|e| e.version).collect::<Vec<_>>(),
+        (1..=34).collect::<Vec<_>>()
+    );
+    let ids: HashSet<Uuid> = stored.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids.len(), 34, "no event duplicated");
+    for (id, version, _) in &outcomes {
+        let at = stored
+            .iter()
+            .find(|e| e.event_id == *id)
+            .expect("every acknowledged event is stored");
+        assert_eq!(at.version, *version);
+    }
+    let total_conflicts: u32 = outcomes.iter().map(|(_, _, c)| c).sum();
+    println!("32 writers: {total_conflicts} conflicts on the way");
+}
+
+async fn read_all_pages_by_position(s: Subject) {
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    s.store
+        .append(append(a, 0, vec![event(1), event(2)]))
+        .await
+        .expect("a");
+    s.store
+        .append(append(b, 0, vec![event(3)]))
+        .await
+        .expect("b");
+    s.store
+        .append(append(a, 2, vec![event(4)]))
+        .await
+        .expect("a again");
+
+    let all = s.store.read_all(0, 100).await.expect("all");
+    assert_eq!(all.len(), 4);
+    assert!(all.windows(2).all(|w| w[0].position < w[1].position));
+    let first_two = s.store.read_all(0, 2).await.expect("page 1");
+    assert_eq!(first_two.len(), 2);
+    let rest = s
+        .store
+        .read_all(first_two[1].position, 100)
+        .await
+        .expect("page 2");
+    assert_eq!(rest.len(), 2);
+    let seen: Vec<Uuid> = first_two.iter().chain(&rest).map(|e| e.event_id).collect();
+    assert_eq!(seen, all.iter().map(|e| e.event_id).collect::<Vec<_>>());
+    assert!(s
+        .store
+        .read_all(all[3].position, 10)
+        .await
+        .expect("tail")
+        .is_empty());
+}
+
+async fn a_unique_key_is_reserved_with_the_events_and_refused_to_another_stream(s: Subject) {
+    let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+    let key = UniqueKey::new("email", "ada@example.com");
+    let mut req = append(first, 0, vec![event(1)]);
+    req.reserve.push(key.clone());
+    s.store.append(req).await.expect("first");
+    assert_eq!(s.store.key_owner(&key).await.expect("owner"), Some(first));
+
+    let mut req = append(second, 0, vec![event(1)]);
+    req.reserve.push(key.clone());
+    match s.store.append(req).await {
+        Err(AppendError::KeyTaken { kind, owner }) => {
+            assert_eq!((kind.as_str(), owner), ("email", first))
+        }
+        other => panic!("expected KeyTaken, got {other:?}"),
+    }
+    assert!(s.store.read_stream(second).await.expect("read").is_empty());
+}
+
+async fn a_released_key_can_be_claimed_again(s: Subject) {
+    let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+    let key = UniqueKey::new("movie_title", "oz\u{1f}fleming");
+    let mut req = append(first, 0, vec![event(1)]);
+    req.reserve.push(key.clone());
+    s.store.append(req).await.expect("claim");
+    let mut req = append(first, 1, vec![event(2)]);
+    req.release.push(key.clone());
+    s.store.append(req).await.expect("release");
+    assert_eq!(s.store.key_owner(&key).await.expect("owner"), None);
+    let mut req = append(second, 0, vec![event(1)]);
+    req.reserve.push(key.clone());
+    s.store.append(req).await.expect("claim again");
+    assert_eq!(s.store.key_owner(&key).await.expect("owner"), Some(second));
+}
+
+async fn credentials_are_written_with_the_events_and_only_once_per_email(s: Subject) {
+    let user = Uuid::now_v7();
+    let credentials = Credentials {
+        user_id: user,
+        email: "ada@example.com".into(),
+        password_hash: "$argon2id$stub".into(),
+    };
+    let mut req = AppendRequest::new("user", user, 0, vec![event(1)]);
+    req.credentials = Some(credentials.clone());
+    s.store.append(req).await.expect("register");
+    assert_eq!(
+        s.store
+            .credentials_by_email("ada@example.com")
+            .await
+            .expect("lookup"),
+        Some(credentials.clone())
+    );
+    assert_eq!(
+        s.store
+            .credentials_by_email("bob@example.com")
+            .await
+            .expect("lookup"),
+        None
+    );
+
+    // Same e-mail again, without a reservation: the credentials table itself refuses it,
+    // and the events of that append are rolled back with it.
+    let other = Uuid::now_v7();
+    let mut req = AppendRequest::new("user", other, 0, vec![event(1)]);
+    req.credentials = Some(Credentials {
+        user_id: other,
+        ..credentials
+    });
+    assert!(matches!(
+        s.store.append(req).await,
+        Err(AppendError::KeyTaken { .. })
+    ));
+    assert!(s.store.read_stream(other).await.expect("read").is_empty());
+}
+
+async fn an_idempotency_record_is_kept_with_the_append_and_never_overwritten(s: Subject) {
+    let record = IdempotencyRecord {
+        scope: "user-1".into(),
+        key: "key-1".into(),
+        request_hash: "a".repeat(64),
+        response: json!({"status": 201, "body": {"id": "x"}}),
+    };
+    let stream = Uuid::now_v7();
+    let mut req = append(stream, 0, vec![event(1)]);
+    req.idempotency = Some(record.clone());
+    s.store.append(req).await.expect("first");
+    assert_eq!(
+        s.store
+            .idempotency_record("user-1", "key-1")
+            .await
+            .expect("get"),
+        Some(record.clone())
+    );
+    assert_eq!(
+        s.store
+            .idempotency_record("user-2", "key-1")
+            .await
+            .expect("get"),
+        None
+    );
+
+    let mut again = append(Uuid::now_v7(), 0, vec![event(2)]);
+    again.idempotency = Some(IdempotencyRecord {
+        response: json!({"status": 500}),
+        ..record.clone()
+    });
+    assert!(matches!(
+        s.store.append(again).await,
+        Err(AppendError::IdempotencyKeyUsed)
+    ));
+    assert!(matches!(
+        s.store.save_idempotency_record(record.clone()).await,
+        Err(AppendError::IdempotencyKeyUsed)
+    ));
+    assert_eq!(
+        s.store.read_all(0, 10).await.expect("all").len(),
+        1,
+        "the refused append wrote nothing"
+    );
+    assert_eq!(
+        s.store
+            .idempotency_record("user-1", "key-1")
+            .await
+            .expect("get"),
+        Some(record)
+    );
+}
+
+async fn an_empty_append_writes_nothing(s: Subject) {
+    let stream = Uuid::now_v7();
+    let done = s
+        .store
+        .append(append(stream, 0, vec![]))
+        .await
+        .expect("no-op");
+    assert_eq!(done.version, 0);
+    assert!(s.store.read_all(0, 10).await.expect("all").is_empty());
+    s.store.ping().await.expect("ping");
+}
