@@ -1,1 +1,145 @@
+//! The write side of moviedb: an axum HTTP API that turns commands into events.
+//!
+//! [`Application::build`] wires the adapters a [`Config`] names, applies migrations, creates
+//! the bootstrap admin and binds the listener (port 0 in tests; [`Application::port`] tells
+//! which one was given).
 
+pub mod admin;
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod idempotency;
+pub mod password;
+pub mod request;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+pub use config::{AdminSeed, Config};
+pub use error::ApiError;
+
+use anyhow::Context;
+use auth::Tokens;
+use commands::CommandService;
+use moviedb_event_store::EventStore;
+use password::PasswordHasher;
+use state::AppState;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// A built, bound, not yet running command API.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    store: Arc<dyn EventStore>,
+    commands: CommandService,
+}
+
+impl Application {
+    /// Connects the store, migrates, bootstraps the admin and binds `config.listen`.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = moviedb_event_store::connect(&config.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "opening {}",
+                    moviedb_event_store::redact_url(&config.database_url)
+                )
+            })?;
+        let commands = CommandService::new(store.clone(), PasswordHasher::new()?);
+        if let Some(seed) = &config.admin {
+            match admin::ensure_admin(&commands, seed)
+                .await
+                .context("creating the bootstrap admin")?
+            {
+                admin::AdminOutcome::Created(id) => {
+                    tracing::info!(user.id = %id, "bootstrap admin created")
+                }
+                admin::AdminOutcome::AlreadyAdmin(id) => {
+                    tracing::info!(user.id = %id, "bootstrap admin already exists")
+                }
+                admin::AdminOutcome::ExistsNotAdmin(id) => tracing::warn!(
+                    user.id = %id,
+                    "MOVIEDB_ADMIN_EMAIL belongs to a user who is not an admin; not promoting them"
+                ),
+            }
+        }
+        let state = AppState {
+            commands: commands.clone(),
+            tokens: Tokens::new(&config.jwt_secret, config.token_ttl),
+            body_limit: config.body_limit,
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        Ok(Self {
+            listener,
+            router: routes::api_router(state),
+            store,
+            commands,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// The event store, for tests and other roles sharing the process.
+    pub fn store(&self) -> Arc<dyn EventStore> {
+        self.store.clone()
+    }
+
+    /// The command service, for the CLI and other roles sharing the process.
+    pub fn commands(&self) -> CommandService {
+        self.commands.clone()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(address = %self.listener.local_addr()?, "command API listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -3,7 +3,7 @@
 
 mod values;
 
-pub use values::{Email, Password, UserName};
+pub use values::{normalise_email, Email, Password, UserName};
 
 use crate::event::{from_payload, to_payload};
 use crate::{Actor, Aggregate, DecodeError, DomainError, DomainEvent, Role, ValidationErrors};

@@ -1,0 +1,54 @@
+//! The first admin: from the environment at start, or from `moviedb admin create`.
+
+use crate::commands::CommandService;
+use crate::config::AdminSeed;
+use crate::error::ApiError;
+use chrono::Utc;
+use moviedb_domain::user::{normalise_email, RegisterUser, RegistrationInput};
+use moviedb_domain::{Actor, Role};
+use moviedb_event_store::Metadata;
+use uuid::Uuid;
+
+/// What creating an admin did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminOutcome {
+    /// A new admin was registered.
+    Created(Uuid),
+    /// The e-mail already belongs to an admin; nothing changed.
+    AlreadyAdmin(Uuid),
+    /// The e-mail belongs to an ordinary user. They are not promoted: whoever registered it
+    /// first would otherwise gain admin rights. An admin can change their role.
+    ExistsNotAdmin(Uuid),
+}
+
+/// Creates the admin if that e-mail is not registered yet (idempotent).
+pub async fn ensure_admin(
+    commands: &CommandService,
+    seed: &AdminSeed,
+) -> Result<AdminOutcome, ApiError> {
+    if let Some(existing) = commands
+        .store()
+        .credentials_by_email(&normalise_email(&seed.email))
+        .await?
+    {
+        return Ok(match commands.current_role(existing.user_id).await? {
+            Some(Role::Admin) => AdminOutcome::AlreadyAdmin(existing.user_id),
+            _ => AdminOutcome::ExistsNotAdmin(existing.user_id),
+        });
+    }
+    let input = RegistrationInput {
+        name: Some(seed.name.clone()),
+        email: Some(seed.email.clone()),
+        password: Some(seed.password.clone()),
+        admin: Some(true),
+        role: None,
+    };
+    let command = RegisterUser::parse(input, Actor::System, Utc::now())?;
+    let metadata = Metadata {
+        actor_kind: Some("system".into()),
+        ..Metadata::default()
+    };
+    let write = commands.register(command, &metadata).await?;
+    let outcome = commands.commit(write).await?;
+    Ok(AdminOutcome::Created(outcome.stream_id))
+}

@@ -1,0 +1,340 @@
+//! The command service: load a stream, decide, append. Knows nothing of HTTP, so the CLI and
+//! the bootstrap use it too.
+
+use crate::error::ApiError;
+use crate::password::PasswordHasher;
+use moviedb_domain::movie::{Movie, MovieCommand, MovieEvent, MovieFields, MoviePatch};
+use moviedb_domain::user::{normalise_email, ChangeRole, RegisterUser, User, UserCommand};
+use moviedb_domain::{Actor, Aggregate, DomainEvent, Role};
+use moviedb_event_store::{
+    AppendRequest, Credentials, EventStore, Metadata, NewEvent, StoredEvent, UniqueKey,
+};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The unique-key kind of e-mail addresses.
+pub const EMAIL_KEY: &str = "email";
+/// The unique-key kind of movie name + director.
+pub const MOVIE_TITLE_KEY: &str = "movie_title";
+
+/// A decided write, not yet stored: the append and what it will have produced.
+#[derive(Debug)]
+pub struct Write {
+    /// What the store must write, all or nothing.
+    pub append: AppendRequest,
+    /// What the client is told once it is written.
+    pub outcome: Outcome,
+}
+
+/// The result of a write, as the client sees it.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The stream written.
+    pub stream_id: Uuid,
+    /// Its version afterwards.
+    pub version: u64,
+    /// The resource's new state, for the response body.
+    pub view: Value,
+}
+
+/// The movie as clients see it, with the original app's field names.
+pub fn movie_view(fields: &MovieFields) -> Value {
+    json!({
+        "name": fields.name,
+        "director": fields.director,
+        "genre": fields.genres,
+        "imdb_score": fields.imdb_score,
+        "99popularity": fields.popularity,
+    })
+}
+
+/// Runs commands against the event store.
+#[derive(Clone)]
+pub struct CommandService {
+    store: Arc<dyn EventStore>,
+    hasher: PasswordHasher,
+}
+
+impl CommandService {
+    /// A service over `store`.
+    pub fn new(store: Arc<dyn EventStore>, hasher: PasswordHasher) -> Self {
+        Self { store, hasher }
+    }
+
+    /// The store, for health checks and idempotency records.
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    async fn load<A: Aggregate>(&self, stream_id: Uuid) -> Result<(A, u64), ApiError>
+    where
+        A::Event: DomainEvent,
+    {
+        let stored: Vec<StoredEvent> = self.store.read_stream(stream_id).await?;
+        let version = stored.last().map_or(0, |e| e.version);
+        let events = stored
+            .iter()
+            .map(StoredEvent::decode::<A::Event>)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((A::replay(&events), version))
+    }
+
+    /// The current role of a user, or `None` if no such user.
+    pub async fn current_role(&self, user_id: Uuid) -> Result<Option<Role>, ApiError> {
+        Ok(self.load::<User>(user_id).await?.0.role())
+    }
+
+    /// Decides a registration; the password is hashed only once the domain accepted it.
+    pub async fn register(
+        &self,
+        command: RegisterUser,
+        metadata: &Metadata,
+    ) -> Result<Write, ApiError> {
+        let user_id = Uuid::now_v7();
+        let events = User::default().decide(&UserCommand::Register(command.clone()))?;
+        let email = command.email.key();
+        if self
+            .store
+            .key_owner(&UniqueKey::new(EMAIL_KEY, email.clone()))
+            .await?
+            .is_some()
+        {
+            return Err(email_taken());
+        }
+        let password_hash = self.hasher.hash(command.password.expose()).await?;
+        let mut append = AppendRequest::new("user", user_id, 0, new_events(&events, metadata));
+        append
+            .reserve
+            .push(UniqueKey::new(EMAIL_KEY, email.clone()));
+        append.credentials = Some(Credentials {
+            user_id,
+            email,
+            password_hash,
+        });
+        let view = json!({
+            "name": command.name.as_ref(),
+            "email": command.email.as_ref(),
+            "role": command.role,
+        });
+        Ok(Write {
+            outcome: Outcome {
+                stream_id: user_id,
+                version: events.len() as u64,
+                view,
+            },
+            append,
+        })
+    }
+
+    /// Checks an e-mail and password; the user id and role on success. Unknown e-mail and wrong
+    /// password give the same error after the same work.
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(Uuid, Role), ApiError> {
+        let credentials = self
+            .store
+            .credentials_by_email(&normalise_email(email))
+            .await?;
+        let hash = credentials.as_ref().map(|c| c.password_hash.as_str());
+        let bad = ApiError::Unauthorized("wrong e-mail or password");
+        if !self.hasher.verify(hash, password).await? {
+            return Err(bad);
+        }
+        let user_id = credentials
+            .map(|c| c.user_id)
+            .ok_or(ApiError::Unauthorized("wrong e-mail or password"))?;
+        let role = self.current_role(user_id).await?.ok_or(bad)?;
+        Ok((user_id, role))
+    }
+
+    /// Decides a role change.
+    pub async fn change_role(
+        &self,
+        user_id: Uuid,
+        role: Role,
+        if_match: Option<u64>,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<Write, ApiError> {
+        let (user, version) = self.load::<User>(user_id).await?;
+        check_if_match(if_match, version)?;
+        let events = user.decide(&UserCommand::ChangeRole(ChangeRole {
+            user_id,
+            role,
+            actor,
+        }))?;
+        let append = AppendRequest::new("user", user_id, version, new_events(&events, metadata));
+        let view = json!({ "role": role });
+        Ok(Write {
+            outcome: Outcome {
+                stream_id: user_id,
+                version: version + events.len() as u64,
+                view,
+            },
+            append,
+        })
+    }
+
+    /// Decides adding a movie. A live movie with the same name and director is a 409 naming it.
+    pub async fn add_movie(
+        &self,
+        fields: MovieFields,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<Write, ApiError> {
+        let movie_id = Uuid::now_v7();
+        let events = Movie::default().decide(&MovieCommand::Add {
+            fields: fields.clone(),
+            actor,
+        })?;
+        let key = UniqueKey::new(MOVIE_TITLE_KEY, fields.title_key());
+        if let Some(owner) = self.store.key_owner(&key).await? {
+            return Err(self.movie_exists(owner).await);
+        }
+        let mut append = AppendRequest::new("movie", movie_id, 0, new_events(&events, metadata));
+        append.reserve.push(key);
+        Ok(Write {
+            outcome: Outcome {
+                stream_id: movie_id,
+                version: 1,
+                view: movie_view(&fields),
+            },
+            append,
+        })
+    }
+
+    /// Decides an update (PUT sends every field, PATCH some). Renaming moves the reservation.
+    pub async fn update_movie(
+        &self,
+        movie_id: Uuid,
+        patch: MoviePatch,
+        if_match: Option<u64>,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<Write, ApiError> {
+        let (movie, version) = self.load::<Movie>(movie_id).await?;
+        let events = movie
+            .decide(&MovieCommand::Update { patch, actor })
+            .map_err(not_found_movie)?;
+        check_if_match(if_match, version)?;
+        let after = events.iter().fold(movie.clone(), |m, e| m.evolve(e));
+        let (before, after) = (
+            movie.fields().map(MovieFields::title_key),
+            after.fields().cloned(),
+        );
+        let after =
+            after.ok_or_else(|| ApiError::Internal("an update left no live movie".into()))?;
+        let mut append =
+            AppendRequest::new("movie", movie_id, version, new_events(&events, metadata));
+        if before.as_deref() != Some(after.title_key().as_str()) {
+            let key = UniqueKey::new(MOVIE_TITLE_KEY, after.title_key());
+            if let Some(owner) = self.store.key_owner(&key).await?.filter(|o| *o != movie_id) {
+                return Err(self.movie_exists(owner).await);
+            }
+            append.reserve.push(key);
+            append
+                .release
+                .extend(before.map(|k| UniqueKey::new(MOVIE_TITLE_KEY, k)));
+        }
+        let outcome = Outcome {
+            stream_id: movie_id,
+            version: version + events.len() as u64,
+            view: movie_view(&after),
+        };
+        Ok(Write { append, outcome })
+    }
+
+    /// Decides a delete; the name + director become free again.
+    pub async fn delete_movie(
+        &self,
+        movie_id: Uuid,
+        if_match: Option<u64>,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<Write, ApiError> {
+        let (movie, version) = self.load::<Movie>(movie_id).await?;
+        let events: Vec<MovieEvent> = movie
+            .decide(&MovieCommand::Delete { actor })
+            .map_err(not_found_movie)?;
+        check_if_match(if_match, version)?;
+        let mut append =
+            AppendRequest::new("movie", movie_id, version, new_events(&events, metadata));
+        append.release.extend(
+            movie
+                .fields()
+                .map(|f| UniqueKey::new(MOVIE_TITLE_KEY, f.title_key())),
+        );
+        let outcome = Outcome {
+            stream_id: movie_id,
+            version: version + 1,
+            view: json!({ "deleted": true }),
+        };
+        Ok(Write { append, outcome })
+    }
+
+    /// Stores a decided write.
+    pub async fn commit(&self, write: Write) -> Result<Outcome, ApiError> {
+        let is_user = write.append.stream_type == "user";
+        match self.store.append(write.append).await {
+            Ok(_) => Ok(write.outcome),
+            Err(moviedb_event_store::AppendError::KeyTaken { kind, owner }) => {
+                Err(match kind.as_str() {
+                    EMAIL_KEY => email_taken(),
+                    MOVIE_TITLE_KEY if !is_user => self.movie_exists(owner).await,
+                    _ => ApiError::Conflict {
+                        detail: format!("{kind} is already taken"),
+                        existing: None,
+                    },
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn movie_exists(&self, owner: Uuid) -> ApiError {
+        let existing = match self.load::<Movie>(owner).await {
+            Ok((movie, version)) => movie.fields().map(|f| {
+                let mut view = movie_view(f);
+                view["id"] = json!(owner);
+                view["version"] = json!(version);
+                view
+            }),
+            Err(_) => None,
+        };
+        ApiError::Conflict {
+            detail: "a movie with this name and director already exists".into(),
+            existing: existing.or_else(|| Some(json!({ "id": owner }))),
+        }
+    }
+}
+
+fn email_taken() -> ApiError {
+    ApiError::Conflict {
+        detail: "this e-mail address is already registered".into(),
+        existing: None,
+    }
+}
+
+fn not_found_movie(error: moviedb_domain::DomainError) -> ApiError {
+    match error {
+        moviedb_domain::DomainError::NotFound => ApiError::NotFound("no such movie".into()),
+        other => other.into(),
+    }
+}
+
+fn check_if_match(if_match: Option<u64>, current: u64) -> Result<(), ApiError> {
+    match if_match {
+        Some(expected) if expected != current => Err(ApiError::PreconditionFailed { current }),
+        _ => Ok(()),
+    }
+}
+
+fn new_events<E: DomainEvent>(events: &[E], metadata: &Metadata) -> Vec<NewEvent> {
+    events
+        .iter()
+        .map(|e| NewEvent::from_domain(e, metadata))
+        .collect()
+}

@@ -1,0 +1,136 @@
+//! Configuration from the environment (documented in README.md and .env.example).
+
+use anyhow::{bail, Context};
+use rand::RngCore;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything the command side needs to start.
+#[derive(Clone)]
+pub struct Config {
+    /// Where to listen (`MOVIEDB_LISTEN`, default `0.0.0.0:9000`).
+    pub listen: SocketAddr,
+    /// `sqlite://...` or `mysql://...` (`MOVIEDB_DATABASE_URL`, default SQLite in the data dir).
+    pub database_url: String,
+    /// HMAC key of the tokens (`MOVIEDB_JWT_SECRET`, else generated into the data dir).
+    pub jwt_secret: Vec<u8>,
+    /// How long a token lives (`MOVIEDB_TOKEN_TTL_MINUTES`, default 60).
+    pub token_ttl: Duration,
+    /// Largest request body (`MOVIEDB_BODY_LIMIT_BYTES`, default 1 MiB).
+    pub body_limit: usize,
+    /// The admin to create at start (`MOVIEDB_ADMIN_EMAIL`, `MOVIEDB_ADMIN_PASSWORD`,
+    /// `MOVIEDB_ADMIN_NAME`).
+    pub admin: Option<AdminSeed>,
+}
+
+/// An admin to create if missing.
+#[derive(Clone)]
+pub struct AdminSeed {
+    /// Display name.
+    pub name: String,
+    /// Login address.
+    pub email: String,
+    /// Password in clear; checked against the policy, hashed, never logged.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field(
+                "database_url",
+                &moviedb_event_store::redact_url(&self.database_url),
+            )
+            .field("token_ttl", &self.token_ttl)
+            .field("body_limit", &self.body_limit)
+            .field("admin", &self.admin.as_ref().map(|a| &a.email))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    /// Reads the environment; creates the data directory and, if needed, the token secret.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let data_dir = PathBuf::from(var("MOVIEDB_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let listen = var("MOVIEDB_LISTEN").unwrap_or_else(|| "0.0.0.0:9000".into());
+        let listen = listen
+            .parse()
+            .with_context(|| format!("MOVIEDB_LISTEN `{listen}` is not host:port"))?;
+        let database_url = var("MOVIEDB_DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("moviedb.db").display()));
+        let jwt_secret = match var("MOVIEDB_JWT_SECRET") {
+            Some(secret) if secret.len() < 32 => {
+                bail!("MOVIEDB_JWT_SECRET must be at least 32 characters")
+            }
+            Some(secret) => secret.into_bytes(),
+            None => secret_file(&data_dir.join("jwt-secret"))?,
+        };
+        let minutes = var("MOVIEDB_TOKEN_TTL_MINUTES")
+            .map(|m| m.parse::<u64>())
+            .transpose()
+            .context("MOVIEDB_TOKEN_TTL_MINUTES")?;
+        let body_limit = var("MOVIEDB_BODY_LIMIT_BYTES")
+            .map(|b| b.parse::<usize>())
+            .transpose()
+            .context("MOVIEDB_BODY_LIMIT_BYTES")?;
+        let admin = match (var("MOVIEDB_ADMIN_EMAIL"), var("MOVIEDB_ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some(AdminSeed {
+                name: var("MOVIEDB_ADMIN_NAME").unwrap_or_else(|| "admin".into()),
+                email,
+                password,
+            }),
+            (None, None) => None,
+            _ => bail!("set both MOVIEDB_ADMIN_EMAIL and MOVIEDB_ADMIN_PASSWORD, or neither"),
+        };
+        Ok(Self {
+            listen,
+            database_url,
+            jwt_secret,
+            token_ttl: Duration::from_secs(minutes.unwrap_or(60) * 60),
+            body_limit: body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
+            admin,
+        })
+    }
+}
+
+/// Reads the secret kept in the data directory, or makes one (owner-only) on first start.
+fn secret_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    match std::fs::read_to_string(path) {
+        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().as_bytes().to_vec()),
+        Ok(_) => bail!(
+            "{} holds a secret shorter than 32 characters",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let mut bytes = [0u8; 48];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => file
+            .write_all(secret.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?,
+        // Another process made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return secret_file(path),
+        Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+    tracing::info!(path = %path.display(), "generated a token secret");
+    Ok(secret.into_bytes())
+}

@@ -1,0 +1,202 @@
+//! One error type for the command side, rendered as RFC 9457 `application/problem+json`.
+//!
+//! 5xx details are logged once here and never sent to the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use moviedb_domain::{DomainError, ValidationErrors};
+use moviedb_event_store::{AppendError, StoreError};
+use serde_json::{json, Value};
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Everything a command request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON, or a header is malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No token, or a bad one (401).
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The actor may not do this (403).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// No such resource (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// No such route or method (404 / 405).
+    #[error("{1}")]
+    Route(StatusCode, &'static str),
+    /// A conflicting write, or a resource that already exists (409).
+    #[error("{detail}")]
+    Conflict {
+        /// What conflicts.
+        detail: String,
+        /// The existing resource, when a uniqueness rule was hit.
+        existing: Option<Value>,
+    },
+    /// Another request with the same `Idempotency-Key` is being processed (409).
+    #[error("a request with this Idempotency-Key is already being processed")]
+    IdempotencyRace,
+    /// `If-Match` does not name the current version (412).
+    #[error("the resource is at version {current}, not the one in If-Match")]
+    PreconditionFailed {
+        /// The current version.
+        current: u64,
+    },
+    /// The body is over the limit (413).
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Not `application/json` (415).
+    #[error("expected a body with content type application/json")]
+    UnsupportedMediaType,
+    /// Fields broke rules (422).
+    #[error("invalid fields: {0}")]
+    Invalid(ValidationErrors),
+    /// The JSON has the wrong shape (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A dependency is down (503).
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure (500). The detail stays in the log.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Route(status, _) => *status,
+            ApiError::Conflict { .. } | ApiError::IdempotencyRace => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) | ApiError::Route(..) => "not-found",
+            ApiError::Conflict { .. } | ApiError::IdempotencyRace => "conflict",
+            ApiError::PreconditionFailed { .. } => "precondition-failed",
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::Invalid(_) => "validation",
+            ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The problem document (RFC 9457) for this error.
+    pub fn problem(&self) -> Value {
+        let status = self.status_code();
+        let detail = match self {
+            ApiError::Internal(_) => {
+                "something went wrong on our side; it has been logged".to_owned()
+            }
+            ApiError::Unavailable(_) => "a dependency is unavailable; retry shortly".to_owned(),
+            ApiError::Invalid(_) => "one or more fields are invalid".to_owned(),
+            other => other.to_string(),
+        };
+        let mut problem = json!({
+            "type": format!("/problems/{}", self.slug()),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        match self {
+            ApiError::Invalid(errors) => problem["errors"] = json!(errors),
+            ApiError::Conflict {
+                existing: Some(existing),
+                ..
+            } => problem["existing"] = existing.clone(),
+            ApiError::PreconditionFailed { current } => problem["current_version"] = json!(current),
+            _ => {}
+        }
+        problem
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(error.detail = %detail, "request failed"),
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(error.detail = %detail, "dependency unavailable")
+            }
+            _ => {}
+        }
+        let status = self.status_code();
+        let mut response = (status, axum::Json(self.problem())).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::Invalid(errors) => ApiError::Invalid(errors),
+            DomainError::Forbidden(why) => ApiError::Forbidden(why),
+            DomainError::NotFound => ApiError::NotFound("no such resource".into()),
+            DomainError::AlreadyExists => ApiError::Conflict {
+                detail: "the resource already exists".into(),
+                existing: None,
+            },
+        }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Invalid(errors)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(e) | StoreError::Contention(e) => ApiError::Unavailable(e),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<AppendError> for ApiError {
+    fn from(error: AppendError) -> Self {
+        match error {
+            AppendError::Conflict { .. } => ApiError::Conflict {
+                detail: "the resource was changed by another request; reload it and retry".into(),
+                existing: None,
+            },
+            AppendError::KeyTaken { kind, .. } => ApiError::Conflict {
+                detail: format!("{kind} is already taken"),
+                existing: None,
+            },
+            AppendError::IdempotencyKeyUsed => ApiError::IdempotencyRace,
+            AppendError::Store(e) => e.into(),
+        }
+    }
+}

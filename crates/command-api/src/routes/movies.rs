@@ -1,0 +1,204 @@
+//! Movie writes, admins only: `POST /api/movies_curd/` and `/v1/movies` (one movie or an array),
+//! `PUT`/`DELETE /single_movies/{id}`, and `PUT`/`PATCH`/`DELETE /v1/movies/{id}`.
+
+use super::{commit, outcome_response, replay, token};
+use crate::auth::LoggedIn;
+use crate::commands::Outcome;
+use crate::error::ApiError;
+use crate::idempotency::{IdempotencyKey, StoredResponse};
+use crate::request::{from_value, if_match, metadata, parse_id, parse_json, Body};
+use crate::state::AppState;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use axum::Router;
+use moviedb_domain::movie::{MovieInput, MoviePatch};
+use moviedb_domain::Actor;
+use serde_json::{json, Value};
+
+/// The most movies one bulk request may add.
+pub const MAX_BULK: usize = 1000;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/movies_curd/", post(create))
+        .route("/api/movies_curd", post(create))
+        .route("/v1/movies", post(create))
+        .route("/single_movies/{id}", put(replace).delete(delete))
+        .route("/v1/movies/{id}", put(replace).patch(patch).delete(delete))
+}
+
+fn movie_id(path: Result<Path<String>, PathRejection>) -> Result<uuid::Uuid, ApiError> {
+    let Path(raw) = path.map_err(|e| ApiError::NotFound(e.body_text()))?;
+    parse_id(&raw, "movie")
+}
+
+/// Adds one movie (201) or an array of them (207, each with its own status). Each movie of an
+/// array is its own transaction: one bad movie does not stop the others.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+async fn create(
+    State(state): State<AppState>,
+    LoggedIn(actor): LoggedIn,
+    uri: Uri,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    if !actor.is_admin() {
+        return Err(ApiError::Forbidden(
+            "only an admin can add, edit or delete movies",
+        ));
+    }
+    let key = IdempotencyKey::from_request(&headers, &actor, "POST", uri.path(), &body)?;
+    if let Some(response) = replay(&state, key.as_ref()).await? {
+        return Ok(response);
+    }
+    match parse_json::<Value>(&headers, &body)? {
+        Value::Array(items) => {
+            let response = create_many(&state, actor, &headers, items).await?;
+            if let Some(key) = &key {
+                // A bulk add spans several transactions, so its record is stored after them.
+                state
+                    .commands
+                    .store()
+                    .save_idempotency_record(key.record(&response))
+                    .await?;
+            }
+            Ok(response.into_response())
+        }
+        single => {
+            let fields = from_value::<MovieInput>(single)?.parse_full()?;
+            let write = state
+                .commands
+                .add_movie(fields, actor, &metadata(&headers, &actor))
+                .await?;
+            let location = format!("/v1/movies/{}", write.outcome.stream_id);
+            commit(
+                &state,
+                key.as_ref(),
+                write,
+                StatusCode::CREATED,
+                Some(location),
+            )
+            .await
+        }
+    }
+}
+
+async fn create_many(
+    state: &AppState,
+    actor: Actor,
+    headers: &HeaderMap,
+    items: Vec<Value>,
+) -> Result<StoredResponse, ApiError> {
+    if items.is_empty() || items.len() > MAX_BULK {
+        return Err(ApiError::Unprocessable(format!(
+            "a bulk add takes 1 to {MAX_BULK} movies"
+        )));
+    }
+    let metadata = metadata(headers, &actor);
+    let mut results = Vec::with_capacity(items.len());
+    let mut created: Vec<Outcome> = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let outcome = async {
+            let fields = from_value::<MovieInput>(item)?.parse_full()?;
+            let write = state.commands.add_movie(fields, actor, &metadata).await?;
+            state.commands.commit(write).await
+        }
+        .await;
+        match outcome {
+            Ok(outcome) => {
+                let mut result = outcome_response(StatusCode::CREATED, &outcome, None).body;
+                result["index"] = json!(index);
+                result["status"] = json!(201);
+                results.push(result);
+                created.push(outcome);
+            }
+            // The database being down is no movie's fault: if nothing was stored yet, say so
+            // as a whole (503) rather than as a list of failures.
+            Err(e @ ApiError::Unavailable(_)) if created.is_empty() => return Err(e),
+            Err(e) => {
+                if e.status_code().is_server_error() {
+                    tracing::error!(error = %e, index, "bulk add: movie failed");
+                }
+                results.push(json!({ "index": index, "status": e.status_code().as_u16(), "problem": e.problem() }));
+            }
+        }
+    }
+    let failed = results.len() - created.len();
+    let mut headers = Vec::new();
+    if !created.is_empty() {
+        headers.push(("consistency-token".to_owned(), token(&created)));
+    }
+    Ok(StoredResponse {
+        status: StatusCode::MULTI_STATUS,
+        headers,
+        body: json!({ "created": created.len(), "failed": failed, "results": results }),
+    })
+}
+
+/// Replaces every field (all required). `If-Match` makes it conditional.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+async fn replace(
+    State(state): State<AppState>,
+    LoggedIn(actor): LoggedIn,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let id = movie_id(path)?;
+    let input: MovieInput = parse_json(&headers, &body)?;
+    let patch = MoviePatch::replace_all(input.parse_full()?);
+    update(&state, actor, id, patch, &headers).await
+}
+
+/// Changes the fields sent. `If-Match` makes it conditional.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+async fn patch(
+    State(state): State<AppState>,
+    LoggedIn(actor): LoggedIn,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let id = movie_id(path)?;
+    let input: MovieInput = parse_json(&headers, &body)?;
+    update(&state, actor, id, input.parse_patch()?, &headers).await
+}
+
+async fn update(
+    state: &AppState,
+    actor: Actor,
+    id: uuid::Uuid,
+    patch: MoviePatch,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let write = state
+        .commands
+        .update_movie(
+            id,
+            patch,
+            if_match(headers)?,
+            actor,
+            &metadata(headers, &actor),
+        )
+        .await?;
+    commit(state, None, write, StatusCode::OK, None).await
+}
+
+/// Deletes a movie; its name + director may then be used again.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+async fn delete(
+    State(state): State<AppState>,
+    LoggedIn(actor): LoggedIn,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = movie_id(path)?;
+    let write = state
+        .commands
+        .delete_movie(id, if_match(&headers)?, actor, &metadata(&headers, &actor))
+        .await?;
+    commit(&state, None, write, StatusCode::OK, None).await
+}

@@ -1,0 +1,61 @@
+//! Logging in: `POST /api/login_user/` and `POST /v1/sessions` return a JWT.
+
+use crate::error::ApiError;
+use crate::request::{parse_json, Body};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use moviedb_domain::{FieldError, ValidationErrors};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/login_user/", post(login))
+        .route("/api/login_user", post(login))
+        .route("/v1/sessions", post(login))
+}
+
+#[derive(Deserialize)]
+struct LoginInput {
+    email: Option<String>,
+    password: Option<String>,
+}
+
+/// Checks e-mail and password and issues a token valid for 60 minutes (by default).
+#[tracing::instrument(skip_all, err(level = "debug"))]
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let input: LoginInput = parse_json(&headers, &body)?;
+    let mut errors = ValidationErrors::default();
+    let email = input.email.filter(|e| !e.trim().is_empty());
+    let password = input.password.filter(|p| !p.is_empty());
+    if email.is_none() {
+        errors.push(FieldError::new("email", "is required"));
+    }
+    if password.is_none() {
+        errors.push(FieldError::new("password", "is required"));
+    }
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let (user_id, role) = state.commands.authenticate(&email, &password).await?;
+    let token = state.tokens.issue(user_id, role)?;
+    tracing::info!(user.id = %user_id, "logged in");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "token": token,
+            "token_type": "Bearer",
+            "expires_in": state.tokens.ttl().as_secs(),
+            "user_id": user_id,
+            "role": role,
+            "message": format!("Logged in as {}", email.trim()),
+        })),
+    ))
+}

@@ -1,0 +1,99 @@
+//! Registration and roles: `POST /api/register/`, `POST /v1/users`, `PUT /v1/users/{id}/role`.
+
+use super::{commit, replay};
+use crate::auth::{Caller, LoggedIn};
+use crate::error::ApiError;
+use crate::idempotency::IdempotencyKey;
+use crate::request::{from_value, if_match, metadata, parse_id, parse_json, Body};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::{post, put};
+use axum::Router;
+use chrono::Utc;
+use moviedb_domain::user::{RegisterUser, RegistrationInput};
+use moviedb_domain::{FieldError, Role, ValidationErrors};
+use serde_json::Value;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/register/", post(register))
+        .route("/api/register", post(register))
+        .route("/v1/users", post(register))
+        .route("/v1/users/{id}/role", put(change_role))
+}
+
+/// Registers a user. Anyone may register; only an admin may register an admin.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+async fn register(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    uri: Uri,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let key = IdempotencyKey::from_request(&headers, &actor, "POST", uri.path(), &body)?;
+    if let Some(response) = replay(&state, key.as_ref()).await? {
+        return Ok(response);
+    }
+    let input: RegistrationInput = parse_json(&headers, &body)?;
+    let command = RegisterUser::parse(input, actor, Utc::now())?;
+    let mut write = state
+        .commands
+        .register(command, &metadata(&headers, &actor))
+        .await?;
+    let location = format!("/v1/users/{}", write.outcome.stream_id);
+    if let Value::Object(view) = &mut write.outcome.view {
+        let message = format!(
+            "{} ({}) registered",
+            view["name"].as_str().unwrap_or_default(),
+            view["email"].as_str().unwrap_or_default()
+        );
+        view.insert("message".into(), message.into());
+    }
+    commit(
+        &state,
+        key.as_ref(),
+        write,
+        StatusCode::CREATED,
+        Some(location),
+    )
+    .await
+}
+
+/// Gives a user another role. Admins only, and never their own.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+async fn change_role(
+    State(state): State<AppState>,
+    LoggedIn(actor): LoggedIn,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let Path(raw_id) = path.map_err(|e| ApiError::NotFound(e.body_text()))?;
+    let user_id = parse_id(&raw_id, "user")?;
+    let mut input: Value = parse_json(&headers, &body)?;
+    let role = match input.get_mut("role").map(Value::take) {
+        Some(role) => from_value::<Role>(role).map_err(|_| invalid_role())?,
+        None => return Err(invalid_role()),
+    };
+    let write = state
+        .commands
+        .change_role(
+            user_id,
+            role,
+            if_match(&headers)?,
+            actor,
+            &metadata(&headers, &actor),
+        )
+        .await?;
+    commit(&state, None, write, StatusCode::OK, None).await
+}
+
+fn invalid_role() -> ApiError {
+    ApiError::Invalid(ValidationErrors(vec![FieldError::new(
+        "role",
+        "must be `user` or `admin`",
+    )]))
+}

@@ -1,0 +1,15 @@
+//! What every handler shares.
+
+use crate::auth::Tokens;
+use crate::commands::CommandService;
+
+/// Handler state: the ports behind `Arc`s, chosen by the composition root.
+#[derive(Clone)]
+pub struct AppState {
+    /// Runs commands.
+    pub commands: CommandService,
+    /// Issues and checks tokens.
+    pub tokens: Tokens,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
