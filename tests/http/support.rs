@@ -1,0 +1,202 @@
+//! Boots the real command API on port 0 against a fresh database, and talks HTTP to it.
+
+use moviedb_command_api::{AdminSeed, Application, Config};
+use moviedb_event_store::test_support::MySqlTestDatabase;
+use moviedb_event_store::{EventStore, StoredEvent};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const ADMIN_EMAIL: &str = "root@example.com";
+pub const ADMIN_PASSWORD: &str = "Admin_pass1";
+pub const PASSWORD: &str = "Secret_123";
+pub const JWT_SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn EventStore>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+impl TestApp {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("moviedb.db").display());
+        Self::spawn(url, Box::new(dir)).await
+    }
+
+    pub async fn mysql() -> Self {
+        let db = MySqlTestDatabase::new();
+        let url = db.url().to_owned();
+        Self::spawn(url, Box::new(db)).await
+    }
+
+    async fn spawn(database_url: String, keep: Box<dyn std::any::Any + Send>) -> Self {
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            database_url,
+            jwt_secret: JWT_SECRET.to_vec(),
+            token_ttl: Duration::from_secs(3600),
+            body_limit: moviedb_command_api::config::DEFAULT_BODY_LIMIT,
+            admin: Some(AdminSeed {
+                name: "Root".into(),
+                email: ADMIN_EMAIL.into(),
+                password: ADMIN_PASSWORD.into(),
+            }),
+        };
+        let app = Application::build(config)
+            .await
+            .expect("the application builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let store = app.store();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            store,
+            _shutdown: tx,
+            _keep: keep,
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let builder = self.client.request(method, format!("{}{path}", self.base));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Response {
+        self.request(method, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send(Method::POST, path, token, body).await
+    }
+
+    pub async fn register(&self, name: &str, email: &str) -> Response {
+        self.post(
+            "/v1/users",
+            None,
+            &json!({ "name": name, "email": email, "password": PASSWORD }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/v1/sessions",
+            None,
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn token_of(&self, email: &str, password: &str) -> String {
+        let response = self.login(email, password).await;
+        assert_eq!(response.status(), 201, "login of {email}");
+        body(response).await["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token_of(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// Registers a fresh ordinary user; their id and token.
+    pub async fn user(&self) -> (String, String) {
+        let email = format!("user-{}@example.com", uuid::Uuid::now_v7().simple());
+        let response = self.register("User", &email).await;
+        assert_eq!(response.status(), 201);
+        let id = body(response).await["id"].as_str().expect("id").to_owned();
+        (id, self.token_of(&email, PASSWORD).await)
+    }
+
+    pub async fn add_movie(&self, token: &str, movie: &Value) -> Response {
+        self.post("/v1/movies", Some(token), movie).await
+    }
+
+    pub async fn events(&self) -> Vec<StoredEvent> {
+        self.store.read_all(0, 10_000).await.expect("read all")
+    }
+}
+
+pub fn oz() -> Value {
+    json!({
+        "99popularity": 83.0, "director": "Victor Fleming",
+        "genre": ["Adventure", " Family", " Fantasy", " Musical"],
+        "imdb_score": 8.3, "name": "The Wizard of Oz"
+    })
+}
+
+pub fn movie(name: &str) -> Value {
+    json!({ "99popularity": 50.0, "director": "Someone", "genre": ["Drama"], "imdb_score": 7.0, "name": name })
+}
+
+pub async fn body(response: Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+/// Asserts an RFC 9457 problem with `status`, and returns it.
+pub async fn problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let problem = body(response).await;
+    assert_eq!(problem["status"], status);
+    assert!(
+        problem["type"].is_string()
+            && problem["title"].is_string()
+            && problem["detail"].is_string(),
+        "{problem}"
+    );
+    problem
+}
+
+pub fn header(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Runs each case against SQLite and against MariaDB.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $case() { super::$case($crate::support::TestApp::sqlite().await).await })*
+        }
+        mod mysql {
+            $(#[tokio::test]
+            async fn $case() { super::$case($crate::support::TestApp::mysql().await).await })*
+        }
+    };
+}

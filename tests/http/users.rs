@@ -1,0 +1,290 @@
+use crate::on_both_backends;
+use crate::support::*;
+use reqwest::Method;
+use serde_json::json;
+
+on_both_backends!(
+    registering_returns_201_with_id_version_etag_and_consistency_token,
+    the_original_register_route_takes_the_original_body,
+    a_duplicate_email_is_409_whatever_its_case,
+    a_weak_password_or_bad_email_is_422_with_field_details_and_writes_nothing,
+    asking_for_admin_is_403_unless_an_admin_asks,
+    a_bad_token_on_registration_is_401_not_anonymous,
+    an_admin_changes_a_users_role_and_the_new_role_applies_at_once,
+    role_changes_are_refused_to_users_to_oneself_and_for_unknown_users,
+    a_role_change_with_a_stale_if_match_is_412,
+);
+
+async fn registering_returns_201_with_id_version_etag_and_consistency_token(app: TestApp) {
+    let response = app.register("Ada", "ada@example.com").await;
+    assert_eq!(response.status(), 201);
+    let id = body_header_checks(&response);
+    let body = body(response).await;
+    assert_eq!(body["id"], id);
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["role"], "user");
+    let events = app.events().await;
+    let registered = events
+        .iter()
+        .find(|e| e.stream_id.to_string() == id)
+        .expect("event stored");
+    assert_eq!(
+        (registered.event_type.as_str(), registered.version),
+        ("UserRegistered", 1)
+    );
+    assert_eq!(registered.payload["email"], "ada@example.com");
+}
+
+fn body_header_checks(response: &reqwest::Response) -> String {
+    assert_eq!(header(response, "etag"), "\"1\"");
+    let location = header(response, "location");
+    let id = location
+        .strip_prefix("/v1/users/")
+        .expect("location")
+        .to_owned();
+    assert_eq!(header(response, "consistency-token"), format!("{id}@1"));
+    id
+}
+
+async fn the_original_register_route_takes_the_original_body(app: TestApp) {
+    let response = app
+        .post("/api/register/", None, &json!({ "name": "Bob", "email": "bob@example.com", "password": PASSWORD, "admin": false }))
+        .await;
+    assert_eq!(response.status(), 201);
+    body_header_checks(&response);
+    assert_eq!(app.login("bob@example.com", PASSWORD).await.status(), 201);
+}
+
+async fn a_duplicate_email_is_409_whatever_its_case(app: TestApp) {
+    assert_eq!(app.register("Ada", "ada@example.com").await.status(), 201);
+    let before = app.events().await.len();
+    problem(app.register("Other Ada", " ADA@Example.COM ").await, 409).await;
+    assert_eq!(app.events().await.len(), before);
+}
+
+async fn a_weak_password_or_bad_email_is_422_with_field_details_and_writes_nothing(app: TestApp) {
+    let before = app.events().await.len();
+    let response = app
+        .post(
+            "/v1/users",
+            None,
+            &json!({ "name": "", "email": "nope", "password": "password" }),
+        )
+        .await;
+    let problem = problem(response, 422).await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, vec!["name", "email", "password"]);
+    assert!(problem["errors"][2]["message"]
+        .as_str()
+        .expect("message")
+        .contains("upper-case"));
+    for weak in [
+        "Short_1",
+        "nouppercase_1",
+        "NOLOWERCASE_1",
+        "NoDigits_here",
+        "NoSymbol123",
+        "Has space_1A",
+    ] {
+        let response = app
+            .post(
+                "/v1/users",
+                None,
+                &json!({ "name": "A", "email": "a@example.com", "password": weak }),
+            )
+            .await;
+        assert_eq!(problem_fields(response).await, vec!["password"], "{weak}");
+    }
+    assert_eq!(app.events().await.len(), before);
+}
+
+async fn problem_fields(response: reqwest::Response) -> Vec<String> {
+    let problem = problem(response, 422).await;
+    problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn asking_for_admin_is_403_unless_an_admin_asks(app: TestApp) {
+    let ask = |email: &str| json!({ "name": "Mallory", "email": email, "password": PASSWORD, "admin": true });
+    problem(
+        app.post("/api/register/", None, &ask("m1@example.com"))
+            .await,
+        403,
+    )
+    .await;
+    let (_, user) = app.user().await;
+    problem(
+        app.post("/api/register/", Some(&user), &ask("m2@example.com"))
+            .await,
+        403,
+    )
+    .await;
+    problem(app.post("/v1/users", None, &json!({ "name": "M", "email": "m3@example.com", "password": PASSWORD, "role": "admin" })).await, 403).await;
+    assert!(!app
+        .events()
+        .await
+        .iter()
+        .any(|e| e.payload["role"] == "admin" && e.payload["email"] != ADMIN_EMAIL));
+
+    let admin = app.admin_token().await;
+    let response = app
+        .post(
+            "/api/register/",
+            Some(&admin),
+            &ask("second-admin@example.com"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(body(response).await["role"], "admin");
+}
+
+async fn a_bad_token_on_registration_is_401_not_anonymous(app: TestApp) {
+    let response = app
+        .post(
+            "/v1/users",
+            Some("not.a.token"),
+            &json!({ "name": "A", "email": "a@example.com", "password": PASSWORD }),
+        )
+        .await;
+    problem(response, 401).await;
+}
+
+async fn an_admin_changes_a_users_role_and_the_new_role_applies_at_once(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (id, user) = app.user().await;
+    problem(app.add_movie(&user, &oz()).await, 403).await;
+
+    let response = app
+        .send(
+            Method::PUT,
+            &format!("/v1/users/{id}/role"),
+            Some(&admin),
+            &json!({ "role": "admin" }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "etag"), "\"2\"");
+    assert_eq!(header(&response, "consistency-token"), format!("{id}@2"));
+    assert_eq!(body(response).await["role"], "admin");
+    // The same token now carries admin rights: authority is read from the stream.
+    assert_eq!(app.add_movie(&user, &oz()).await.status(), 201);
+
+    let response = app
+        .send(
+            Method::PUT,
+            &format!("/v1/users/{id}/role"),
+            Some(&admin),
+            &json!({ "role": "user" }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    problem(app.add_movie(&user, &movie("Another")).await, 403).await;
+}
+
+async fn role_changes_are_refused_to_users_to_oneself_and_for_unknown_users(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (id, user) = app.user().await;
+    let path = format!("/v1/users/{id}/role");
+    problem(
+        app.send(Method::PUT, &path, None, &json!({ "role": "admin" }))
+            .await,
+        401,
+    )
+    .await;
+    problem(
+        app.send(Method::PUT, &path, Some(&user), &json!({ "role": "admin" }))
+            .await,
+        403,
+    )
+    .await;
+    let admin_id = body(app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await).await["user_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    problem(
+        app.send(
+            Method::PUT,
+            &format!("/v1/users/{admin_id}/role"),
+            Some(&admin),
+            &json!({ "role": "user" }),
+        )
+        .await,
+        403,
+    )
+    .await;
+    let unknown = uuid::Uuid::now_v7();
+    problem(
+        app.send(
+            Method::PUT,
+            &format!("/v1/users/{unknown}/role"),
+            Some(&admin),
+            &json!({ "role": "admin" }),
+        )
+        .await,
+        404,
+    )
+    .await;
+    problem(
+        app.send(
+            Method::PUT,
+            "/v1/users/not-a-uuid/role",
+            Some(&admin),
+            &json!({ "role": "admin" }),
+        )
+        .await,
+        404,
+    )
+    .await;
+    problem(
+        app.send(
+            Method::PUT,
+            &path,
+            Some(&admin),
+            &json!({ "role": "emperor" }),
+        )
+        .await,
+        422,
+    )
+    .await;
+    problem(
+        app.send(Method::PUT, &path, Some(&admin), &json!({})).await,
+        422,
+    )
+    .await;
+    assert!(!app
+        .events()
+        .await
+        .iter()
+        .any(|e| e.event_type == "UserRoleChanged"));
+}
+
+async fn a_role_change_with_a_stale_if_match_is_412(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (id, _) = app.user().await;
+    let path = format!("/v1/users/{id}/role");
+    let response = app
+        .request(Method::PUT, &path, Some(&admin))
+        .header("if-match", "\"7\"")
+        .json(&json!({ "role": "admin" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(problem(response, 412).await["current_version"], 1);
+    let response = app
+        .request(Method::PUT, &path, Some(&admin))
+        .header("if-match", "\"1\"")
+        .json(&json!({ "role": "admin" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+}
