@@ -50,23 +50,38 @@ fn start(data_dir: &std::path::Path) -> Running {
     let address = loop {
         let found = logs.lock().expect("lock").iter().find_map(|line| {
             let entry: Value = serde_json::from_str(line).ok()?;
-            (entry["fields"]["message"] == "command API listening").then(|| entry["fields"]["address"].as_str().map(str::to_owned))?
+            (entry["fields"]["message"] == "command API listening")
+                .then(|| entry["fields"]["address"].as_str().map(str::to_owned))?
         });
         if let Some(address) = found {
             break address;
         }
-        assert!(Instant::now() < deadline, "moviedb did not start: {:?}", logs.lock().expect("lock"));
+        assert!(
+            Instant::now() < deadline,
+            "moviedb did not start: {:?}",
+            logs.lock().expect("lock")
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
-    Running { child, logs, base: format!("http://{address}") }
+    Running {
+        child,
+        logs,
+        base: format!("http://{address}"),
+    }
 }
 
 fn stop(mut running: Running) -> Vec<String> {
     let pid = running.child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
     assert!(killed.success());
     let status = running.child.wait().expect("waits");
-    assert!(status.success(), "moviedb exits cleanly on SIGTERM: {status}");
+    assert!(
+        status.success(),
+        "moviedb exits cleanly on SIGTERM: {status}"
+    );
     std::thread::sleep(Duration::from_millis(100));
     let logs = running.logs.lock().expect("lock").clone();
     logs
@@ -93,7 +108,10 @@ async fn the_binary_bootstraps_its_admin_once_shuts_down_on_sigterm_and_never_lo
         .await
         .expect("sent");
     assert_eq!(login.status(), 201);
-    let token = login.json::<Value>().await.expect("json")["token"].as_str().expect("token").to_owned();
+    let token = login.json::<Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     let added = client
         .post(format!("{base}/api/movies_curd/"))
         .header("x-access-token", &token)
@@ -116,42 +134,90 @@ async fn the_binary_bootstraps_its_admin_once_shuts_down_on_sigterm_and_never_lo
     logs.extend(stop(running));
 
     let secret_file = dir.path().join("jwt-secret");
-    let jwt_secret = std::fs::read_to_string(&secret_file).expect("a generated secret is kept in the data dir");
+    let jwt_secret =
+        std::fs::read_to_string(&secret_file).expect("a generated secret is kept in the data dir");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&secret_file).expect("meta").permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&secret_file)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "the secret is readable by its owner only");
     }
 
-    let store = SqliteEventStore::connect(&format!("sqlite://{}", dir.path().join("moviedb.db").display())).await.expect("store");
+    let store = SqliteEventStore::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("moviedb.db").display()
+    ))
+    .await
+    .expect("store");
     let events = store.read_all(0, 1000).await.expect("events");
-    let admins = events.iter().filter(|e| e.event_type == "UserRegistered" && e.payload["role"] == "admin").count();
+    let admins = events
+        .iter()
+        .filter(|e| e.event_type == "UserRegistered" && e.payload["role"] == "admin")
+        .count();
     assert_eq!(admins, 1, "the bootstrap admin is created once");
-    assert!(logs.iter().any(|l| l.contains("bootstrap admin already exists")));
+    assert!(logs
+        .iter()
+        .any(|l| l.contains("bootstrap admin already exists")));
 
-    let mut secrets = vec![ADMIN_PASSWORD.to_owned(), USER_PASSWORD.to_owned(), "Wrong_pass1".to_owned(), jwt_secret.trim().to_owned(), token];
+    let mut secrets = vec![
+        ADMIN_PASSWORD.to_owned(),
+        USER_PASSWORD.to_owned(),
+        "Wrong_pass1".to_owned(),
+        jwt_secret.trim().to_owned(),
+        token,
+    ];
     for email in ["ada@example.com", "boot@example.com"] {
-        let hash = store.credentials_by_email(email).await.expect("lookup").expect("stored").password_hash;
+        let hash = store
+            .credentials_by_email(email)
+            .await
+            .expect("lookup")
+            .expect("stored")
+            .password_hash;
         secrets.push(hash.rsplit('$').next().expect("digest").to_owned());
         secrets.push(hash);
     }
-    assert!(logs.len() > 10, "debug logging produced lines to check: {}", logs.len());
+    assert!(
+        logs.len() > 10,
+        "debug logging produced lines to check: {}",
+        logs.len()
+    );
     for line in &logs {
         for secret in &secrets {
-            assert!(!line.contains(secret.as_str()), "a log line holds a secret: {line}");
+            assert!(
+                !line.contains(secret.as_str()),
+                "a log line holds a secret: {line}"
+            );
         }
     }
 }
 
-fn admin_create(data_dir: &std::path::Path, database_url: Option<&str>, email: &str, stdin: &str) -> std::process::Output {
+fn admin_create(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    email: &str,
+    stdin: &str,
+) -> std::process::Output {
     let mut command = moviedb(data_dir);
     command.args(["admin", "create", "--email", email, "--name", "Ops"]);
     if let Some(url) = database_url {
         command.env("MOVIEDB_DATABASE_URL", url);
     }
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
     child.wait_with_output().expect("output")
 }
 
@@ -161,7 +227,11 @@ fn admin_create_registers_an_admin_idempotently_on_sqlite_and_mysql() {
     for database_url in [None, Some(db.url())] {
         let dir = tempfile::tempdir().expect("temp dir");
         let first = admin_create(dir.path(), database_url, "ops@example.com", "Ops_pass12\n");
-        assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+        assert!(
+            first.status.success(),
+            "{}",
+            String::from_utf8_lossy(&first.stderr)
+        );
         assert!(String::from_utf8_lossy(&first.stdout).contains("created admin ops@example.com"));
         let again = admin_create(dir.path(), database_url, "OPS@example.com", "Ops_pass12\n");
         assert!(again.status.success());
@@ -169,7 +239,14 @@ fn admin_create_registers_an_admin_idempotently_on_sqlite_and_mysql() {
         let weak = admin_create(dir.path(), database_url, "weak@example.com", "weak\n");
         assert!(!weak.status.success(), "a weak password is refused");
         assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
-        let combined = format!("{}{}", String::from_utf8_lossy(&first.stderr), String::from_utf8_lossy(&first.stdout));
-        assert!(!combined.contains("Ops_pass12"), "the password is not echoed");
+        let combined = format!(
+            "{}{}",
+            String::from_utf8_lossy(&first.stderr),
+            String::from_utf8_lossy(&first.stdout)
+        );
+        assert!(
+            !combined.contains("Ops_pass12"),
+            "the password is not echoed"
+        );
     }
 }
