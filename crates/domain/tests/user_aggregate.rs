@@ -226,4 +226,7 @@ fn email_rules() {
 fn a_password_never_shows_in_debug_output() {
     let password = Password::parse("Secret_123".into()).expect("valid");
     assert!(!format!("{password:?}").contains("Secret_123"));
+    let command = RegisterUser::parse(input(None), Actor::Anonymous, at()).expect("valid");
+    assert!(!format!("{command:?}").contains("Secret_123"));
+    assert!(!format!("{:?}", input(None)).contains("Secret_123"));
 }

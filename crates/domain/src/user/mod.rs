@@ -28,8 +28,8 @@ pub struct RegisterUser {
     pub at: DateTime<Utc>,
 }
 
-/// The raw fields of a registration, as a client sends them.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The raw fields of a registration, as a client sends them. Its `Debug` hides the password.
+#[derive(Clone, Default, Deserialize)]
 pub struct RegistrationInput {
     /// Display name.
     pub name: Option<String>,
@@ -41,6 +41,18 @@ pub struct RegistrationInput {
     pub admin: Option<bool>,
     /// The `/v1` way to ask for a role.
     pub role: Option<Role>,
+}
+
+impl std::fmt::Debug for RegistrationInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationInput")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("admin", &self.admin)
+            .field("role", &self.role)
+            .finish()
+    }
 }
 
 impl RegisterUser {
