@@ -139,14 +139,12 @@ impl CommandService {
             .credentials_by_email(&normalise_email(email))
             .await?;
         let hash = credentials.as_ref().map(|c| c.password_hash.as_str());
-        let bad = ApiError::Unauthorized("wrong e-mail or password");
+        let bad = || ApiError::Unauthorized("wrong e-mail or password");
         if !self.hasher.verify(hash, password).await? {
-            return Err(bad);
+            return Err(bad());
         }
-        let user_id = credentials
-            .map(|c| c.user_id)
-            .ok_or(ApiError::Unauthorized("wrong e-mail or password"))?;
-        let role = self.current_role(user_id).await?.ok_or(bad)?;
+        let user_id = credentials.map(|c| c.user_id).ok_or_else(bad)?;
+        let role = self.current_role(user_id).await?.ok_or_else(bad)?;
         Ok((user_id, role))
     }
 
@@ -277,13 +275,12 @@ impl CommandService {
 
     /// Stores a decided write.
     pub async fn commit(&self, write: Write) -> Result<Outcome, ApiError> {
-        let is_user = write.append.stream_type == "user";
         match self.store.append(write.append).await {
             Ok(_) => Ok(write.outcome),
             Err(moviedb_event_store::AppendError::KeyTaken { kind, owner }) => {
                 Err(match kind.as_str() {
                     EMAIL_KEY => email_taken(),
-                    MOVIE_TITLE_KEY if !is_user => self.movie_exists(owner).await,
+                    MOVIE_TITLE_KEY => self.movie_exists(owner).await,
                     _ => ApiError::Conflict {
                         detail: format!("{kind} is already taken"),
                         existing: None,

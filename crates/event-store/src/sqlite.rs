@@ -110,7 +110,7 @@ impl SqliteEventStore {
                     .await;
             if let Err(e) = claimed {
                 return Err(if is_unique_violation(&e) {
-                    self.key_taken(key, &mut tx).await?
+                    key_taken(key, &mut tx).await?
                 } else {
                     e.into()
                 });
@@ -127,8 +127,7 @@ impl SqliteEventStore {
             .await;
             if let Err(e) = inserted {
                 return Err(if is_unique_violation(&e) {
-                    self.key_taken(&UniqueKey::new("email", credentials.email.clone()), &mut tx)
-                        .await?
+                    key_taken(&UniqueKey::new("email", credentials.email.clone()), &mut tx).await?
                 } else {
                     e.into()
                 });
@@ -144,28 +143,27 @@ impl SqliteEventStore {
             positions,
         })
     }
+}
 
-    async fn key_taken(
-        &self,
-        key: &UniqueKey,
-        tx: &mut Transaction<'_, Sqlite>,
-    ) -> Result<AppendError, AppendError> {
-        let owner: Option<String> =
-            sqlx::query_scalar("SELECT stream_id FROM unique_keys WHERE kind = ? AND key = ?")
-                .bind(&key.kind)
-                .bind(&key.key)
-                .fetch_optional(&mut **tx)
-                .await?;
-        let owner = match owner {
-            Some(owner) => parse_uuid("unique_keys.stream_id", &owner)?,
-            // A credentials row without a reservation: only possible for e-mail.
-            None => Uuid::nil(),
-        };
-        Ok(AppendError::KeyTaken {
-            kind: key.kind.clone(),
-            owner,
-        })
-    }
+async fn key_taken(
+    key: &UniqueKey,
+    tx: &mut Transaction<'_, Sqlite>,
+) -> Result<AppendError, AppendError> {
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT stream_id FROM unique_keys WHERE kind = ? AND key = ?")
+            .bind(&key.kind)
+            .bind(&key.key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let owner = match owner {
+        Some(owner) => parse_uuid("unique_keys.stream_id", &owner)?,
+        // A credentials row without a reservation: only possible for e-mail.
+        None => Uuid::nil(),
+    };
+    Ok(AppendError::KeyTaken {
+        kind: key.kind.clone(),
+        owner,
+    })
 }
 
 fn conflict(request: &AppendRequest) -> AppendError {
