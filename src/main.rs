@@ -1,14 +1,17 @@
-//! `moviedb`: every role in one process on the embedded default, and the admin commands.
+//! `moviedb`: every role in one process on the embedded default, one role at a time for the
+//! distributed deployment, and the operator's commands.
 //!
-//! `moviedb` (or `moviedb serve`) runs the service; `moviedb admin create` registers an admin.
-//! Configuration comes from the environment (see README.md).
+//! `moviedb` (or `moviedb serve`) runs the service; `moviedb command-api|projector|query-api`
+//! runs one role; `moviedb rebuild` rebuilds the read models; `moviedb admin create` registers
+//! an admin. Configuration comes from the environment (see README.md).
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use moviedb::roles::{self, Embedded};
 use moviedb_command_api::admin::{ensure_admin, AdminOutcome};
 use moviedb_command_api::commands::CommandService;
 use moviedb_command_api::password::PasswordHasher;
-use moviedb_command_api::{AdminSeed, Application, Config};
+use moviedb_command_api::{AdminSeed, Config};
 use std::io::BufRead;
 
 #[derive(Parser)]
@@ -24,8 +27,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service (the default).
+    /// Run every role in one process on one port (the default).
     Serve,
+    /// Run the command API alone (with the outbox relay when Kafka is configured).
+    CommandApi,
+    /// Run the projector alone.
+    Projector,
+    /// Run the query API alone.
+    QueryApi,
+    /// Replay the event store into fresh read models and swap them in, while the service keeps
+    /// answering.
+    Rebuild,
     /// Administrative tasks.
     Admin {
         #[command(subcommand)]
@@ -55,9 +67,30 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = Application::build(config).await?;
+            let app = Embedded::build(config).await?;
             app.run_until_stopped(moviedb_command_api::shutdown_signal())
                 .await?;
+        }
+        Command::CommandApi => roles::command_api(config).await?,
+        Command::Projector => roles::projector(config).await?,
+        Command::QueryApi => roles::query_api(config).await?,
+        Command::Rebuild => {
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} rebuilding [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)",
+                )?
+                .progress_chars("=> "),
+            );
+            let done = roles::rebuild(&config, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish_and_clear();
+            println!(
+                "rebuilt the read models from {} events and swapped them in ({} more applied after the swap)",
+                done.replayed, done.caught_up
+            );
         }
         Command::Admin {
             command: AdminCommand::Create { email, name },

@@ -1,112 +1,12 @@
-//! JWT access tokens (HS256 only) and the extractor that turns a request into an [`Actor`].
-//!
-//! The token says who the caller is; what they may do is read from their stream on every
-//! request, so a demoted admin loses admin rights at once, not when the token expires.
+//! The extractors that turn a request into an [`Actor`] (see [`moviedb_http::auth`]).
+
+pub use moviedb_http::auth::{bearer_token, Claims, Tokens};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
-use chrono::Utc;
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use moviedb_domain::{Actor, Role};
-use serde::{Deserialize, Serialize};
-use std::time::Duration;
-use uuid::Uuid;
-
-const ISSUER: &str = "moviedb";
-
-/// What a token asserts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Claims {
-    /// The user id.
-    pub sub: Uuid,
-    /// The role when the token was issued (informational; authority comes from the stream).
-    pub role: Role,
-    /// Issued at, seconds since the epoch.
-    pub iat: i64,
-    /// Expires at, seconds since the epoch.
-    pub exp: i64,
-    /// Always `moviedb`.
-    pub iss: String,
-}
-
-/// Issues and checks tokens with one HMAC secret.
-#[derive(Clone)]
-pub struct Tokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    ttl: Duration,
-}
-
-impl Tokens {
-    /// Tokens signed with `secret`, valid for `ttl`.
-    pub fn new(secret: &[u8], ttl: Duration) -> Self {
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            ttl,
-        }
-    }
-
-    /// How long a token lives.
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
-    /// A signed token for `user_id`.
-    pub fn issue(&self, user_id: Uuid, role: Role) -> Result<String, ApiError> {
-        let now = Utc::now().timestamp();
-        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
-        let claims = Claims {
-            sub: user_id,
-            role,
-            iat: now,
-            exp: now.saturating_add(ttl),
-            iss: ISSUER.into(),
-        };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| ApiError::Internal(e.to_string()))
-    }
-
-    /// The claims of a valid token: right signature, HS256 (so never `alg: none`), not expired.
-    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
-        decode::<Claims>(token, &self.decoding, &validation)
-            .map(|data| data.claims)
-            .map_err(|_| ApiError::Unauthorized("the token is invalid or expired"))
-    }
-}
-
-/// The bearer token of a request: `Authorization: Bearer ...` or the original app's
-/// `x-access-token`.
-pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::Unauthorized("malformed Authorization header"))?;
-        let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized(
-            "expected `Authorization: Bearer <token>`",
-        ))?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(ApiError::Unauthorized(
-                "expected `Authorization: Bearer <token>`",
-            ));
-        }
-        return Ok(Some(token.trim()));
-    }
-    match headers.get("x-access-token") {
-        Some(value) => value
-            .to_str()
-            .map(|t| Some(t.trim()))
-            .map_err(|_| ApiError::Unauthorized("malformed x-access-token header")),
-        None => Ok(None),
-    }
-}
+use moviedb_domain::Actor;
 
 /// The caller: anonymous when no token was sent; a bad token is refused, never downgraded.
 pub struct Caller(pub Actor);
@@ -121,18 +21,13 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(token) = bearer_token(&parts.headers)? else {
-            return Ok(Caller(Actor::Anonymous));
-        };
-        let claims = state.tokens.verify(token)?;
-        let role = state.commands.current_role(claims.sub).await?;
-        match role {
-            Some(role) => Ok(Caller(Actor::User {
-                id: claims.sub,
-                role,
-            })),
-            None => Err(ApiError::Unauthorized("the token's user does not exist")),
-        }
+        moviedb_http::auth::caller(
+            &parts.headers,
+            &state.tokens,
+            state.commands.store().as_ref(),
+        )
+        .await
+        .map(Caller)
     }
 }
 

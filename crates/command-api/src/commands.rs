@@ -54,12 +54,23 @@ pub fn movie_view(fields: &MovieFields) -> Value {
 pub struct CommandService {
     store: Arc<dyn EventStore>,
     hasher: PasswordHasher,
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl CommandService {
     /// A service over `store`.
     pub fn new(store: Arc<dyn EventStore>, hasher: PasswordHasher) -> Self {
-        Self { store, hasher }
+        Self {
+            store,
+            hasher,
+            committed: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
+
+    /// Ticks after every stored append, so feeds in the same process (the embedded projector,
+    /// the outbox relay) wake at once instead of polling.
+    pub fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.subscribe()
     }
 
     /// The store, for health checks and idempotency records.
@@ -276,7 +287,10 @@ impl CommandService {
     /// Stores a decided write.
     pub async fn commit(&self, write: Write) -> Result<Outcome, ApiError> {
         match self.store.append(write.append).await {
-            Ok(_) => Ok(write.outcome),
+            Ok(_) => {
+                self.committed.send_modify(|n| *n = n.wrapping_add(1));
+                Ok(write.outcome)
+            }
             Err(moviedb_event_store::AppendError::KeyTaken { kind, owner }) => {
                 Err(match kind.as_str() {
                     EMAIL_KEY => email_taken(),

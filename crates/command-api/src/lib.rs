@@ -7,17 +7,14 @@
 pub mod admin;
 pub mod auth;
 pub mod commands;
-pub mod config;
-pub mod error;
 pub mod idempotency;
 pub mod password;
 pub mod request;
 pub mod routes;
 pub mod state;
-pub mod telemetry;
 
-pub use config::{AdminSeed, Config};
-pub use error::ApiError;
+pub use moviedb_http::config::{self, AdminSeed, Config};
+pub use moviedb_http::{error, telemetry, ApiError};
 
 use anyhow::Context;
 use auth::Tokens;
@@ -33,7 +30,8 @@ use tokio::net::TcpListener;
 /// A built, bound, not yet running command API.
 pub struct Application {
     listener: TcpListener,
-    router: axum::Router,
+    state: AppState,
+    extra: axum::Router,
     store: Arc<dyn EventStore>,
     commands: CommandService,
 }
@@ -77,7 +75,8 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen))?;
         Ok(Self {
             listener,
-            router: routes::api_router(state),
+            state,
+            extra: axum::Router::new(),
             store,
             commands,
         })
@@ -103,43 +102,26 @@ impl Application {
         self.commands.clone()
     }
 
+    /// Serves `routes` on the same port too (the query side, in one process). They must not
+    /// set fallbacks or middleware: the merged router gets them once.
+    pub fn merge(mut self, routes: axum::Router) -> Self {
+        self.extra = self.extra.merge(routes);
+        self
+    }
+
     /// Serves until `shutdown` completes, then finishes the requests in flight.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "command API listening");
-        axum::serve(self.listener, self.router)
+        let body_limit = self.state.body_limit;
+        let router =
+            moviedb_http::with_middleware(routes::routes(self.state).merge(self.extra), body_limit);
+        axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
-}
+pub use moviedb_http::shutdown_signal;

@@ -8,6 +8,7 @@
 
 mod error;
 mod mysql;
+mod outbox;
 mod row;
 mod sqlite;
 #[cfg(feature = "test-support")]
@@ -16,6 +17,7 @@ mod time;
 
 pub use error::{AppendError, StoreError};
 pub use mysql::MySqlEventStore;
+pub use outbox::{MySqlOutbox, RelayLock, RELAY_LOCK};
 pub use sqlite::SqliteEventStore;
 
 use async_trait::async_trait;
@@ -222,6 +224,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// Up to `limit` events with a position greater than `after`, by position.
     async fn read_all(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// The highest position given so far (0 for an empty store).
+    async fn head_position(&self) -> Result<i64, StoreError>;
+
     /// The credentials registered under a normalised e-mail.
     async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
 
@@ -241,6 +246,11 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The outbox, on stores that keep one (MySQL); the SQLite store is tailed instead.
+    fn outbox(&self) -> Option<MySqlOutbox> {
+        None
+    }
 }
 
 /// Opens the store a database URL names (`sqlite://...` or `mysql://...`), creating the

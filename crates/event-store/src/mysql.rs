@@ -231,7 +231,7 @@ fn json_text(row: &MySqlRow, column: &str) -> Result<String, StoreError> {
     String::from_utf8(bytes).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn decode_event(row: &MySqlRow) -> Result<StoredEvent, StoreError> {
+pub(crate) fn decode_event(row: &MySqlRow) -> Result<StoredEvent, StoreError> {
     let recorded_at: NaiveDateTime = row.try_get("recorded_at")?;
     RawEvent {
         position: row.try_get("position")?,
@@ -294,6 +294,17 @@ impl EventStore for MySqlEventStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode_event).collect()
+    }
+
+    fn outbox(&self) -> Option<crate::MySqlOutbox> {
+        Some(crate::MySqlOutbox::new(self.pool.clone()))
+    }
+
+    async fn head_position(&self) -> Result<i64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(head.unwrap_or(0))
     }
 
     async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError> {

@@ -266,6 +266,13 @@ impl EventStore for SqliteEventStore {
         rows.iter().map(decode_event).collect()
     }
 
+    async fn head_position(&self) -> Result<i64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(head.unwrap_or(0))
+    }
+
     async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
         let row = sqlx::query("SELECT user_id, password_hash FROM credentials WHERE email = ?")
             .bind(email)

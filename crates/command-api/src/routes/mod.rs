@@ -10,41 +10,26 @@ use crate::commands::{Outcome, Write};
 use crate::error::ApiError;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::state::AppState;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use moviedb_domain::{ConsistencyToken, StreamVersion};
 use serde_json::{json, Value};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 /// Every route of the command side, with its middleware.
 pub fn api_router(state: AppState) -> Router {
     let body_limit = state.body_limit;
+    moviedb_http::with_middleware(routes(state), body_limit)
+}
+
+/// Every route of the command side without middleware, to merge with the query side's routes
+/// in one process (then wrapped once by [`moviedb_http::with_middleware`]).
+pub fn routes(state: AppState) -> Router {
     Router::new()
         .merge(users::router())
         .merge(sessions::router())
         .merge(movies::router())
         .merge(health::router())
-        .fallback(|| async { ApiError::Route(StatusCode::NOT_FOUND, "no such route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::Route(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "this route does not accept that method",
-            )
-        })
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                ApiError::Internal("a handler panicked".into()).into_response()
-            },
-        ))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        // Bodies are never logged: they may hold passwords.
-        .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 

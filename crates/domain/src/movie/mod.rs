@@ -189,7 +189,8 @@ impl MoviePatch {
         }
     }
 
-    fn apply_to(&self, mut fields: MovieFields) -> MovieFields {
+    /// The fields after this change.
+    pub fn apply_to(&self, mut fields: MovieFields) -> MovieFields {
         if let Some(v) = &self.name {
             fields.name.clone_from(v);
         }

@@ -7,9 +7,19 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Everything the command side needs to start.
+/// Everything the services need to start, from the environment. Each role reads what it needs.
 #[derive(Clone)]
 pub struct Config {
+    /// The data directory (`MOVIEDB_DATA_DIR`, default `./data`).
+    pub data_dir: PathBuf,
+    /// The read models (`MOVIEDB_READ_DATABASE_URL`; default: a second SQLite file beside the
+    /// event store's, or the event store's own MySQL database).
+    pub read_database_url: String,
+    /// Kafka (`MOVIEDB_KAFKA_BROKERS`); absent: the embedded feed.
+    pub kafka: Option<KafkaConfig>,
+    /// How long a query with a `Consistency-Token` may wait (`MOVIEDB_CONSISTENCY_WAIT_MS`,
+    /// default 2000).
+    pub consistency_wait: Duration,
     /// Where to listen (`MOVIEDB_LISTEN`, default `0.0.0.0:9000`).
     pub listen: SocketAddr,
     /// `sqlite://...` or `mysql://...` (`MOVIEDB_DATABASE_URL`, default SQLite in the data dir).
@@ -23,6 +33,19 @@ pub struct Config {
     /// The admin to create at start (`MOVIEDB_ADMIN_EMAIL`, `MOVIEDB_ADMIN_PASSWORD`,
     /// `MOVIEDB_ADMIN_NAME`).
     pub admin: Option<AdminSeed>,
+}
+
+/// Where Kafka is and how moviedb uses it.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// `host:port,...` (`MOVIEDB_KAFKA_BROKERS`).
+    pub brokers: String,
+    /// Topic prefix (`MOVIEDB_KAFKA_TOPIC_PREFIX`, default `moviedb`).
+    pub topic_prefix: String,
+    /// Partitions of topics created here (`MOVIEDB_KAFKA_PARTITIONS`, default 3).
+    pub partitions: i32,
+    /// The projector's consumer group (`MOVIEDB_KAFKA_GROUP`, default `moviedb-projector`).
+    pub group: String,
 }
 
 /// An admin to create if missing.
@@ -44,6 +67,12 @@ impl std::fmt::Debug for Config {
                 "database_url",
                 &moviedb_event_store::redact_url(&self.database_url),
             )
+            .field(
+                "read_database_url",
+                &moviedb_event_store::redact_url(&self.read_database_url),
+            )
+            .field("kafka", &self.kafka)
+            .field("consistency_wait", &self.consistency_wait)
             .field("token_ttl", &self.token_ttl)
             .field("body_limit", &self.body_limit)
             .field("admin", &self.admin.as_ref().map(|a| &a.email))
@@ -70,6 +99,31 @@ impl Config {
             .with_context(|| format!("MOVIEDB_LISTEN `{listen}` is not host:port"))?;
         let database_url = var("MOVIEDB_DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("moviedb.db").display()));
+        let read_database_url = var("MOVIEDB_READ_DATABASE_URL").unwrap_or_else(|| {
+            if database_url.starts_with("sqlite:") {
+                format!("sqlite://{}", data_dir.join("read-models.db").display())
+            } else {
+                database_url.clone()
+            }
+        });
+        let kafka = match var("MOVIEDB_KAFKA_BROKERS") {
+            Some(brokers) => Some(KafkaConfig {
+                brokers,
+                topic_prefix: var("MOVIEDB_KAFKA_TOPIC_PREFIX").unwrap_or_else(|| "moviedb".into()),
+                partitions: var("MOVIEDB_KAFKA_PARTITIONS")
+                    .map(|p| p.parse::<i32>())
+                    .transpose()
+                    .context("MOVIEDB_KAFKA_PARTITIONS")?
+                    .unwrap_or(3)
+                    .max(1),
+                group: var("MOVIEDB_KAFKA_GROUP").unwrap_or_else(|| "moviedb-projector".into()),
+            }),
+            None => None,
+        };
+        let consistency_wait_ms = var("MOVIEDB_CONSISTENCY_WAIT_MS")
+            .map(|m| m.parse::<u64>())
+            .transpose()
+            .context("MOVIEDB_CONSISTENCY_WAIT_MS")?;
         let jwt_secret = match var("MOVIEDB_JWT_SECRET") {
             Some(secret) if secret.len() < 32 => {
                 bail!("MOVIEDB_JWT_SECRET must be at least 32 characters")
@@ -95,6 +149,10 @@ impl Config {
             _ => bail!("set both MOVIEDB_ADMIN_EMAIL and MOVIEDB_ADMIN_PASSWORD, or neither"),
         };
         Ok(Self {
+            data_dir,
+            read_database_url,
+            kafka,
+            consistency_wait: Duration::from_millis(consistency_wait_ms.unwrap_or(2000)),
             listen,
             database_url,
             jwt_secret,

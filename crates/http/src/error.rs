@@ -1,4 +1,4 @@
-//! One error type for the command side, rendered as RFC 9457 `application/problem+json`.
+//! One error type for the HTTP services, rendered as RFC 9457 `application/problem+json`.
 //!
 //! 5xx details are logged once here and never sent to the client.
 
@@ -58,6 +58,9 @@ pub enum ApiError {
     /// The JSON has the wrong shape (422).
     #[error("{0}")]
     Unprocessable(String),
+    /// The read models have not reached the `Consistency-Token` in time (503).
+    #[error("{0}")]
+    NotCaughtUp(String),
     /// A dependency is down (503).
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -80,7 +83,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NotCaughtUp(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +101,7 @@ impl ApiError {
             ApiError::Invalid(_) => "validation",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::NotCaughtUp(_) => "not-caught-up",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -146,7 +150,12 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            let seconds = if matches!(self, ApiError::NotCaughtUp(_)) {
+                "1"
+            } else {
+                "5"
+            };
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

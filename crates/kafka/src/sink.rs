@@ -1,0 +1,82 @@
+//! The relay's producer: idempotent, `acks=all`; an event counts as published only once the
+//! broker acknowledged it.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use futures::future::join_all;
+use moviedb_event_store::StoredEvent;
+use moviedb_http::KafkaConfig;
+use moviedb_projector::outbox::Sink;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+
+/// Publishes events to their topics.
+pub struct KafkaSink {
+    producer: FutureProducer,
+    prefix: String,
+}
+
+impl KafkaSink {
+    /// A producer for `config.brokers`.
+    pub fn new(config: &KafkaConfig) -> anyhow::Result<Self> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            // Give up on a batch after 15 s: its outbox rows stay and it is sent again.
+            .set("message.timeout.ms", "15000")
+            .set("linger.ms", "1")
+            .create()
+            .context("creating the Kafka producer")?;
+        Ok(Self {
+            producer,
+            prefix: config.topic_prefix.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl Sink for KafkaSink {
+    async fn publish(&self, events: &[StoredEvent]) -> anyhow::Result<()> {
+        let mut deliveries = Vec::with_capacity(events.len());
+        for event in events {
+            let topic = crate::topic_for(&self.prefix, &event.stream_type);
+            let key = event.stream_id.to_string();
+            let value = serde_json::to_vec(event)?;
+            let schema_version = event.schema_version.to_string();
+            let event_id = event.event_id.to_string();
+            let headers = OwnedHeaders::new()
+                .insert(Header {
+                    key: "event_type",
+                    value: Some(event.event_type.as_str()),
+                })
+                .insert(Header {
+                    key: "schema_version",
+                    value: Some(schema_version.as_str()),
+                })
+                .insert(Header {
+                    key: "event_id",
+                    value: Some(event_id.as_str()),
+                });
+            let record = FutureRecord::to(&topic)
+                .key(&key)
+                .payload(&value)
+                .headers(headers);
+            // Queued in order; the idempotent producer keeps that order per partition.
+            let delivery = self
+                .producer
+                .send_result(record)
+                .map_err(|(e, _)| anyhow::anyhow!("queueing event {}: {e}", event.event_id))?;
+            deliveries.push(delivery);
+        }
+        for (event, delivery) in events.iter().zip(join_all(deliveries).await) {
+            match delivery {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => anyhow::bail!("event {} not acknowledged: {e}", event.event_id),
+                Err(_) => anyhow::bail!("event {}: the producer went away", event.event_id),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! What the projector has done, and how far behind the writes it is.
+
+use chrono::Utc;
+use moviedb_event_store::StoredEvent;
+use moviedb_read_model::ApplyReport;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use tokio::sync::watch;
+
+/// Counters shared between the projector and whoever reports them (`/metrics`, logs, tests).
+#[derive(Debug)]
+pub struct Stats {
+    applied: AtomicU64,
+    skipped: AtomicU64,
+    dead_lettered: AtomicU64,
+    gaps_repaired: AtomicU64,
+    batches: AtomicU64,
+    /// Milliseconds from an event's commit to its batch being applied, for the last batch.
+    last_lag_ms: AtomicI64,
+    /// Ticks after every applied batch, so waiting readers re-check at once.
+    progress: watch::Sender<u64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            applied: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            gaps_repaired: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            last_lag_ms: AtomicI64::new(0),
+            progress: watch::Sender::new(0),
+        }
+    }
+}
+
+/// A copy of the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Events that changed the read models.
+    pub applied: u64,
+    /// Duplicates skipped.
+    pub skipped: u64,
+    /// Events moved to the dead-letter table.
+    pub dead_lettered: u64,
+    /// Gaps filled from the event store.
+    pub gaps_repaired: u64,
+    /// Batches applied.
+    pub batches: u64,
+    /// Commit-to-visible time of the newest event of the last batch, in milliseconds.
+    pub last_lag_ms: i64,
+}
+
+impl Stats {
+    pub(crate) fn record(&self, report: &ApplyReport, batch: &[StoredEvent]) {
+        self.applied.fetch_add(report.applied, Ordering::Relaxed);
+        self.skipped.fetch_add(report.skipped, Ordering::Relaxed);
+        let batches = self.batches.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(newest) = batch.iter().map(|e| e.recorded_at).max() {
+            let lag_ms = (Utc::now() - newest).num_milliseconds().max(0);
+            self.last_lag_ms.store(lag_ms, Ordering::Relaxed);
+            tracing::debug!(
+                projection.lag_ms = lag_ms,
+                events.applied = report.applied,
+                events.skipped = report.skipped,
+                "batch applied"
+            );
+            if batches % 100 == 1 {
+                tracing::info!(projection.lag_ms = lag_ms, batches, "projection lag");
+            }
+        }
+        self.progress.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub(crate) fn dead_lettered(&self) {
+        self.dead_lettered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn gap_repaired(&self) {
+        self.gaps_repaired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A receiver that changes after every applied batch.
+    pub fn progress(&self) -> watch::Receiver<u64> {
+        self.progress.subscribe()
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            applied: self.applied.load(Ordering::Relaxed),
+            skipped: self.skipped.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            gaps_repaired: self.gaps_repaired.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            last_lag_ms: self.last_lag_ms.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The counters in Prometheus' text format.
+    pub fn prometheus(&self) -> String {
+        let s = self.snapshot();
+        format!(
+            "# HELP moviedb_projection_lag_ms Commit-to-visible time of the last applied batch.\n\
+             # TYPE moviedb_projection_lag_ms gauge\nmoviedb_projection_lag_ms {}\n\
+             # TYPE moviedb_projector_events_applied_total counter\nmoviedb_projector_events_applied_total {}\n\
+             # TYPE moviedb_projector_events_skipped_total counter\nmoviedb_projector_events_skipped_total {}\n\
+             # TYPE moviedb_projector_dead_letters_total counter\nmoviedb_projector_dead_letters_total {}\n\
+             # TYPE moviedb_projector_gaps_repaired_total counter\nmoviedb_projector_gaps_repaired_total {}\n\
+             # TYPE moviedb_projector_batches_total counter\nmoviedb_projector_batches_total {}\n",
+            s.last_lag_ms, s.applied, s.skipped, s.dead_lettered, s.gaps_repaired, s.batches
+        )
+    }
+}

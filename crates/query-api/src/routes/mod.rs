@@ -1,0 +1,58 @@
+//! The HTTP surface of the query side: the original app's routes and `/v1`, same handlers.
+
+mod health;
+mod movies;
+mod users;
+
+use crate::state::QueryState;
+use axum::Router;
+use moviedb_http::ApiError;
+use moviedb_read_model::ReadModelError;
+use serde_json::{json, Value};
+
+/// Every query route without middleware and without health checks, to merge with the command
+/// side's routes in one process.
+pub fn routes(state: QueryState) -> Router {
+    Router::new()
+        .merge(movies::router())
+        .merge(users::router())
+        .merge(health::metrics_router())
+        .with_state(state)
+}
+
+/// Every route of a stand-alone query API, with its middleware.
+pub fn api_router(state: QueryState, body_limit: usize) -> Router {
+    let health = health::router().with_state(state.clone());
+    moviedb_http::with_middleware(routes(state).merge(health), body_limit)
+}
+
+/// A read-model failure as an HTTP error: busy is 503, the rest is ours (500, logged).
+pub(crate) fn read_error(error: ReadModelError) -> ApiError {
+    if error.is_transient() {
+        ApiError::Unavailable(error.to_string())
+    } else {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+/// Health checks and metrics only: what a stand-alone projector serves.
+pub fn health_router(state: QueryState) -> Router {
+    moviedb_http::with_middleware(
+        health::router()
+            .merge(health::metrics_router())
+            .with_state(state),
+        moviedb_http::config::DEFAULT_BODY_LIMIT,
+    )
+}
+
+/// A page of a list, with the totals clients need to draw paging.
+pub(crate) fn page_json(items: Vec<Value>, total: u64, page: u32, per_page: u32) -> Value {
+    let per_page = per_page.clamp(1, moviedb_read_model::MAX_PER_PAGE);
+    json!({
+        "items": items,
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "total_pages": total.div_ceil(u64::from(per_page)),
+    })
+}

@@ -1,0 +1,181 @@
+//! The read models of moviedb and the port they sit behind.
+//!
+//! Tables: `rm_movies` (with `rm_movie_genres` for genre filters), `rm_users`,
+//! `rm_stream_versions` (the last version applied per stream, kept after a delete so a late
+//! duplicate cannot bring a movie back), `projection_checkpoints` and `dead_letters`.
+//!
+//! Read models are disposable: they are rebuilt from the event store whenever their shape
+//! changes, so their tables are created by the adapter (see `schema.rs`), not by migrations.
+//! One adapter serves SQLite and MySQL through sqlx's `Any` driver; the SQL is written once,
+//! in the dialect both share, and only the table definitions differ.
+
+mod apply;
+mod error;
+mod query;
+mod schema;
+mod sql;
+
+pub use error::ReadModelError;
+pub use query::{GenreFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
+pub use sql::SqlReadModels;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use moviedb_event_store::StoredEvent;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A movie as the query side serves it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MovieView {
+    /// Stream id.
+    pub id: Uuid,
+    /// Title.
+    pub name: String,
+    /// Director.
+    pub director: String,
+    /// Genres, as written.
+    pub genres: Vec<String>,
+    /// 0.0 to 10.0.
+    pub imdb_score: f64,
+    /// 0 to 100.
+    pub popularity: f64,
+    /// Stream version (the `ETag`).
+    pub version: u64,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl MovieView {
+    /// The JSON clients see, with the original app's field names.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "director": self.director,
+            "genre": self.genres,
+            "imdb_score": self.imdb_score,
+            "99popularity": self.popularity,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// A user as admins see them: never a password or hash (the read model has none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserView {
+    /// Stream id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Login address.
+    pub email: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// When they registered.
+    pub registered_at: DateTime<Utc>,
+    /// Stream version.
+    pub version: u64,
+}
+
+impl UserView {
+    /// The JSON clients see.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "email": self.email,
+            "role": self.role,
+            "registered_at": self.registered_at,
+            "version": self.version,
+        })
+    }
+}
+
+/// One page of a list and the size of the whole list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items on this page.
+    pub items: Vec<T>,
+    /// How many items the whole list has.
+    pub total: u64,
+}
+
+/// Where a feed has got to, stored in the same transaction as the batch it follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The feed's name, e.g. `embedded`.
+    pub name: String,
+    /// The last position applied.
+    pub position: i64,
+}
+
+/// What one `apply` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Events that changed the read models.
+    pub applied: u64,
+    /// Duplicates: events at or below the version already applied.
+    pub skipped: u64,
+}
+
+/// The read-model port. Every adapter passes the conformance suite in `tests/read_model`.
+#[async_trait]
+pub trait ReadModels: Send + Sync + 'static {
+    /// Applies `events` in one transaction, with `checkpoint` if given. Per stream, an event at
+    /// or below the applied version is skipped; one above it by more than one is a
+    /// [`ReadModelError::Gap`] and nothing of the batch is kept. Events of one stream must come
+    /// in version order within the batch.
+    async fn apply(
+        &self,
+        events: &[StoredEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<ApplyReport, ReadModelError>;
+
+    /// The version applied for each of `streams` that the read models know.
+    async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError>;
+
+    /// The stored position of a feed.
+    async fn checkpoint(&self, name: &str) -> Result<Option<i64>, ReadModelError>;
+
+    /// One live movie.
+    async fn movie(&self, id: Uuid) -> Result<Option<MovieView>, ReadModelError>;
+
+    /// Live movies matching a query, one page of them.
+    async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError>;
+
+    /// Users, by registration time, one page of them.
+    async fn users(&self, page: u32, per_page: u32) -> Result<Page<UserView>, ReadModelError>;
+
+    /// Records an event that could not be applied, and marks its version as passed so the rest
+    /// of its stream can follow.
+    async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError>;
+
+    /// How many events are in the dead-letter table.
+    async fn dead_letter_count(&self) -> Result<u64, ReadModelError>;
+
+    /// Every row of the rebuildable tables, in a stable order: for comparing two read models
+    /// (a rebuild against the live one, a replay against a clean pass).
+    async fn dump(&self) -> Result<Value, ReadModelError>;
+
+    /// Fresh, empty shadow tables beside the live ones, to rebuild into.
+    async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModels>, ReadModelError>;
+
+    /// Swaps the shadow tables in for the live ones, atomically; readers never see a gap.
+    async fn finish_rebuild(&self) -> Result<(), ReadModelError>;
+
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<(), ReadModelError>;
+}
+
+/// Opens the read models a database URL names (`sqlite://...` or `mysql://...`), creating
+/// the database and the tables if needed.
+pub async fn connect(url: &str) -> Result<Arc<dyn ReadModels>, ReadModelError> {
+    Ok(Arc::new(SqlReadModels::connect(url).await?))
+}

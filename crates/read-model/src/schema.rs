@@ -1,0 +1,144 @@
+//! Table definitions, per dialect. The rebuildable tables take a suffix, so a rebuild can
+//! fill `rm_movies_next` beside the live `rm_movies` and rename it in.
+
+/// The SQL dialect behind a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    MySql,
+}
+
+/// The names of one generation of the rebuildable tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tables {
+    pub movies: String,
+    pub genres: String,
+    pub users: String,
+    pub versions: String,
+}
+
+/// Suffix of the shadow tables a rebuild fills.
+pub(crate) const SHADOW: &str = "_next";
+
+impl Tables {
+    pub fn with_suffix(suffix: &str) -> Self {
+        Self {
+            movies: format!("rm_movies{suffix}"),
+            genres: format!("rm_movie_genres{suffix}"),
+            users: format!("rm_users{suffix}"),
+            versions: format!("rm_stream_versions{suffix}"),
+        }
+    }
+
+    pub fn all(&self) -> [&str; 4] {
+        [&self.movies, &self.genres, &self.users, &self.versions]
+    }
+
+    /// `sql` with `{movies}`, `{genres}`, `{users}` and `{versions}` replaced by table names.
+    pub fn sql(&self, sql: &str) -> String {
+        sql.replace("{movies}", &self.movies)
+            .replace("{genres}", &self.genres)
+            .replace("{users}", &self.users)
+            .replace("{versions}", &self.versions)
+    }
+}
+
+/// Statements that create the tables of one generation. SQLite index names are global to the
+/// database and follow a table through a rename, so they carry a generation tag (`gen`).
+pub(crate) fn create_tables(dialect: Dialect, t: &Tables, gen: &str) -> Vec<String> {
+    match dialect {
+        Dialect::Sqlite => vec![
+            format!(
+                "CREATE TABLE {} (movie_id TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, \
+                 name_key TEXT NOT NULL, director TEXT NOT NULL, director_key TEXT NOT NULL, \
+                 genres TEXT NOT NULL, imdb_score REAL NOT NULL, popularity REAL NOT NULL, \
+                 version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+                t.movies
+            ),
+            format!("CREATE INDEX ix_{gen}_name ON {} (name_key, movie_id)", t.movies),
+            format!("CREATE INDEX ix_{gen}_director ON {} (director_key, movie_id)", t.movies),
+            format!("CREATE INDEX ix_{gen}_score ON {} (imdb_score, movie_id)", t.movies),
+            format!("CREATE INDEX ix_{gen}_popularity ON {} (popularity, movie_id)", t.movies),
+            format!("CREATE INDEX ix_{gen}_created ON {} (created_at, movie_id)", t.movies),
+            format!("CREATE INDEX ix_{gen}_updated ON {} (updated_at, movie_id)", t.movies),
+            format!(
+                "CREATE TABLE {} (genre_key TEXT NOT NULL, movie_id TEXT NOT NULL, \
+                 PRIMARY KEY (genre_key, movie_id))",
+                t.genres
+            ),
+            format!("CREATE INDEX ix_{gen}_genre_movie ON {} (movie_id)", t.genres),
+            format!(
+                "CREATE TABLE {} (user_id TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, \
+                 email TEXT NOT NULL, role TEXT NOT NULL, registered_at INTEGER NOT NULL, \
+                 version INTEGER NOT NULL)",
+                t.users
+            ),
+            format!("CREATE INDEX ix_{gen}_registered ON {} (registered_at, user_id)", t.users),
+            format!(
+                "CREATE TABLE {} (stream_id TEXT NOT NULL PRIMARY KEY, stream_type TEXT NOT NULL, \
+                 version INTEGER NOT NULL)",
+                t.versions
+            ),
+        ],
+        // Every column is of a type sqlx's `Any` driver decodes: VARCHAR/CHAR, BIGINT, DOUBLE.
+        // Indexes are per table in MySQL, so they are declared inline.
+        Dialect::MySql => vec![
+            format!(
+                "CREATE TABLE {} (movie_id CHAR(36) NOT NULL PRIMARY KEY, \
+                 name VARCHAR(200) NOT NULL, name_key VARCHAR(400) NOT NULL, \
+                 director VARCHAR(200) NOT NULL, director_key VARCHAR(400) NOT NULL, \
+                 genres VARCHAR(2000) NOT NULL, imdb_score DOUBLE NOT NULL, \
+                 popularity DOUBLE NOT NULL, version BIGINT NOT NULL, created_at BIGINT NOT NULL, \
+                 updated_at BIGINT NOT NULL, \
+                 INDEX ix_name (name_key(191), movie_id), \
+                 INDEX ix_director (director_key(191), movie_id), \
+                 INDEX ix_score (imdb_score, movie_id), INDEX ix_popularity (popularity, movie_id), \
+                 INDEX ix_created (created_at, movie_id), INDEX ix_updated (updated_at, movie_id)\
+                 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci",
+                t.movies
+            ),
+            format!(
+                "CREATE TABLE {} (genre_key VARCHAR(160) NOT NULL, movie_id CHAR(36) NOT NULL, \
+                 PRIMARY KEY (genre_key, movie_id), INDEX ix_movie (movie_id)\
+                 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci",
+                t.genres
+            ),
+            format!(
+                "CREATE TABLE {} (user_id CHAR(36) NOT NULL PRIMARY KEY, name VARCHAR(200) NOT NULL, \
+                 email VARCHAR(254) NOT NULL, role VARCHAR(16) NOT NULL, \
+                 registered_at BIGINT NOT NULL, version BIGINT NOT NULL, \
+                 INDEX ix_registered (registered_at, user_id)\
+                 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci",
+                t.users
+            ),
+            format!(
+                "CREATE TABLE {} (stream_id CHAR(36) NOT NULL PRIMARY KEY, \
+                 stream_type VARCHAR(32) NOT NULL, version BIGINT NOT NULL\
+                 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci",
+                t.versions
+            ),
+        ],
+    }
+}
+
+/// Tables that are never rebuilt: where feeds are, and what failed.
+pub(crate) fn create_fixed_tables(dialect: Dialect) -> Vec<&'static str> {
+    match dialect {
+        Dialect::Sqlite => vec![
+            "CREATE TABLE IF NOT EXISTS projection_checkpoints (name TEXT NOT NULL PRIMARY KEY, \
+             position INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+             event_id TEXT NOT NULL, stream_id TEXT NOT NULL, version INTEGER NOT NULL, \
+             event_type TEXT NOT NULL, error TEXT NOT NULL, event TEXT NOT NULL, \
+             failed_at INTEGER NOT NULL)",
+        ],
+        Dialect::MySql => vec![
+            "CREATE TABLE IF NOT EXISTS projection_checkpoints (name VARCHAR(64) NOT NULL PRIMARY KEY, \
+             position BIGINT NOT NULL, updated_at BIGINT NOT NULL) ENGINE = InnoDB",
+            "CREATE TABLE IF NOT EXISTS dead_letters (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, \
+             event_id CHAR(36) NOT NULL, stream_id CHAR(36) NOT NULL, version BIGINT NOT NULL, \
+             event_type VARCHAR(64) NOT NULL, error VARCHAR(2000) NOT NULL, event MEDIUMTEXT NOT NULL, \
+             failed_at BIGINT NOT NULL) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4",
+        ],
+    }
+}

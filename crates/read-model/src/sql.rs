@@ -1,0 +1,438 @@
+//! The one read-model adapter: SQLite or MySQL through sqlx's `Any` driver.
+
+use crate::apply::{apply_events, from_micros, micros, parse_genres, set_version};
+use crate::query::{filter_sql, order_sql, Param};
+use crate::schema::{create_fixed_tables, create_tables, Dialect, Tables, SHADOW};
+use crate::{
+    ApplyReport, Checkpoint, MovieQuery, MovieView, Page, ReadModelError, ReadModels, UserView,
+};
+use async_trait::async_trait;
+use chrono::Utc;
+use moviedb_event_store::StoredEvent;
+use serde_json::{json, Value};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{Any, AnyPool, Executor, Row};
+use std::collections::HashMap;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Read models in a SQLite file or a MySQL database.
+#[derive(Clone)]
+pub struct SqlReadModels {
+    pool: AnyPool,
+    dialect: Dialect,
+    tables: Tables,
+}
+
+const MOVIE_COLUMNS: &str = "m.movie_id, m.name, m.director, m.genres, m.imdb_score, \
+                             m.popularity, m.version, m.created_at, m.updated_at";
+
+static DRIVERS: Once = Once::new();
+
+impl SqlReadModels {
+    /// Connects to `url` (`sqlite://...` or `mysql://...`), creating the database and the
+    /// live tables if missing.
+    pub async fn connect(url: &str) -> Result<Self, ReadModelError> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let (dialect, url) = if url.starts_with("sqlite:") {
+            (Dialect::Sqlite, url.to_owned())
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            (Dialect::MySql, url.replacen("mariadb:", "mysql:", 1))
+        } else {
+            return Err(ReadModelError::Config(format!(
+                "unsupported read-model URL scheme in `{}`: use sqlite:// or mysql://",
+                moviedb_event_store::redact_url(url)
+            )));
+        };
+        if !Any::database_exists(&url).await? {
+            Any::create_database(&url).await?;
+        }
+        let options = AnyPoolOptions::new()
+            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10));
+        let options = match dialect {
+            Dialect::Sqlite => options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                                  PRAGMA synchronous = NORMAL",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }),
+            Dialect::MySql => options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET time_zone = '+00:00'").await?;
+                    Ok(())
+                })
+            }),
+        };
+        let pool = options.connect(&url).await?;
+        let models = Self {
+            pool,
+            dialect,
+            tables: Tables::with_suffix(""),
+        };
+        for statement in create_fixed_tables(dialect) {
+            models.pool.execute(statement).await?;
+        }
+        if !models.exists(&models.tables.versions).await? {
+            models.create(&models.tables).await?;
+        }
+        Ok(models)
+    }
+
+    async fn exists(&self, table: &str) -> Result<bool, ReadModelError> {
+        // A probe that fails only when the table is missing.
+        match self
+            .pool
+            .fetch_optional(format!("SELECT 1 FROM {table} WHERE 1 = 0").as_str())
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e))
+                if e.message().contains("no such table")
+                    || e.message().contains("doesn't exist") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn create(&self, tables: &Tables) -> Result<(), ReadModelError> {
+        let gen = Uuid::now_v7().simple().to_string();
+        let mut tx = self.pool.begin().await?;
+        for statement in create_tables(self.dialect, tables, &gen) {
+            match tx.execute(statement.as_str()).await {
+                Ok(_) => {}
+                // Another instance created them first.
+                Err(sqlx::Error::Database(e)) if e.message().contains("already exists") => {
+                    return Ok(())
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn shadow_tables(&self) -> Tables {
+        Tables::with_suffix(SHADOW)
+    }
+
+    async fn fetch_all(
+        &self,
+        sql: &str,
+        params: Vec<Param>,
+    ) -> Result<Vec<AnyRow>, ReadModelError> {
+        let mut query = sqlx::query(sql);
+        for param in params {
+            query = match param {
+                Param::Text(v) => query.bind(v),
+                Param::Real(v) => query.bind(v),
+                Param::Int(v) => query.bind(v),
+            };
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn count(&self, sql: &str, params: Vec<Param>) -> Result<u64, ReadModelError> {
+        let rows = self.fetch_all(sql, params).await?;
+        let n: i64 = match rows.first() {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+fn version_of(row: &AnyRow, index: usize) -> Result<u64, ReadModelError> {
+    let v: i64 = row.try_get(index)?;
+    u64::try_from(v).map_err(|_| ReadModelError::Corrupt(format!("negative version {v}")))
+}
+
+fn uuid_of(row: &AnyRow, index: usize) -> Result<Uuid, ReadModelError> {
+    let text: String = row.try_get(index)?;
+    Uuid::parse_str(&text).map_err(|e| ReadModelError::Corrupt(format!("id `{text}`: {e}")))
+}
+
+fn movie_of(row: &AnyRow) -> Result<MovieView, ReadModelError> {
+    Ok(MovieView {
+        id: uuid_of(row, 0)?,
+        name: row.try_get(1)?,
+        director: row.try_get(2)?,
+        genres: parse_genres(&row.try_get::<String, _>(3)?)?,
+        imdb_score: row.try_get(4)?,
+        popularity: row.try_get(5)?,
+        version: version_of(row, 6)?,
+        created_at: from_micros(row.try_get(7)?)?,
+        updated_at: from_micros(row.try_get(8)?)?,
+    })
+}
+
+fn user_of(row: &AnyRow) -> Result<UserView, ReadModelError> {
+    Ok(UserView {
+        id: uuid_of(row, 0)?,
+        name: row.try_get(1)?,
+        email: row.try_get(2)?,
+        role: row.try_get(3)?,
+        registered_at: from_micros(row.try_get(4)?)?,
+        version: version_of(row, 5)?,
+    })
+}
+
+#[async_trait]
+impl ReadModels for SqlReadModels {
+    #[tracing::instrument(skip_all, fields(events = events.len()), err)]
+    async fn apply(
+        &self,
+        events: &[StoredEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<ApplyReport, ReadModelError> {
+        let mut tx = self.pool.begin().await?;
+        let report = apply_events(&mut tx, &self.tables, events).await?;
+        if let Some(checkpoint) = checkpoint {
+            let now = micros(Utc::now());
+            let updated = sqlx::query(
+                "UPDATE projection_checkpoints SET position = ?, updated_at = ? WHERE name = ?",
+            )
+            .bind(checkpoint.position)
+            .bind(now)
+            .bind(checkpoint.name.clone())
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                sqlx::query(
+                    "INSERT INTO projection_checkpoints (position, updated_at, name) VALUES (?, ?, ?)",
+                )
+                .bind(checkpoint.position)
+                .bind(now)
+                .bind(checkpoint.name.clone())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError> {
+        let mut versions = HashMap::new();
+        for chunk in streams.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = self.tables.sql(&format!(
+                "SELECT stream_id, version FROM {{versions}} WHERE stream_id IN ({marks})"
+            ));
+            let params = chunk.iter().map(|id| Param::Text(id.to_string())).collect();
+            for row in self.fetch_all(&sql, params).await? {
+                versions.insert(uuid_of(&row, 0)?, version_of(&row, 1)?);
+            }
+        }
+        Ok(versions)
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Option<i64>, ReadModelError> {
+        let row = sqlx::query("SELECT position FROM projection_checkpoints WHERE name = ?")
+            .bind(name.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn movie(&self, id: Uuid) -> Result<Option<MovieView>, ReadModelError> {
+        let sql = self.tables.sql(&format!(
+            "SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id = ?"
+        ));
+        let rows = self
+            .fetch_all(&sql, vec![Param::Text(id.to_string())])
+            .await?;
+        rows.first().map(movie_of).transpose()
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError> {
+        let (filter, params) = filter_sql(query, &self.tables.genres);
+        let total = self
+            .count(
+                &self
+                    .tables
+                    .sql(&format!("SELECT COUNT(*) FROM {{movies}} m{filter}")),
+                params.clone(),
+            )
+            .await?;
+        let (order, paging) = order_sql(query);
+        let sql = self.tables.sql(&format!(
+            "SELECT {MOVIE_COLUMNS} FROM {{movies}} m{filter}{order}"
+        ));
+        let rows = self
+            .fetch_all(&sql, params.into_iter().chain(paging).collect())
+            .await?;
+        Ok(Page {
+            items: rows.iter().map(movie_of).collect::<Result<_, _>>()?,
+            total,
+        })
+    }
+
+    async fn users(&self, page: u32, per_page: u32) -> Result<Page<UserView>, ReadModelError> {
+        let total = self
+            .count(&self.tables.sql("SELECT COUNT(*) FROM {users}"), vec![])
+            .await?;
+        let per_page = per_page.clamp(1, crate::MAX_PER_PAGE);
+        let offset = u64::from(page.max(1) - 1) * u64::from(per_page);
+        let rows = self
+            .fetch_all(
+                &self.tables.sql(
+                    "SELECT user_id, name, email, role, registered_at, version FROM {users} \
+                     ORDER BY registered_at ASC, user_id ASC LIMIT ? OFFSET ?",
+                ),
+                vec![
+                    Param::Int(i64::from(per_page)),
+                    Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)),
+                ],
+            )
+            .await?;
+        Ok(Page {
+            items: rows.iter().map(user_of).collect::<Result<_, _>>()?,
+            total,
+        })
+    }
+
+    async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError> {
+        let mut tx = self.pool.begin().await?;
+        let have = crate::apply::applied_version(&mut tx, &self.tables, event.stream_id).await?;
+        sqlx::query(
+            "INSERT INTO dead_letters (event_id, stream_id, version, event_type, error, event, \
+             failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(event.event_id.to_string())
+        .bind(event.stream_id.to_string())
+        .bind(i64::try_from(event.version).unwrap_or(i64::MAX))
+        .bind(event.event_type.clone())
+        .bind(error.chars().take(2000).collect::<String>())
+        .bind(serde_json::to_string(event).unwrap_or_default())
+        .bind(micros(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        if event.version > have {
+            set_version(&mut tx, &self.tables, event, have).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn dead_letter_count(&self) -> Result<u64, ReadModelError> {
+        self.count("SELECT COUNT(*) FROM dead_letters", vec![])
+            .await
+    }
+
+    async fn dump(&self) -> Result<Value, ReadModelError> {
+        let t = &self.tables;
+        let movies = self
+            .fetch_all(
+                &t.sql(&format!(
+                    "SELECT {MOVIE_COLUMNS} FROM {{movies}} m ORDER BY m.movie_id"
+                )),
+                vec![],
+            )
+            .await?;
+        let genres = self
+            .fetch_all(
+                &t.sql("SELECT movie_id, genre_key FROM {genres} ORDER BY movie_id, genre_key"),
+                vec![],
+            )
+            .await?;
+        let users = self
+            .fetch_all(
+                &t.sql(
+                    "SELECT user_id, name, email, role, registered_at, version FROM {users} \
+                     ORDER BY user_id",
+                ),
+                vec![],
+            )
+            .await?;
+        let versions = self
+            .fetch_all(
+                &t.sql("SELECT stream_id, stream_type, version FROM {versions} ORDER BY stream_id"),
+                vec![],
+            )
+            .await?;
+        Ok(json!({
+            "movies": movies.iter().map(|r| movie_of(r).map(|m| m.to_json())).collect::<Result<Vec<_>, _>>()?,
+            "genres": genres.iter().map(|r| Ok(json!([r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?]))).collect::<Result<Vec<_>, ReadModelError>>()?,
+            "users": users.iter().map(|r| user_of(r).map(|u| u.to_json())).collect::<Result<Vec<_>, _>>()?,
+            "versions": versions.iter().map(|r| Ok(json!([r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?, version_of(r, 2)?]))).collect::<Result<Vec<_>, ReadModelError>>()?,
+        }))
+    }
+
+    async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModels>, ReadModelError> {
+        let shadow = self.shadow_tables();
+        for table in shadow.all() {
+            self.pool
+                .execute(format!("DROP TABLE IF EXISTS {table}").as_str())
+                .await?;
+        }
+        self.create(&shadow).await?;
+        Ok(Arc::new(Self {
+            pool: self.pool.clone(),
+            dialect: self.dialect,
+            tables: shadow,
+        }))
+    }
+
+    async fn finish_rebuild(&self) -> Result<(), ReadModelError> {
+        let live = Tables::with_suffix("");
+        let shadow = self.shadow_tables();
+        let old = Tables::with_suffix("_old");
+        match self.dialect {
+            // One statement, atomic: readers see the old tables or the new ones.
+            Dialect::MySql => {
+                for table in old.all() {
+                    self.pool
+                        .execute(format!("DROP TABLE IF EXISTS {table}").as_str())
+                        .await?;
+                }
+                let renames: Vec<String> = live
+                    .all()
+                    .iter()
+                    .zip(old.all())
+                    .map(|(l, o)| format!("{l} TO {o}"))
+                    .chain(
+                        shadow
+                            .all()
+                            .iter()
+                            .zip(live.all())
+                            .map(|(s, l)| format!("{s} TO {l}")),
+                    )
+                    .collect();
+                self.pool
+                    .execute(format!("RENAME TABLE {}", renames.join(", ")).as_str())
+                    .await?;
+                for table in old.all() {
+                    self.pool
+                        .execute(format!("DROP TABLE IF EXISTS {table}").as_str())
+                        .await?;
+                }
+            }
+            // SQLite's DDL is transactional: readers see the commit or not.
+            Dialect::Sqlite => {
+                let mut tx = self.pool.begin().await?;
+                for (l, s) in live.all().iter().zip(shadow.all()) {
+                    tx.execute(format!("DROP TABLE {l}").as_str()).await?;
+                    tx.execute(format!("ALTER TABLE {s} RENAME TO {l}").as_str())
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), ReadModelError> {
+        self.pool.execute("SELECT 1").await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! The composition roots of moviedb: which adapters each role runs on, chosen by the
+//! environment ([`Config`]). `moviedb` runs every role in one process (the embedded default);
+//! `command-api`, `projector` and `query-api` run one role each (the distributed deployment).
+
+pub mod roles;
+
+pub use moviedb_http::Config;

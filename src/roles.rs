@@ -1,0 +1,259 @@
+//! The roles and the feeds that connect them.
+//!
+//! | event store | Kafka brokers set | feed |
+//! |---|---|---|
+//! | SQLite | no | the projector tails the events table ([`moviedb_projector::tail`]) |
+//! | MySQL | no | the outbox, relayed straight into the projector ([`moviedb_projector::outbox`]) |
+//! | MySQL | yes | the outbox relayed to Kafka, a consumer group into the projector |
+
+use anyhow::Context;
+use moviedb_command_api::Application;
+use moviedb_event_store::EventStore;
+use moviedb_http::{Config, KafkaConfig};
+use moviedb_projector::{Projector, Stats};
+use moviedb_query_api::{QueryApplication, QueryState};
+use moviedb_read_model::ReadModels;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+async fn read_models(config: &Config) -> anyhow::Result<Arc<dyn ReadModels>> {
+    moviedb_read_model::connect(&config.read_database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the read models at {}",
+                moviedb_event_store::redact_url(&config.read_database_url)
+            )
+        })
+}
+
+async fn event_store(config: &Config) -> anyhow::Result<Arc<dyn EventStore>> {
+    moviedb_event_store::connect(&config.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the event store at {}",
+                moviedb_event_store::redact_url(&config.database_url)
+            )
+        })
+}
+
+/// Starts the feeds that bring events to `projector` (and, with Kafka, the relay that takes
+/// them there), on `tasks`.
+fn spawn_feeds(
+    tasks: &mut JoinSet<()>,
+    store: &Arc<dyn EventStore>,
+    projector: Option<&Projector>,
+    kafka: Option<&KafkaConfig>,
+    relay: bool,
+    wake: watch::Receiver<u64>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    match (store.outbox(), kafka) {
+        (None, _) => {
+            if let Some(projector) = projector {
+                let (projector, cancel) = (projector.clone(), cancel.clone());
+                tasks.spawn(async move {
+                    if let Err(e) = moviedb_projector::tail::run(projector, wake, cancel).await {
+                        tracing::error!(error = %e, "the embedded feed stopped");
+                    }
+                });
+            }
+        }
+        (Some(outbox), Some(kafka)) => {
+            if relay {
+                let sink = moviedb_kafka::KafkaSink::new(kafka)?;
+                let (kafka_config, cancel) = (kafka.clone(), cancel.clone());
+                tasks.spawn(async move {
+                    if let Err(e) = moviedb_kafka::ensure_topics(&kafka_config).await {
+                        tracing::warn!(error = %e, "cannot create the topics yet; the producer will retry");
+                    }
+                    moviedb_projector::outbox::run(outbox, sink, wake, cancel).await;
+                });
+            }
+            if let Some(projector) = projector {
+                let (projector, kafka, cancel) = (projector.clone(), kafka.clone(), cancel.clone());
+                tasks.spawn(async move {
+                    if let Err(e) = moviedb_kafka::consumer::run(projector, kafka, cancel).await {
+                        tracing::error!(error = %e, "the Kafka consumer stopped");
+                    }
+                });
+            }
+        }
+        (Some(outbox), None) => {
+            if let Some(projector) = projector {
+                let (projector, cancel) = (projector.clone(), cancel.clone());
+                tasks.spawn(moviedb_projector::outbox::run(
+                    outbox, projector, wake, cancel,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every role in one process, on one port: the embedded default.
+pub struct Embedded {
+    command: Application,
+    projector: Projector,
+    tasks: JoinSet<()>,
+    cancel: CancellationToken,
+}
+
+impl Embedded {
+    /// Opens the stores, binds the port and starts the feeds.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let read = read_models(&config).await?;
+        let command = Application::build(config.clone()).await?;
+        let projector = Projector::new(read.clone(), command.store());
+        let cancel = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        spawn_feeds(
+            &mut tasks,
+            &command.store(),
+            Some(&projector),
+            config.kafka.as_ref(),
+            true,
+            command.commands().committed(),
+            &cancel,
+        )?;
+        let stats = projector.stats();
+        let query = QueryState {
+            read,
+            store: command.store(),
+            tokens: moviedb_http::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
+            wait: config.consistency_wait,
+            progress: Some(stats.progress()),
+            stats: Some(stats),
+        };
+        let command = command.merge(moviedb_query_api::routes::routes(query));
+        Ok(Self {
+            command,
+            projector,
+            tasks,
+            cancel,
+        })
+    }
+
+    /// The port bound.
+    pub fn port(&self) -> u16 {
+        self.command.port()
+    }
+
+    /// The event store.
+    pub fn store(&self) -> Arc<dyn EventStore> {
+        self.command.store()
+    }
+
+    /// The read models.
+    pub fn read_models(&self) -> Arc<dyn ReadModels> {
+        self.projector.read_models().clone()
+    }
+
+    /// The projector's counters.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.projector.stats()
+    }
+
+    /// Serves until `shutdown`, then stops the feeds.
+    pub async fn run_until_stopped(
+        mut self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let served = self.command.run_until_stopped(shutdown).await;
+        self.cancel.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        served.context("serving HTTP")
+    }
+}
+
+/// The command API alone; with Kafka it also runs the outbox relay (one active per database).
+pub async fn command_api(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config.clone()).await?;
+    let cancel = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    if config.kafka.is_some() {
+        spawn_feeds(
+            &mut tasks,
+            &app.store(),
+            None,
+            config.kafka.as_ref(),
+            true,
+            app.commands().committed(),
+            &cancel,
+        )?;
+    }
+    let served = app.run_until_stopped(moviedb_http::shutdown_signal()).await;
+    cancel.cancel();
+    while tasks.join_next().await.is_some() {}
+    Ok(served?)
+}
+
+/// The projector alone, with `/health/live`, `/health/ready` and `/metrics` on
+/// `MOVIEDB_LISTEN`.
+pub async fn projector(config: Config) -> anyhow::Result<()> {
+    let store = event_store(&config).await?;
+    let read = read_models(&config).await?;
+    let projector = Projector::new(read.clone(), store.clone());
+    let cancel = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let (_never, wake) = watch::channel(0);
+    spawn_feeds(
+        &mut tasks,
+        &store,
+        Some(&projector),
+        config.kafka.as_ref(),
+        false,
+        wake,
+        &cancel,
+    )?;
+    let stats = projector.stats();
+    let state = QueryState {
+        read,
+        store,
+        tokens: moviedb_http::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
+        wait: config.consistency_wait,
+        progress: Some(stats.progress()),
+        stats: Some(stats),
+    };
+    let router = moviedb_query_api::routes::health_router(state);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "projector health and metrics listening");
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(moviedb_http::shutdown_signal())
+        .await;
+    cancel.cancel();
+    while tasks.join_next().await.is_some() {}
+    Ok(served?)
+}
+
+/// The query API alone.
+pub async fn query_api(config: Config) -> anyhow::Result<()> {
+    let state = QueryState {
+        read: read_models(&config).await?,
+        store: event_store(&config).await?,
+        tokens: moviedb_http::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
+        wait: config.consistency_wait,
+        progress: None,
+        stats: None,
+    };
+    let app = QueryApplication::build(config.listen, state, config.body_limit).await?;
+    app.run_until_stopped(moviedb_http::shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// Replays the event store into fresh read models and swaps them in.
+pub async fn rebuild(
+    config: &Config,
+    progress: impl Fn(u64, u64),
+) -> anyhow::Result<moviedb_projector::rebuild::Rebuilt> {
+    let store = event_store(config).await?;
+    let read = read_models(config).await?;
+    moviedb_projector::rebuild::rebuild(store, read, progress).await
+}
