@@ -1,7 +1,8 @@
-//! HTTP tests of the command API: the real service on port 0, each test its own database,
+//! HTTP tests of the service (command and query side on one port): the real service on port 0, each test its own database,
 //! every case run against SQLite and MariaDB.
 
 mod movies;
+mod reads;
 mod robustness;
 mod security;
 mod sessions;

@@ -1,8 +1,11 @@
-//! Boots the real command API on port 0 against a fresh database, and talks HTTP to it.
+//! Boots the real service (every role, one port) on port 0 against fresh databases, and talks
+//! HTTP to it.
 
-use moviedb_command_api::{AdminSeed, Application, Config};
+use moviedb::roles::Embedded;
+use moviedb_command_api::{AdminSeed, Config};
 use moviedb_event_store::test_support::MySqlTestDatabase;
 use moviedb_event_store::{EventStore, StoredEvent};
+use moviedb_read_model::ReadModels;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -17,6 +20,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn EventStore>,
+    pub read: Arc<dyn ReadModels>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     _keep: Box<dyn std::any::Any + Send>,
 }
@@ -25,17 +29,26 @@ impl TestApp {
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("moviedb.db").display());
-        Self::spawn(url, Box::new(dir)).await
+        let read = format!("sqlite://{}", dir.path().join("read-models.db").display());
+        Self::spawn(url, read, Box::new(dir)).await
     }
 
     pub async fn mysql() -> Self {
         let db = MySqlTestDatabase::new();
         let url = db.url().to_owned();
-        Self::spawn(url, Box::new(db)).await
+        Self::spawn(url.clone(), url, Box::new(db)).await
     }
 
-    async fn spawn(database_url: String, keep: Box<dyn std::any::Any + Send>) -> Self {
+    async fn spawn(
+        database_url: String,
+        read_database_url: String,
+        keep: Box<dyn std::any::Any + Send>,
+    ) -> Self {
         let config = Config {
+            data_dir: std::env::temp_dir(),
+            read_database_url,
+            kafka: None,
+            consistency_wait: Duration::from_secs(2),
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url,
             jwt_secret: JWT_SECRET.to_vec(),
@@ -47,11 +60,12 @@ impl TestApp {
                 password: ADMIN_PASSWORD.into(),
             }),
         };
-        let app = Application::build(config)
+        let app = Embedded::build(config)
             .await
             .expect("the application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let store = app.store();
+        let read = app.read_models();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
@@ -60,6 +74,7 @@ impl TestApp {
             base,
             client: reqwest::Client::new(),
             store,
+            read,
             _shutdown: tx,
             _keep: keep,
         }

@@ -7,8 +7,9 @@ use crate::{StoreError, StoredEvent};
 use sqlx::mysql::MySqlPool;
 use sqlx::{MySqlConnection, Row};
 
-/// The name of the lock the active relay holds.
-pub const RELAY_LOCK: &str = "moviedb-outbox-relay";
+/// The name of the lock the active relay holds, followed by the database name: MySQL locks
+/// are global to the server, and each database has its own outbox.
+pub const RELAY_LOCK: &str = "moviedb-outbox-relay:";
 
 /// Pending outbox rows of a MySQL event store.
 #[derive(Clone)]
@@ -31,7 +32,7 @@ impl MySqlOutbox {
     /// Takes the relay lock if no other relay holds it.
     pub async fn try_lock(&self) -> Result<Option<RelayLock>, StoreError> {
         let mut connection = self.pool.acquire().await?;
-        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT(?, DATABASE()), 0)")
             .bind(RELAY_LOCK)
             .fetch_one(&mut *connection)
             .await?;
@@ -101,7 +102,7 @@ impl RelayLock {
     /// Whether this relay still holds the lock (its connection may have been lost).
     pub async fn held(&mut self) -> bool {
         let held: Result<Option<i64>, _> =
-            sqlx::query_scalar("SELECT IS_USED_LOCK(?) = CONNECTION_ID()")
+            sqlx::query_scalar("SELECT IS_USED_LOCK(CONCAT(?, DATABASE())) = CONNECTION_ID()")
                 .bind(RELAY_LOCK)
                 .fetch_one(&mut self.connection)
                 .await;

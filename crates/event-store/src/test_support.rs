@@ -1,7 +1,7 @@
 //! Throw-away databases for tests: each test gets its own, dropped when it ends.
 
 use sqlx::migrate::MigrateDatabase;
-use sqlx::MySql;
+use sqlx::{Connection, MySql, MySqlConnection};
 
 /// The MySQL server tests use: `MOVIEDB_TEST_MYSQL_URL`, else MariaDB on 127.0.0.1:3306 as root.
 pub fn mysql_server_url() -> String {
@@ -44,7 +44,7 @@ impl Drop for MySqlTestDatabase {
                 .enable_all()
                 .build();
             if let Ok(runtime) = runtime {
-                let _ = runtime.block_on(MySql::drop_database(&url));
+                runtime.block_on(drop_database(&url));
             }
         })
         .join();
@@ -52,4 +52,28 @@ impl Drop for MySqlTestDatabase {
             eprintln!("could not drop test database {}", self.url);
         }
     }
+}
+
+/// Drops the database behind `url`, first ending every connection still using it: the test's
+/// runtime is blocked while this runs, so a transaction one of its tasks left open would
+/// otherwise hold a metadata lock that `DROP DATABASE` waits on forever.
+async fn drop_database(url: &str) {
+    let Some((server, name)) = url.rsplit_once('/') else {
+        return;
+    };
+    if let Ok(mut admin) = MySqlConnection::connect(server).await {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE db = ?",
+        )
+        .bind(name)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap_or_default();
+        for id in ids {
+            let _ = sqlx::query(&format!("KILL CONNECTION {id}"))
+                .execute(&mut admin)
+                .await;
+        }
+    }
+    let _ = MySql::drop_database(url).await;
 }

@@ -1,0 +1,501 @@
+//! The distributed deployment end to end: the `command-api`, `projector` and `query-api`
+//! binaries, several instances of each, on MariaDB and the Kafka-compatible broker tansu,
+//! through real HTTP, including a broker restart in the middle of writes.
+//!
+//! The broker comes from `MOVIEDB_TANSU` (set by `scripts/test`) or `tansu` on the `PATH`.
+//! Without one these tests print that they were skipped, unless `MOVIEDB_REQUIRE_KAFKA=1`.
+
+use moviedb_event_store::test_support::MySqlTestDatabase;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ADMIN_EMAIL: &str = "ops@example.com";
+const ADMIN_PASSWORD: &str = "Distr1buted_ok";
+const SECRET: &str = "distributed-test-secret-0123456789-abcdef";
+
+fn tansu() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("MOVIEDB_TANSU") {
+        return Some(PathBuf::from(path));
+    }
+    let found = Command::new("sh")
+        .args(["-c", "command -v tansu"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if found.is_none() {
+        assert!(
+            std::env::var("MOVIEDB_REQUIRE_KAFKA").is_err(),
+            "MOVIEDB_REQUIRE_KAFKA is set but no tansu broker was found (scripts/ensure-tansu)"
+        );
+        eprintln!("SKIPPED: no tansu broker (set MOVIEDB_TANSU or run scripts/test)");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A child process killed when dropped, with its stderr collected.
+struct Process {
+    child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("process starts");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("lock").push(line);
+            }
+        });
+        Self { child, logs }
+    }
+
+    /// The address a moviedb role logged as the one it listens on.
+    fn address(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = self.logs.lock().expect("lock").iter().find_map(|line| {
+                let entry: Value = serde_json::from_str(line).ok()?;
+                let message = entry["fields"]["message"].as_str()?;
+                message
+                    .ends_with("listening")
+                    .then(|| entry["fields"]["address"].as_str().map(str::to_owned))?
+            });
+            if let Some(address) = found {
+                return format!("http://{address}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no listening address in {:?}",
+                self.logs.lock().expect("lock")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+struct Broker {
+    binary: PathBuf,
+    port: u16,
+    dir: tempfile::TempDir,
+    process: Option<Process>,
+}
+
+impl Broker {
+    fn start(binary: PathBuf) -> Self {
+        let mut broker = Self {
+            binary,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            process: None,
+        };
+        broker.restart();
+        broker
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// (Re)starts the broker on the same port and the same on-disk storage.
+    fn restart(&mut self) {
+        self.process = None;
+        let url = format!("tcp://{}", self.address());
+        let mut command = Command::new(&self.binary);
+        command.args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            // tansu reads the path after `sqlite://` relative to its working directory.
+            "--storage-engine",
+            "sqlite://tansu.db",
+        ]);
+        command.current_dir(self.dir.path());
+        self.process = Some(Process::spawn(command));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(self.address()).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        self.process = None;
+    }
+}
+
+struct Stack {
+    broker: Broker,
+    db: MySqlTestDatabase,
+    prefix: String,
+    commands: Vec<(Process, String)>,
+    projectors: Vec<(Process, String)>,
+    queries: Vec<(Process, String)>,
+    client: reqwest::Client,
+    _data: tempfile::TempDir,
+}
+
+fn role(bin: &str, stack_env: &[(&str, String)], data: &Path) -> Process {
+    let mut command = Command::new(bin);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("MOVIEDB_DATA_DIR", data)
+        .env("MOVIEDB_LISTEN", "127.0.0.1:0")
+        .env("MOVIEDB_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info");
+    for (k, v) in stack_env {
+        command.env(k, v);
+    }
+    Process::spawn(command)
+}
+
+impl Stack {
+    fn start(tansu: PathBuf, commands: usize, projectors: usize, queries: usize) -> Self {
+        let broker = Broker::start(tansu);
+        let db = MySqlTestDatabase::new();
+        let prefix = format!("t{}", uuid::Uuid::now_v7().simple());
+        let data = tempfile::tempdir().expect("temp dir");
+        let env = vec![
+            ("MOVIEDB_DATABASE_URL", db.url().to_owned()),
+            ("MOVIEDB_KAFKA_BROKERS", broker.address()),
+            ("MOVIEDB_KAFKA_TOPIC_PREFIX", prefix.clone()),
+            ("MOVIEDB_KAFKA_GROUP", format!("{prefix}-projector")),
+            ("MOVIEDB_KAFKA_PARTITIONS", "3".to_owned()),
+            ("MOVIEDB_JWT_SECRET", SECRET.to_owned()),
+            ("MOVIEDB_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+            ("MOVIEDB_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+            ("MOVIEDB_CONSISTENCY_WAIT_MS", "5000".to_owned()),
+        ];
+        // The first command API creates the schema and the admin; the others start after it.
+        let mut stack = Self {
+            broker,
+            db,
+            prefix,
+            commands: Vec::new(),
+            projectors: Vec::new(),
+            queries: Vec::new(),
+            client: reqwest::Client::new(),
+            _data: data,
+        };
+        let data = stack._data.path().to_owned();
+        for _ in 0..commands {
+            let p = role(env!("CARGO_BIN_EXE_command-api"), &env, &data);
+            let a = p.address();
+            stack.commands.push((p, a));
+        }
+        for _ in 0..projectors {
+            let p = role(env!("CARGO_BIN_EXE_projector"), &env, &data);
+            let a = p.address();
+            stack.projectors.push((p, a));
+        }
+        for _ in 0..queries {
+            let p = role(env!("CARGO_BIN_EXE_query-api"), &env, &data);
+            let a = p.address();
+            stack.queries.push((p, a));
+        }
+        stack
+    }
+
+    fn command(&self, n: usize) -> &str {
+        &self.commands[n % self.commands.len()].1
+    }
+
+    fn query(&self, n: usize) -> &str {
+        &self.queries[n % self.queries.len()].1
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        token: Option<&str>,
+        body: Option<Value>,
+        consistency: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(c) = consistency {
+            request = request.header("consistency-token", c);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    async fn token(&self, email: &str, password: &str) -> String {
+        let response = self
+            .send(
+                reqwest::Method::POST,
+                format!("{}/api/login_user/", self.command(0)),
+                None,
+                Some(json!({ "email": email, "password": password })),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Reads `path` from a query API with `consistency`, retrying 503s (a broker restart can
+    /// take longer than one wait).
+    async fn read(
+        &self,
+        n: usize,
+        path: &str,
+        token: Option<&str>,
+        consistency: &str,
+    ) -> (u16, Value) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let response = self
+                .send(
+                    reqwest::Method::GET,
+                    format!("{}{path}", self.query(n)),
+                    token,
+                    None,
+                    Some(consistency),
+                )
+                .await;
+            let status = response.status().as_u16();
+            if status != 503 || Instant::now() > deadline {
+                let body = if status == 304 {
+                    Value::Null
+                } else {
+                    response.json().await.unwrap_or(Value::Null)
+                };
+                return (status, body);
+            }
+        }
+    }
+
+    /// A projector's counter from `/metrics`.
+    async fn metric(&self, name: &str) -> u64 {
+        let mut total = 0;
+        for (_, address) in &self.projectors {
+            let text = self
+                .client
+                .get(format!("{address}/metrics"))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            total += text
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        total
+    }
+}
+
+fn consistency(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("consistency-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_three_roles_serve_the_original_app_through_mysql_and_kafka() {
+    let Some(tansu) = tansu() else { return };
+    let stack = Stack::start(tansu, 2, 2, 2);
+    let admin = stack.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    use reqwest::Method;
+
+    let registered = stack
+        .send(
+            Method::POST,
+            format!("{}/api/register/", stack.command(1)),
+            None,
+            Some(json!({ "name": "Dee", "email": "dee@example.com", "password": "Dee_pass99" })),
+            None,
+        )
+        .await;
+    assert_eq!(registered.status(), 201);
+    let user = stack.token("dee@example.com", "Dee_pass99").await;
+
+    let added = stack
+        .send(Method::POST, format!("{}/api/movies_curd/", stack.command(0)), Some(&admin), Some(json!({ "name": "Rear Window", "director": "Alfred Hitchcock", "genre": ["Mystery", " Thriller"], "imdb_score": 8.5, "99popularity": 85 })), None)
+        .await;
+    assert_eq!(added.status(), 201);
+    let token = consistency(&added);
+    let id = added.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let (status, list) = stack
+        .read(0, "/api/movies_curd/?genre=Thriller", None, &token)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"][0]["name"], "Rear Window");
+
+    let forbidden = stack.send(Method::PUT, format!("{}/single_movies/{id}", stack.command(1)), Some(&user), Some(json!({ "name": "Rear Window", "director": "Alfred Hitchcock", "genre": ["Mystery"], "imdb_score": 1.0, "99popularity": 1 })), None).await;
+    assert_eq!(forbidden.status(), 403);
+    let edited = stack
+        .send(Method::PUT, format!("{}/single_movies/{id}", stack.command(1)), Some(&admin), Some(json!({ "name": "Rear Window", "director": "Alfred Hitchcock", "genre": ["Mystery"], "imdb_score": 8.6, "99popularity": 86 })), None)
+        .await;
+    assert_eq!(edited.status(), 200);
+    let (status, movie) = stack
+        .read(
+            1,
+            &format!("/single_movies/{id}"),
+            None,
+            &consistency(&edited),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            movie["imdb_score"].clone(),
+            movie["genre"].clone(),
+            movie["version"].clone()
+        ),
+        (json!(8.6), json!(["Mystery"]), json!(2))
+    );
+
+    let deleted = stack
+        .send(
+            Method::DELETE,
+            format!("{}/single_movies/{id}", stack.command(0)),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    assert!(deleted.status().is_success());
+    let (status, _) = stack
+        .read(
+            0,
+            &format!("/single_movies/{id}"),
+            None,
+            &consistency(&deleted),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let (status, users) = stack
+        .read(
+            1,
+            "/api/user_list/",
+            Some(&admin),
+            &consistency(&registered),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(users["total"], 2);
+    assert!(!users.to_string().contains("argon2"));
+    let (status, _) = stack
+        .read(0, "/api/user_list/", Some(&user), &consistency(&registered))
+        .await;
+    assert_eq!(status, 403);
+    assert!(!stack.prefix.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broker_restart_during_writes_loses_nothing_and_applies_nothing_twice() {
+    let Some(tansu) = tansu() else { return };
+    let mut stack = Stack::start(tansu, 2, 1, 1);
+    let admin = stack.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mut acknowledged = Vec::new();
+    for n in 0..60 {
+        if n == 20 {
+            stack.broker.stop();
+        }
+        if n == 40 {
+            stack.broker.restart();
+        }
+        if (20..40).contains(&n) {
+            // Two seconds of outage: the relay fails, retries, and keeps the rows.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let response = stack
+            .send(reqwest::Method::POST, format!("{}/v1/movies", stack.command(n)), Some(&admin), Some(json!({ "name": format!("Movie {n}"), "director": "Restart", "genre": ["Drama"], "imdb_score": 5.0, "99popularity": 50 })), None)
+            .await;
+        assert_eq!(
+            response.status(),
+            201,
+            "write {n} is taken even while the broker is down"
+        );
+        acknowledged.push(consistency(&response));
+    }
+    let everything = acknowledged.join(",");
+    let (status, list) = stack
+        .read(
+            0,
+            "/v1/movies?director=Restart&per_page=100",
+            None,
+            &everything,
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "every acknowledged write reached the read models: {list}"
+    );
+    assert_eq!(list["total"], 60);
+
+    let events: i64 = {
+        use sqlx::Connection;
+        let mut conn = sqlx::MySqlConnection::connect(stack.db.url())
+            .await
+            .expect("mysql");
+        sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count")
+    };
+    // The admin's registration and the 60 movies; each applied exactly once, however often
+    // the relay and the consumer delivered it.
+    assert_eq!(events, 61);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stack.metric("moviedb_projector_events_applied_total").await < 61
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        stack.metric("moviedb_projector_events_applied_total").await,
+        61
+    );
+    eprintln!(
+        "duplicates delivered and skipped: {}",
+        stack.metric("moviedb_projector_events_skipped_total").await
+    );
+}

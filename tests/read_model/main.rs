@@ -1,0 +1,568 @@
+//! The read-model conformance suite, against SQLite (a temporary file) and MySQL (MariaDB, a
+//! database per test), plus the projector's repair of gaps from a real event store.
+
+use chrono::{Duration as TimeDelta, TimeZone, Utc};
+use moviedb_event_store::test_support::MySqlTestDatabase;
+use moviedb_event_store::{AppendRequest, EventStore, NewEvent, SqliteEventStore, StoredEvent};
+use moviedb_projector::Projector;
+use moviedb_read_model::{
+    Checkpoint, GenreFilter, MovieQuery, ReadModelError, ReadModels, Sort, SortField, SqlReadModels,
+};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use uuid::Uuid;
+
+struct Subject {
+    read: Arc<dyn ReadModels>,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+async fn sqlite() -> Subject {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("read.db").display());
+    Subject {
+        read: Arc::new(
+            SqlReadModels::connect(&url)
+                .await
+                .expect("sqlite read models"),
+        ),
+        _keep: Box::new(dir),
+    }
+}
+
+async fn mysql() -> Subject {
+    let db = MySqlTestDatabase::new();
+    let read = SqlReadModels::connect(db.url()).await.expect(
+        "MariaDB must be running on 127.0.0.1:3306 (see .ci/run) or MOVIEDB_TEST_MYSQL_URL set",
+    );
+    Subject {
+        read: Arc::new(read),
+        _keep: Box::new(db),
+    }
+}
+
+/// Builds the events of a few streams, positions in order, as a store would.
+#[derive(Default)]
+struct History {
+    events: Vec<StoredEvent>,
+}
+
+impl History {
+    fn push(&mut self, stream_type: &str, stream_id: Uuid, event_type: &str, payload: Value) {
+        let version = self
+            .events
+            .iter()
+            .filter(|e| e.stream_id == stream_id)
+            .count() as u64
+            + 1;
+        let position = self.events.len() as i64 + 1;
+        self.events.push(StoredEvent {
+            position,
+            event_id: Uuid::now_v7(),
+            stream_type: stream_type.into(),
+            stream_id,
+            version,
+            event_type: event_type.into(),
+            schema_version: 1,
+            payload,
+            metadata: json!({}),
+            recorded_at: Utc
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .single()
+                .expect("time")
+                + TimeDelta::seconds(position),
+        });
+    }
+
+    fn movie(
+        &mut self,
+        id: Uuid,
+        name: &str,
+        director: &str,
+        genres: &[&str],
+        score: f64,
+        pop: f64,
+    ) {
+        self.push(
+            "movie",
+            id,
+            "MovieAdded",
+            json!({ "name": name, "director": director, "genres": genres,
+                    "imdb_score": score, "popularity": pop }),
+        );
+    }
+}
+
+fn catalogue() -> (History, [Uuid; 5]) {
+    let ids = [(); 5].map(|()| Uuid::now_v7());
+    let mut h = History::default();
+    h.movie(
+        ids[0],
+        "The Godfather",
+        "Francis Ford Coppola",
+        &["Crime", "Drama"],
+        9.2,
+        92.0,
+    );
+    h.movie(
+        ids[1],
+        "Psycho",
+        "Alfred Hitchcock",
+        &["Horror", "Thriller"],
+        8.5,
+        85.0,
+    );
+    h.movie(
+        ids[2],
+        "Paths of Glory",
+        "Stanley Kubrick",
+        &["Drama", "War"],
+        8.4,
+        84.0,
+    );
+    h.movie(
+        ids[3],
+        "100% Wolf",
+        "Alexs Stadermann",
+        &["Animation"],
+        5.0,
+        50.0,
+    );
+    h.push(
+        "movie",
+        ids[2],
+        "MovieUpdated",
+        json!({ "imdb_score": 8.6, "genres": ["Drama", "War", "History"] }),
+    );
+    h.movie(
+        ids[4],
+        "Vertigo",
+        "Alfred Hitchcock",
+        &["Mystery", "Thriller"],
+        8.3,
+        83.0,
+    );
+    h.push("movie", ids[3], "MovieDeleted", json!({}));
+    let user = Uuid::now_v7();
+    h.push(
+        "user",
+        user,
+        "UserRegistered",
+        json!({ "name": "Ann", "email": "ann@example.com", "role": "user",
+                "registered_at": "2026-01-01T00:00:00Z" }),
+    );
+    h.push("user", user, "UserRoleChanged", json!({ "role": "admin" }));
+    (h, ids)
+}
+
+fn names(page: &moviedb_read_model::Page<moviedb_read_model::MovieView>) -> Vec<&str> {
+    page.items.iter().map(|m| m.name.as_str()).collect()
+}
+
+async fn a_clean_pass_builds_movies_users_and_versions(s: Subject) {
+    let (h, ids) = catalogue();
+    let report = s.read.apply(&h.events, None).await.expect("applied");
+    assert_eq!((report.applied, report.skipped), (9, 0));
+    let paths = s.read.movie(ids[2]).await.expect("read").expect("present");
+    assert_eq!(paths.imdb_score, 8.6);
+    assert_eq!(paths.genres, vec!["Drama", "War", "History"]);
+    assert_eq!(paths.version, 2);
+    assert!(
+        s.read.movie(ids[3]).await.expect("read").is_none(),
+        "deleted"
+    );
+    let users = s.read.users(1, 10).await.expect("users");
+    assert_eq!(users.total, 1);
+    assert_eq!(users.items[0].role, "admin");
+    assert_eq!(users.items[0].email, "ann@example.com");
+    let versions = s.read.versions(&ids).await.expect("versions");
+    assert_eq!(
+        versions.get(&ids[3]),
+        Some(&2),
+        "a deleted movie keeps its version"
+    );
+}
+
+async fn duplicates_and_cross_stream_disorder_give_the_same_tables(s: Subject) {
+    let (h, _) = catalogue();
+    let clean = sqlite().await;
+    clean.read.apply(&h.events, None).await.expect("clean pass");
+    // Every event twice; streams interleaved in reverse order of their first event, each
+    // stream still in its own order (what Kafka partitions guarantee), over several batches.
+    let mut streams: Vec<Uuid> = Vec::new();
+    for e in &h.events {
+        if !streams.contains(&e.stream_id) {
+            streams.push(e.stream_id);
+        }
+    }
+    streams.reverse();
+    let mut delivery: Vec<StoredEvent> = Vec::new();
+    for id in &streams {
+        delivery.extend(h.events.iter().filter(|e| e.stream_id == *id).cloned());
+    }
+    let twice: Vec<StoredEvent> = delivery.iter().chain(delivery.iter()).cloned().collect();
+    let mut skipped = 0;
+    for batch in twice.chunks(3) {
+        skipped += s.read.apply(batch, None).await.expect("applied").skipped;
+    }
+    assert_eq!(
+        skipped,
+        h.events.len() as u64,
+        "the second copy of every event is skipped"
+    );
+    assert_eq!(
+        s.read.dump().await.expect("dump"),
+        clean.read.dump().await.expect("dump")
+    );
+}
+
+async fn a_late_duplicate_never_brings_a_deleted_movie_back(s: Subject) {
+    let (h, ids) = catalogue();
+    s.read.apply(&h.events, None).await.expect("applied");
+    let added = h
+        .events
+        .iter()
+        .find(|e| e.stream_id == ids[3])
+        .cloned()
+        .expect("added");
+    let report = s.read.apply(&[added], None).await.expect("applied");
+    assert_eq!((report.applied, report.skipped), (0, 1));
+    assert!(s.read.movie(ids[3]).await.expect("read").is_none());
+}
+
+async fn a_gap_keeps_nothing_of_the_batch_nor_its_checkpoint(s: Subject) {
+    let (h, ids) = catalogue();
+    let first = h.events[0].clone();
+    let paths_update = h
+        .events
+        .iter()
+        .find(|e| e.stream_id == ids[2] && e.version == 2)
+        .cloned()
+        .expect("update");
+    let checkpoint = Checkpoint {
+        name: "test".into(),
+        position: 99,
+    };
+    let outcome = s
+        .read
+        .apply(&[first, paths_update], Some(&checkpoint))
+        .await;
+    assert!(
+        matches!(
+            outcome,
+            Err(ReadModelError::Gap {
+                have: 0,
+                got: 2,
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        s.read.movie(ids[0]).await.expect("read").is_none(),
+        "rolled back"
+    );
+    assert_eq!(s.read.checkpoint("test").await.expect("checkpoint"), None);
+    s.read
+        .apply(&h.events[..1], Some(&checkpoint))
+        .await
+        .expect("applied");
+    assert_eq!(
+        s.read.checkpoint("test").await.expect("checkpoint"),
+        Some(99)
+    );
+}
+
+async fn filters_sort_and_pages_as_documented(s: Subject) {
+    let (h, _) = catalogue();
+    s.read.apply(&h.events, None).await.expect("applied");
+    let q = |f: fn(&mut MovieQuery)| {
+        let mut query = MovieQuery::default();
+        f(&mut query);
+        query
+    };
+    let all_of = s
+        .read
+        .movies(&q(|q| {
+            q.genres = Some(GenreFilter::All(vec!["drama".into(), " WAR".into()]))
+        }))
+        .await
+        .expect("q");
+    assert_eq!(names(&all_of), vec!["Paths of Glory"]);
+    let any_of = s
+        .read
+        .movies(&q(|q| {
+            q.genres = Some(GenreFilter::Any(vec!["War".into(), "Horror".into()]));
+            q.sort = Sort {
+                field: SortField::Name,
+                descending: false,
+            };
+        }))
+        .await
+        .expect("q");
+    assert_eq!(names(&any_of), vec!["Paths of Glory", "Psycho"]);
+    let scores = s
+        .read
+        .movies(&q(|q| {
+            q.imdb_score_gte = Some(8.4);
+            q.imdb_score_lte = Some(8.6);
+            q.sort = Sort {
+                field: SortField::ImdbScore,
+                descending: true,
+            };
+        }))
+        .await
+        .expect("q");
+    assert_eq!(names(&scores), vec!["Paths of Glory", "Psycho"]);
+    let popular = s
+        .read
+        .movies(&q(|q| {
+            q.popularity_gte = Some(84.0);
+            q.popularity_lte = Some(90.0);
+        }))
+        .await
+        .expect("q");
+    assert_eq!(names(&popular), vec!["Psycho", "Paths of Glory"]);
+    let director = s
+        .read
+        .movies(&q(|q| q.director = Some("alfred HITCHCOCK".into())))
+        .await
+        .expect("q");
+    assert_eq!(names(&director), vec!["Psycho", "Vertigo"]);
+    let contains = s
+        .read
+        .movies(&q(|q| q.name_contains = Some("GOD".into())))
+        .await
+        .expect("q");
+    assert_eq!(names(&contains), vec!["The Godfather"]);
+    // `%` is a character here, not a wildcard; the movie with it was deleted.
+    let percent = s
+        .read
+        .movies(&q(|q| q.name_contains = Some("%".into())))
+        .await
+        .expect("q");
+    assert_eq!(percent.total, 0);
+    let page = s
+        .read
+        .movies(&q(|q| {
+            q.sort = Sort {
+                field: SortField::Name,
+                descending: true,
+            };
+            q.per_page = 3;
+            q.page = 2;
+        }))
+        .await
+        .expect("q");
+    assert_eq!(page.total, 4);
+    assert_eq!(names(&page), vec!["Paths of Glory"]);
+}
+
+async fn equal_sort_keys_are_broken_by_id_so_pages_never_overlap(s: Subject) {
+    let mut h = History::default();
+    let ids: Vec<Uuid> = (0..7).map(|_| Uuid::now_v7()).collect();
+    for (n, id) in ids.iter().enumerate() {
+        h.movie(
+            *id,
+            &format!("Same {n}"),
+            "Same Director",
+            &["Drama"],
+            7.0,
+            70.0,
+        );
+    }
+    s.read.apply(&h.events, None).await.expect("applied");
+    let mut seen = Vec::new();
+    for page in 1..=3 {
+        let query = MovieQuery {
+            sort: Sort {
+                field: SortField::ImdbScore,
+                descending: true,
+            },
+            per_page: 3,
+            page,
+            ..MovieQuery::default()
+        };
+        seen.extend(
+            s.read
+                .movies(&query)
+                .await
+                .expect("q")
+                .items
+                .into_iter()
+                .map(|m| m.id),
+        );
+    }
+    assert_eq!(seen, ids, "ties come in id order, each exactly once");
+}
+
+async fn a_rebuild_swaps_in_tables_equal_to_the_live_ones(s: Subject) {
+    let (h, ids) = catalogue();
+    s.read.apply(&h.events, None).await.expect("applied");
+    let live = s.read.dump().await.expect("dump");
+    let shadow = s.read.begin_rebuild().await.expect("shadow");
+    shadow.apply(&h.events[..4], None).await.expect("partial");
+    // Readers still see the live tables while the shadow fills.
+    assert!(s.read.movie(ids[4]).await.expect("read").is_some());
+    shadow.apply(&h.events, None).await.expect("rest");
+    s.read.finish_rebuild().await.expect("swap");
+    assert_eq!(s.read.dump().await.expect("dump"), live);
+    // And again: a second rebuild works on the tables the first one swapped in.
+    let shadow = s.read.begin_rebuild().await.expect("shadow");
+    shadow.apply(&h.events, None).await.expect("all");
+    s.read.finish_rebuild().await.expect("swap");
+    assert_eq!(s.read.dump().await.expect("dump"), live);
+    let more = s
+        .read
+        .movies(&MovieQuery {
+            director: Some("Alfred Hitchcock".into()),
+            ..MovieQuery::default()
+        })
+        .await
+        .expect("q");
+    assert_eq!(more.total, 2);
+}
+
+async fn an_unappliable_event_is_dead_lettered_and_its_stream_goes_on(s: Subject) {
+    let store: Arc<dyn EventStore> = Arc::new(NoStore);
+    let projector = Projector::new(s.read.clone(), store);
+    let id = Uuid::now_v7();
+    let mut h = History::default();
+    h.push("movie", id, "MovieRenamedBySomeFutureVersion", json!({}));
+    h.movie(id, "Late", "Someone", &["Drama"], 5.0, 5.0);
+    // Version 2 is an `Added` after a dead event; it applies, since the stream went on.
+    projector.handle(&h.events, None).await.expect("handled");
+    assert_eq!(s.read.dead_letter_count().await.expect("count"), 1);
+    assert_eq!(projector.stats().snapshot().dead_lettered, 1);
+    assert_eq!(
+        s.read.movie(id).await.expect("read").map(|m| m.version),
+        Some(2)
+    );
+}
+
+/// A store with nothing in it, for projector tests that never need a repair.
+struct NoStore;
+
+#[async_trait::async_trait]
+impl EventStore for NoStore {
+    async fn append(
+        &self,
+        _: AppendRequest,
+    ) -> Result<moviedb_event_store::Appended, moviedb_event_store::AppendError> {
+        Err(moviedb_event_store::StoreError::Config("read only".into()).into())
+    }
+    async fn read_stream(
+        &self,
+        _: Uuid,
+    ) -> Result<Vec<StoredEvent>, moviedb_event_store::StoreError> {
+        Ok(Vec::new())
+    }
+    async fn read_all(
+        &self,
+        _: i64,
+        _: u32,
+    ) -> Result<Vec<StoredEvent>, moviedb_event_store::StoreError> {
+        Ok(Vec::new())
+    }
+    async fn head_position(&self) -> Result<i64, moviedb_event_store::StoreError> {
+        Ok(0)
+    }
+    async fn credentials_by_email(
+        &self,
+        _: &str,
+    ) -> Result<Option<moviedb_event_store::Credentials>, moviedb_event_store::StoreError> {
+        Ok(None)
+    }
+    async fn key_owner(
+        &self,
+        _: &moviedb_event_store::UniqueKey,
+    ) -> Result<Option<Uuid>, moviedb_event_store::StoreError> {
+        Ok(None)
+    }
+    async fn idempotency_record(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<moviedb_event_store::IdempotencyRecord>, moviedb_event_store::StoreError>
+    {
+        Ok(None)
+    }
+    async fn save_idempotency_record(
+        &self,
+        _: moviedb_event_store::IdempotencyRecord,
+    ) -> Result<(), moviedb_event_store::AppendError> {
+        Ok(())
+    }
+    async fn ping(&self) -> Result<(), moviedb_event_store::StoreError> {
+        Ok(())
+    }
+}
+
+async fn a_gap_in_the_feed_is_repaired_from_the_event_store(s: Subject) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store =
+        SqliteEventStore::connect(&format!("sqlite://{}", dir.path().join("e.db").display()))
+            .await
+            .expect("store");
+    let id = Uuid::now_v7();
+    let payloads = [
+        (
+            "MovieAdded",
+            json!({ "name": "Rope", "director": "Alfred Hitchcock", "genres": ["Crime"], "imdb_score": 7.9, "popularity": 79.0 }),
+        ),
+        ("MovieUpdated", json!({ "imdb_score": 8.0 })),
+        ("MovieUpdated", json!({ "popularity": 80.0 })),
+    ];
+    for (n, (event_type, payload)) in payloads.into_iter().enumerate() {
+        let event = NewEvent {
+            event_id: Uuid::now_v7(),
+            event_type: event_type.into(),
+            schema_version: 1,
+            payload,
+            metadata: json!({}),
+        };
+        store
+            .append(AppendRequest::new("movie", id, n as u64, vec![event]))
+            .await
+            .expect("append");
+    }
+    let all = store.read_stream(id).await.expect("stream");
+    let projector = Projector::new(s.read.clone(), Arc::new(store));
+    // The feed lost version 2 and brings 1 and 3 out of order.
+    projector
+        .handle(&[all[2].clone(), all[0].clone()], None)
+        .await
+        .expect("handled");
+    let movie = s.read.movie(id).await.expect("read").expect("present");
+    assert_eq!(
+        (movie.version, movie.imdb_score, movie.popularity),
+        (3, 8.0, 80.0)
+    );
+    assert_eq!(projector.stats().snapshot().gaps_repaired, 1);
+    assert_eq!(projector.stats().snapshot().applied, 3);
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite_adapter {
+            $(#[tokio::test]
+            async fn $case() { super::$case(super::sqlite().await).await })*
+        }
+        mod mysql_adapter {
+            $(#[tokio::test]
+            async fn $case() { super::$case(super::mysql().await).await })*
+        }
+    };
+}
+
+conformance!(
+    a_clean_pass_builds_movies_users_and_versions,
+    duplicates_and_cross_stream_disorder_give_the_same_tables,
+    a_late_duplicate_never_brings_a_deleted_movie_back,
+    a_gap_keeps_nothing_of_the_batch_nor_its_checkpoint,
+    filters_sort_and_pages_as_documented,
+    equal_sort_keys_are_broken_by_id_so_pages_never_overlap,
+    a_rebuild_swaps_in_tables_equal_to_the_live_ones,
+    an_unappliable_event_is_dead_lettered_and_its_stream_goes_on,
+    a_gap_in_the_feed_is_repaired_from_the_event_store,
+);
