@@ -190,9 +190,10 @@ async fn bad_list_parameters_are_a_400_problem(app: TestApp) {
         "per_page=-5",
         "colour=red",
         "genre=",
-        "name=%FF%FE",
+        "name=%20%20",
     ] {
         let response = get(&app, &format!("/v1/movies?{query}"), None, None).await;
+        assert_eq!(response.status(), 400, "{query}");
         let problem = problem(response, 400).await;
         assert!(
             problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
