@@ -22,11 +22,11 @@ use std::io::BufRead;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<Action>,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum Action {
     /// Run every role in one process on one port (the default).
     Serve,
     /// Run the command API alone (with the outbox relay when Kafka is configured).
@@ -65,16 +65,16 @@ async fn main() -> anyhow::Result<()> {
     moviedb_command_api::telemetry::init();
     let cli = Cli::parse();
     let config = Config::from_env()?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
+    match cli.command.unwrap_or(Action::Serve) {
+        Action::Serve => {
             let app = Embedded::build(config).await?;
             app.run_until_stopped(moviedb_command_api::shutdown_signal())
                 .await?;
         }
-        Command::CommandApi => roles::command_api(config).await?,
-        Command::Projector => roles::projector(config).await?,
-        Command::QueryApi => roles::query_api(config).await?,
-        Command::Rebuild => {
+        Action::CommandApi => roles::command_api(config).await?,
+        Action::Projector => roles::projector(config).await?,
+        Action::QueryApi => roles::query_api(config).await?,
+        Action::Rebuild => {
             let bar = indicatif::ProgressBar::new(0).with_style(
                 indicatif::ProgressStyle::with_template(
                     "{spinner} rebuilding [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)",
@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
                 done.replayed, done.caught_up
             );
         }
-        Command::Admin {
+        Action::Admin {
             command: AdminCommand::Create { email, name },
         } => {
             let password = match std::env::var("MOVIEDB_ADMIN_PASSWORD") {

@@ -250,3 +250,89 @@ fn admin_create_registers_an_admin_idempotently_on_sqlite_and_mysql() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moviedb_rebuild_swaps_in_equal_read_models_while_the_service_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let client = reqwest::Client::new();
+    let running = start(dir.path());
+    let base = running.base.clone();
+    let login = client
+        .post(format!("{base}/v1/sessions"))
+        .json(&json!({ "email": "boot@example.com", "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .expect("sent");
+    let token = login.json::<Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let mut consistency = Vec::new();
+    for n in 0..30 {
+        let added = client
+            .post(format!("{base}/v1/movies"))
+            .bearer_auth(&token)
+            .json(&json!({ "name": format!("Film {n}"), "director": "Someone", "genre": ["Drama", "War"], "imdb_score": 7.5, "99popularity": n }))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(added.status(), 201);
+        consistency.push(
+            added.headers()["consistency-token"]
+                .to_str()
+                .expect("ascii")
+                .to_owned(),
+        );
+    }
+    let caught_up = client
+        .get(format!("{base}/v1/movies"))
+        .header("consistency-token", consistency.join(","))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(caught_up.status(), 200);
+    let read_url = format!("sqlite://{}", dir.path().join("read-models.db").display());
+    let read = moviedb_read_model::SqlReadModels::connect(&read_url)
+        .await
+        .expect("read models");
+    use moviedb_read_model::ReadModels;
+    let before = read.dump().await.expect("dump");
+
+    // Readers keep reading during the rebuild; every answer must be a full, correct list.
+    let stop_reading = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (client, base, stop) = (client.clone(), base.clone(), stop_reading.clone());
+        tokio::spawn(async move {
+            let mut reads = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let page: Value = client
+                    .get(format!("{base}/v1/movies?genre=War&per_page=100"))
+                    .send()
+                    .await
+                    .expect("sent")
+                    .json()
+                    .await
+                    .expect("a JSON list, never an error");
+                assert_eq!(page["total"], 30, "a reader saw a partial list: {page}");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let rebuilt = moviedb(dir.path())
+        .arg("rebuild")
+        .output()
+        .expect("moviedb rebuild runs");
+    stop_reading.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.await.expect("reader");
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    let said = String::from_utf8_lossy(&rebuilt.stdout);
+    assert!(said.contains("from 31 events"), "{said}");
+    assert!(reads > 0, "the service answered during the rebuild");
+    assert_eq!(read.dump().await.expect("dump"), before);
+    stop(running);
+}

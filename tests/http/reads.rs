@@ -471,7 +471,38 @@ async fn one_port_serves_every_route_of_both_sides(app: TestApp) {
     .await;
 }
 
+async fn a_rebuild_while_serving_equals_the_live_read_models(app: TestApp) {
+    let admin = app.admin_token().await;
+    let added = seed(&app, &admin, &[oz(), movie("Second"), movie("Third")]).await;
+    let (id, _) = &added[1];
+    let deleted = app
+        .request(Method::DELETE, &format!("/v1/movies/{id}"), Some(&admin))
+        .send()
+        .await
+        .expect("sent");
+    let consistency = header(&deleted, "consistency-token");
+    assert_eq!(names(&app, "/v1/movies", &consistency).await.len(), 2);
+    let live = app.read.dump().await.expect("dump");
+    let progress = std::sync::Mutex::new(Vec::new());
+    let rebuilt =
+        moviedb_projector::rebuild::rebuild(app.store.clone(), app.read.clone(), |done, total| {
+            progress.lock().expect("lock").push((done, total));
+        })
+        .await
+        .expect("rebuilt");
+    assert_eq!(rebuilt.replayed, 5, "the admin, three movies and a delete");
+    assert_eq!(progress.lock().expect("lock").last(), Some(&(5, 5)));
+    assert_eq!(app.read.dump().await.expect("dump"), live);
+    // The service goes on writing and reading on the swapped-in tables.
+    let more = seed(&app, &admin, &[movie("After the rebuild")]).await;
+    assert_eq!(
+        names(&app, "/v1/movies?sort_by=name.asc", &more[0].1).await,
+        ["After the rebuild", "The Wizard of Oz", "Third"]
+    );
+}
+
 on_both_backends!(
+    a_rebuild_while_serving_equals_the_live_read_models,
     lists_filter_sort_and_page_on_both_route_sets,
     bad_list_parameters_are_a_400_problem,
     a_movie_has_an_etag_and_if_none_match_gives_304,

@@ -89,7 +89,7 @@ impl MySqlOutbox {
     }
 
     /// How many events wait to be published.
-    pub async fn len(&self) -> Result<u64, StoreError> {
+    pub async fn pending_count(&self) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) FROM outbox")
             .fetch_one(&self.pool)
             .await?;
