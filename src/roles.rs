@@ -53,7 +53,13 @@ fn spawn_feeds(
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     match (store.outbox(), kafka) {
-        (None, _) => {
+        (None, kafka) => {
+            if kafka.is_some() {
+                tracing::warn!(
+                    "MOVIEDB_KAFKA_BROKERS is set, but the event store is SQLite, which has no \
+                     outbox: the projector tails the event table instead"
+                );
+            }
             if let Some(projector) = projector {
                 let (projector, cancel) = (projector.clone(), cancel.clone());
                 tasks.spawn(async move {

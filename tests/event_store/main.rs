@@ -406,3 +406,65 @@ async fn an_empty_append_writes_nothing(s: Subject) {
     assert!(s.store.read_all(0, 10).await.expect("all").is_empty());
     s.store.ping().await.expect("ping");
 }
+
+/// The outbox relay: one active per database, rows only gone once removed.
+#[tokio::test]
+async fn one_relay_per_database_holds_the_outbox_lock() {
+    let (a, b) = (MySqlTestDatabase::new(), MySqlTestDatabase::new());
+    let first = MySqlEventStore::connect(a.url()).await.expect("store a");
+    let other_db = MySqlEventStore::connect(b.url()).await.expect("store b");
+    let outbox = first.outbox().expect("MySQL has an outbox");
+    let mut held = outbox
+        .try_lock()
+        .await
+        .expect("lock")
+        .expect("free at first");
+    assert!(held.held().await);
+    assert!(
+        outbox.try_lock().await.expect("lock").is_none(),
+        "a second relay on the same database stands by"
+    );
+    let elsewhere = other_db
+        .outbox()
+        .expect("outbox")
+        .try_lock()
+        .await
+        .expect("lock");
+    assert!(elsewhere.is_some(), "another database has its own relay");
+    drop(held);
+    // The lock is released with its connection; a standby takes over.
+    let mut took_over = None;
+    for _ in 0..50 {
+        took_over = outbox.try_lock().await.expect("lock");
+        if took_over.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(took_over.is_some(), "the lock was released");
+
+    let stream = Uuid::now_v7();
+    first
+        .append(append(stream, 0, vec![event(1), event(2)]))
+        .await
+        .expect("appended");
+    let pending = outbox.pending(10).await.expect("pending");
+    assert_eq!(
+        pending.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    outbox
+        .remove(&[pending[0].position])
+        .await
+        .expect("removed");
+    assert_eq!(outbox.pending_count().await.expect("count"), 1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite =
+        SqliteEventStore::connect(&format!("sqlite://{}", dir.path().join("x.db").display()))
+            .await
+            .expect("sqlite");
+    assert!(
+        sqlite.outbox().is_none(),
+        "SQLite is tailed, it keeps no outbox"
+    );
+}

@@ -24,7 +24,17 @@ pub async fn run(
     config: KafkaConfig,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    crate::ensure_topics(&config).await?;
+    // The broker may not be up yet: wait for it rather than give up.
+    let mut attempt = 0u32;
+    while let Err(e) = crate::ensure_topics(&config).await {
+        attempt += 1;
+        let backoff = Duration::from_millis(200 * u64::from(attempt.min(25)));
+        tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "cannot reach Kafka to create the topics; retrying");
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(()),
+            () = tokio::time::sleep(backoff) => {}
+        }
+    }
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)
         .set("group.id", &config.group)
