@@ -88,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
             .await?;
             bar.finish_and_clear();
             println!(
-                "rebuilt the read models from {} events and swapped them in ({} more applied after the swap)",
+                "rebuilt the read models from {} events and swapped them in ({} streams caught up after the swap)",
                 done.replayed, done.caught_up
             );
         }

@@ -461,6 +461,11 @@ async fn one_port_serves_every_route_of_both_sides(app: TestApp) {
         .await
         .expect("text");
     assert!(metrics.contains("moviedb_projection_lag_ms"), "{metrics}");
+    assert_eq!(
+        metrics.contains("moviedb_outbox_pending "),
+        app.store.outbox().is_some(),
+        "the outbox backlog is reported where there is an outbox: {metrics}"
+    );
     problem(
         app.request(Method::PATCH, "/api/movies_curd/", None)
             .send()

@@ -467,6 +467,9 @@ impl EventStore for NoStore {
     async fn head_position(&self) -> Result<i64, moviedb_event_store::StoreError> {
         Ok(0)
     }
+    async fn stream_heads(&self) -> Result<Vec<(Uuid, u64)>, moviedb_event_store::StoreError> {
+        Ok(Vec::new())
+    }
     async fn credentials_by_email(
         &self,
         _: &str,
@@ -540,6 +543,35 @@ async fn a_gap_in_the_feed_is_repaired_from_the_event_store(s: Subject) {
     );
     assert_eq!(projector.stats().snapshot().gaps_repaired, 1);
     assert_eq!(projector.stats().snapshot().applied, 3);
+
+    // An event the feed never brings, with nothing after it: the catch-up after a rebuild
+    // compares every stream with the log and finds it.
+    let last = NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: "MovieUpdated".into(),
+        schema_version: 1,
+        payload: json!({ "imdb_score": 8.2 }),
+        metadata: json!({}),
+    };
+    projector
+        .store()
+        .append(AppendRequest::new("movie", id, 3, vec![last]))
+        .await
+        .expect("append");
+    assert_eq!(
+        moviedb_projector::rebuild::catch_up(&projector)
+            .await
+            .expect("caught up"),
+        1
+    );
+    let movie = s.read.movie(id).await.expect("read").expect("present");
+    assert_eq!((movie.version, movie.imdb_score), (4, 8.2));
+    assert_eq!(
+        moviedb_projector::rebuild::catch_up(&projector)
+            .await
+            .expect("caught up"),
+        0
+    );
 }
 
 macro_rules! conformance {

@@ -227,6 +227,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// The highest position given so far (0 for an empty store).
     async fn head_position(&self) -> Result<i64, StoreError>;
 
+    /// The current version of every stream (for checking a read model against the log).
+    async fn stream_heads(&self) -> Result<Vec<(Uuid, u64)>, StoreError>;
+
     /// The credentials registered under a normalised e-mail.
     async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
 

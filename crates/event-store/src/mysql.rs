@@ -307,6 +307,21 @@ impl EventStore for MySqlEventStore {
         Ok(head.unwrap_or(0))
     }
 
+    async fn stream_heads(&self) -> Result<Vec<(Uuid, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT stream_id, MAX(version) FROM events GROUP BY stream_id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(id, version)| {
+                Ok((
+                    parse_uuid("events.stream_id", &id)?,
+                    u64::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ))
+            })
+            .collect()
+    }
+
     async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
         let row = sqlx::query("SELECT user_id, password_hash FROM credentials WHERE email = ?")
             .bind(email)

@@ -2,8 +2,10 @@
 //!
 //! Readers keep reading the live tables until the swap, which is atomic. Events appended
 //! during the rebuild are applied by the live projector to the old tables and, after the
-//! swap, by the catch-up pass here to the new ones (applying is idempotent, so an event both
-//! passes see is applied once).
+//! swap, by the catch-up here to the new ones (applying is idempotent, so an event both see is
+//! applied once). The catch-up compares every stream's version in the read models with its
+//! head in the event store, rather than reading on by position: on MySQL positions are not in
+//! commit order, so an event committed late with a low position would be missed.
 
 use crate::Projector;
 use moviedb_event_store::EventStore;
@@ -18,7 +20,7 @@ const BATCH: u32 = 1000;
 pub struct Rebuilt {
     /// Events replayed into the shadow tables.
     pub replayed: u64,
-    /// Events applied after the swap.
+    /// Streams found behind the event store after the swap, and brought up to date.
     pub caught_up: u64,
 }
 
@@ -31,12 +33,12 @@ pub async fn rebuild(
 ) -> anyhow::Result<Rebuilt> {
     let total = u64::try_from(store.head_position().await?).unwrap_or(0);
     let shadow = live.begin_rebuild().await?;
-    let (position, replayed) = replay(&Projector::new(shadow, store.clone()), 0, |done| {
+    let replayed = replay(&Projector::new(shadow, store.clone()), |done| {
         progress(done, total.max(done))
     })
     .await?;
     live.finish_rebuild().await?;
-    let (_, caught_up) = replay(&Projector::new(live, store), position, |_| {}).await?;
+    let caught_up = catch_up(&Projector::new(live, store)).await?;
     tracing::info!(replayed, caught_up, "read models rebuilt and swapped in");
     Ok(Rebuilt {
         replayed,
@@ -44,20 +46,42 @@ pub async fn rebuild(
     })
 }
 
-async fn replay(
-    projector: &Projector,
-    mut position: i64,
-    progress: impl Fn(u64),
-) -> anyhow::Result<(i64, u64)> {
-    let mut done = 0u64;
+async fn replay(projector: &Projector, progress: impl Fn(u64)) -> anyhow::Result<u64> {
+    let (mut position, mut done) = (0, 0u64);
     loop {
         let events = projector.store().read_all(position, BATCH).await?;
         let Some(last) = events.last().map(|e| e.position) else {
-            return Ok((position, done));
+            return Ok(done);
         };
         projector.handle(&events, None).await?;
         done += events.len() as u64;
         position = last;
         progress(done);
     }
+}
+
+/// Brings every stream the read models hold at an older version than the event store up to
+/// date; how many there were.
+pub async fn catch_up(projector: &Projector) -> anyhow::Result<u64> {
+    let heads = projector.store().stream_heads().await?;
+    let mut behind = 0;
+    for chunk in heads.chunks(500) {
+        let ids: Vec<_> = chunk.iter().map(|(id, _)| *id).collect();
+        let applied = projector.read_models().versions(&ids).await?;
+        for (id, head) in chunk {
+            let have = applied.get(id).copied().unwrap_or(0);
+            if have < *head {
+                let events: Vec<_> = projector
+                    .store()
+                    .read_stream(*id)
+                    .await?
+                    .into_iter()
+                    .filter(|e| e.version > have)
+                    .collect();
+                projector.handle(&events, None).await?;
+                behind += 1;
+            }
+        }
+    }
+    Ok(behind)
 }

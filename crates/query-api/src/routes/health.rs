@@ -33,8 +33,8 @@ async fn ready(State(state): State<QueryState>) -> Result<Json<Value>, ApiError>
     Ok(Json(json!({ "status": "ok", "read_models": "ok" })))
 }
 
-/// Prometheus text: the projector's counters and lag when it runs in this process, and the
-/// dead-letter count, which every instance can read.
+/// Prometheus text: the projector's counters and lag when it runs in this process, and what
+/// every instance can read: the dead-letter count and, on MySQL, the outbox backlog.
 async fn metrics(State(state): State<QueryState>) -> Result<impl IntoResponse, ApiError> {
     let mut body = state
         .stats
@@ -49,5 +49,13 @@ async fn metrics(State(state): State<QueryState>) -> Result<impl IntoResponse, A
     body.push_str(&format!(
         "# TYPE moviedb_dead_letters gauge\nmoviedb_dead_letters {dead}\n"
     ));
+    // On MySQL, events not yet relayed: the first part of the lag, before Kafka.
+    if let Some(outbox) = state.store.outbox() {
+        let pending = outbox.pending_count().await?;
+        body.push_str(&format!(
+            "# HELP moviedb_outbox_pending Events stored but not yet relayed.\n\
+             # TYPE moviedb_outbox_pending gauge\nmoviedb_outbox_pending {pending}\n"
+        ));
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }
