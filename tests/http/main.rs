@@ -2,6 +2,7 @@
 //! every case run against SQLite and MariaDB.
 
 mod movies;
+mod outage;
 mod reads;
 mod robustness;
 mod security;

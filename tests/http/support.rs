@@ -39,7 +39,22 @@ impl TestApp {
         Self::spawn(url.clone(), url, Box::new(db)).await
     }
 
-    async fn spawn(
+    /// The service on MySQL, reaching the database through `proxy` (host:port), so a test
+    /// can cut it.
+    pub async fn mysql_through(proxy: &str) -> Self {
+        let db = MySqlTestDatabase::new();
+        let url = db.url().to_owned();
+        let (scheme, rest) = url.split_once("://").expect("a URL");
+        let (userinfo, path) = match rest.split_once('@') {
+            Some((user, rest)) => (format!("{user}@"), rest),
+            None => (String::new(), rest),
+        };
+        let (_, database) = path.split_once('/').expect("a database name");
+        let url = format!("{scheme}://{userinfo}{proxy}/{database}");
+        Self::spawn(url.clone(), url, Box::new(db)).await
+    }
+
+    pub async fn spawn(
         database_url: String,
         read_database_url: String,
         keep: Box<dyn std::any::Any + Send>,

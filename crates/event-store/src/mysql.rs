@@ -45,7 +45,9 @@ impl MySqlEventStore {
         let options = MySqlConnectOptions::from_str(&url)?.timezone(Some(String::from("+00:00")));
         let pool = MySqlPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            // Fail fast when the database is down: the client gets a 503 with Retry-After in
+            // seconds, rather than a request that hangs.
+            .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;

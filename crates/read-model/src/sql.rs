@@ -51,7 +51,8 @@ impl SqlReadModels {
         }
         let options = AnyPoolOptions::new()
             .max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10));
+            // Fail fast when the database is down (a 503), rather than hang the request.
+            .acquire_timeout(Duration::from_secs(3));
         let options = match dialect {
             Dialect::Sqlite => options.after_connect(|conn, _| {
                 Box::pin(async move {
