@@ -41,6 +41,24 @@ async fn event_store(config: &Config) -> anyhow::Result<Arc<dyn EventStore>> {
         })
 }
 
+/// The query side's state over `read` and `store`; `stats` when the projector runs in this
+/// process (then waiting readers are woken by its progress).
+fn query_state(
+    config: &Config,
+    read: Arc<dyn ReadModels>,
+    store: Arc<dyn EventStore>,
+    stats: Option<Arc<Stats>>,
+) -> QueryState {
+    QueryState {
+        read,
+        store,
+        tokens: moviedb_http::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
+        wait: config.consistency_wait,
+        progress: stats.as_ref().map(|s| s.progress()),
+        stats,
+    }
+}
+
 /// Starts the feeds that bring events to `projector` (and, with Kafka, the relay that takes
 /// them there), on `tasks`.
 fn spawn_feeds(
@@ -126,15 +144,7 @@ impl Embedded {
             command.commands().committed(),
             &cancel,
         )?;
-        let stats = projector.stats();
-        let query = QueryState {
-            read,
-            store: command.store(),
-            tokens: moviedb_http::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
-            wait: config.consistency_wait,
-            progress: Some(stats.progress()),
-            stats: Some(stats),
-        };
+        let query = query_state(&config, read, command.store(), Some(projector.stats()));
         let command = command.merge(moviedb_query_api::routes::routes(query));
         Ok(Self {
             command,
@@ -216,15 +226,7 @@ pub async fn projector(config: Config) -> anyhow::Result<()> {
         wake,
         &cancel,
     )?;
-    let stats = projector.stats();
-    let state = QueryState {
-        read,
-        store,
-        tokens: moviedb_http::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
-        wait: config.consistency_wait,
-        progress: Some(stats.progress()),
-        stats: Some(stats),
-    };
+    let state = query_state(&config, read, store, Some(projector.stats()));
     let router = moviedb_query_api::routes::health_router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -240,14 +242,12 @@ pub async fn projector(config: Config) -> anyhow::Result<()> {
 
 /// The query API alone.
 pub async fn query_api(config: Config) -> anyhow::Result<()> {
-    let state = QueryState {
-        read: read_models(&config).await?,
-        store: event_store(&config).await?,
-        tokens: moviedb_http::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
-        wait: config.consistency_wait,
-        progress: None,
-        stats: None,
-    };
+    let state = query_state(
+        &config,
+        read_models(&config).await?,
+        event_store(&config).await?,
+        None,
+    );
     let app = QueryApplication::build(config.listen, state, config.body_limit).await?;
     app.run_until_stopped(moviedb_http::shutdown_signal())
         .await?;

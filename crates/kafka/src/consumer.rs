@@ -28,7 +28,7 @@ pub async fn run(
     let mut attempt = 0u32;
     while let Err(e) = crate::ensure_topics(&config).await {
         attempt += 1;
-        let backoff = Duration::from_millis(200 * u64::from(attempt.min(25)));
+        let backoff = moviedb_projector::backoff(attempt);
         tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "cannot reach Kafka to create the topics; retrying");
         tokio::select! {
             () = cancel.cancelled() => return Ok(()),
@@ -120,7 +120,7 @@ async fn apply_until_done(
             Ok(_) => return,
             Err(e) => {
                 failures += 1;
-                let backoff = Duration::from_millis(100 * u64::from(failures.min(50)));
+                let backoff = moviedb_projector::backoff(failures);
                 tracing::error!(error = %e, backoff_ms = backoff.as_millis() as u64, "batch not applied; retrying");
                 tokio::select! {
                     () = cancel.cancelled() => return,

@@ -39,6 +39,12 @@ pub struct Projector {
     stats: Arc<Stats>,
 }
 
+/// How long a feed waits after its `failures`-th failure in a row: 100 ms more each time, at
+/// most 5 s.
+pub fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(100 * u64::from(failures.clamp(1, 50)))
+}
+
 /// How often a batch is retried on a transient failure before the feed is told.
 const TRANSIENT_RETRIES: u32 = 5;
 

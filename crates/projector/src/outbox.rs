@@ -72,7 +72,7 @@ pub async fn run(
                 }
                 Err(e) => {
                     failures += 1;
-                    let backoff = Duration::from_millis(100 * u64::from(failures.min(50)));
+                    let backoff = crate::backoff(failures);
                     tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64,
                         "relay failed; the events stay in the outbox and are retried");
                     tokio::select! {

@@ -46,7 +46,7 @@ pub async fn run(
             Ok(None) => failures = 0,
             Err(e) => {
                 failures += 1;
-                let backoff = Duration::from_millis(100 * u64::from(failures.min(50)));
+                let backoff = crate::backoff(failures);
                 tracing::error!(error = %e, position, backoff_ms = backoff.as_millis() as u64, "embedded feed failed; retrying");
                 tokio::select! {
                     () = cancel.cancelled() => break,

@@ -5,7 +5,9 @@ mod movies;
 mod users;
 
 use crate::state::QueryState;
+use axum::http::HeaderMap;
 use axum::Router;
+use moviedb_domain::Actor;
 use moviedb_http::ApiError;
 use moviedb_read_model::ReadModelError;
 use serde_json::{json, Value};
@@ -24,6 +26,21 @@ pub fn routes(state: QueryState) -> Router {
 pub fn api_router(state: QueryState, body_limit: usize) -> Router {
     let health = health::router().with_state(state.clone());
     moviedb_http::with_middleware(routes(state).merge(health), body_limit)
+}
+
+/// The caller, who must be an admin: 401 without a valid token, 403 for anyone else.
+pub(crate) async fn require_admin(
+    headers: &HeaderMap,
+    state: &QueryState,
+    refusal: &'static str,
+) -> Result<Actor, ApiError> {
+    match moviedb_http::auth::caller(headers, &state.tokens, state.store.as_ref()).await? {
+        Actor::Anonymous => Err(ApiError::Unauthorized(
+            "log in first: send `Authorization: Bearer <token>`",
+        )),
+        actor if !actor.is_admin() => Err(ApiError::Forbidden(refusal)),
+        actor => Ok(actor),
+    }
 }
 
 /// A read-model failure as an HTTP error: busy is 503, the rest is ours (500, logged).

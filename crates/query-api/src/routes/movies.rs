@@ -8,7 +8,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use moviedb_domain::Actor;
 use moviedb_http::ApiError;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -85,20 +84,7 @@ async fn history(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = moviedb_http::auth::caller(&headers, &state.tokens, state.store.as_ref()).await?;
-    match actor {
-        Actor::Anonymous => {
-            return Err(ApiError::Unauthorized(
-                "log in first: send `Authorization: Bearer <token>`",
-            ))
-        }
-        actor if !actor.is_admin() => {
-            return Err(ApiError::Forbidden(
-                "only admins may read a movie's history",
-            ))
-        }
-        _ => {}
-    }
+    super::require_admin(&headers, &state, "only admins may read a movie's history").await?;
     let id = movie_id(&id)?;
     let events = state.store.read_stream(id).await?;
     if events.first().is_none_or(|e| e.stream_type != "movie") {

@@ -7,7 +7,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
-use moviedb_domain::Actor;
 use moviedb_http::ApiError;
 use serde_json::Value;
 
@@ -22,17 +21,7 @@ async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    match moviedb_http::auth::caller(&headers, &state.tokens, state.store.as_ref()).await? {
-        Actor::Anonymous => {
-            return Err(ApiError::Unauthorized(
-                "log in first: send `Authorization: Bearer <token>`",
-            ))
-        }
-        actor if !actor.is_admin() => {
-            return Err(ApiError::Forbidden("only admins may list users"))
-        }
-        _ => {}
-    }
+    super::require_admin(&headers, &state, "only admins may list users").await?;
     let (page, per_page) = params::paging(&params::pairs(raw.as_deref())?)?;
     wait_for(&headers, &state).await?;
     let users = state
