@@ -1,0 +1,270 @@
+//! The search conformance suite. It runs against tantivy here; the Elasticsearch adapter is
+//! not written yet (issue 4), so there is nothing to run against `MOVIEDB_TEST_ELASTICSEARCH_URL`.
+
+use moviedb_search::{
+    Genres, IndexOp, MovieDocument, SearchIndex, SearchRequest, SearchSort, TantivyIndex,
+};
+use uuid::Uuid;
+
+fn doc(name: &str, director: &str, genres: &[&str], score: f64, popularity: f64) -> MovieDocument {
+    MovieDocument {
+        id: Uuid::now_v7(),
+        name: name.into(),
+        director: director.into(),
+        genres: genres.iter().map(|g| (*g).to_owned()).collect(),
+        imdb_score: score,
+        popularity,
+        version: 1,
+    }
+}
+
+async fn catalogue() -> (TantivyIndex, tempfile::TempDir, Vec<MovieDocument>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = TantivyIndex::open(dir.path()).expect("index");
+    let movies = vec![
+        doc(
+            "The Godfather",
+            "Francis Ford Coppola",
+            &["Crime", "Drama"],
+            9.2,
+            92.0,
+        ),
+        doc(
+            "The Godfather: Part II",
+            "Francis Ford Coppola",
+            &["Crime", "Drama"],
+            9.0,
+            90.0,
+        ),
+        doc(
+            "Psycho",
+            "Alfred Hitchcock",
+            &["Horror", "Thriller"],
+            8.5,
+            85.0,
+        ),
+        doc(
+            "Vertigo",
+            "Alfred Hitchcock",
+            &["Mystery", "Thriller"],
+            8.3,
+            83.0,
+        ),
+        doc(
+            "Paths of Glory",
+            "Stanley Kubrick",
+            &["Drama", "War"],
+            8.4,
+            84.0,
+        ),
+        doc(
+            "The Wizard of Oz",
+            "Victor Fleming",
+            &["Adventure", "Family"],
+            8.3,
+            83.0,
+        ),
+    ];
+    let report = index
+        .apply(movies.iter().cloned().map(IndexOp::Upsert).collect())
+        .await
+        .expect("indexed");
+    assert_eq!(report.applied, 6);
+    (index, dir, movies)
+}
+
+fn names(response: &moviedb_search::SearchResponse) -> Vec<&str> {
+    response
+        .hits
+        .iter()
+        .map(|h| h.movie.name.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn typos_find_the_director_and_the_title() {
+    let (index, _dir, _) = catalogue().await;
+    let q = |q: &str| SearchRequest {
+        q: Some(q.into()),
+        sort: SearchSort::Relevance,
+        ..SearchRequest::default()
+    };
+    let hitchcock = index.search(&q("hitchcok")).await.expect("search");
+    let mut found = names(&hitchcock);
+    found.sort();
+    assert_eq!(found, ["Psycho", "Vertigo"]);
+    assert_eq!(
+        hitchcock.hits[0].director_highlight.as_deref(),
+        Some("Alfred <em>Hitchcock</em>")
+    );
+    let godfather = index.search(&q("godfater")).await.expect("search");
+    assert_eq!(godfather.total, 2);
+    assert!(names(&godfather)
+        .iter()
+        .all(|n| n.starts_with("The Godfather")));
+    // Prefix-aware: an unfinished last word.
+    let prefix = index.search(&q("wiz")).await.expect("search");
+    assert_eq!(names(&prefix), ["The Wizard of Oz"]);
+    assert_eq!(index.search(&q("zzzzzz")).await.expect("search").total, 0);
+}
+
+#[tokio::test]
+async fn filters_sorts_pages_and_facets() {
+    let (index, _dir, _) = catalogue().await;
+    let all_of = index
+        .search(&SearchRequest {
+            genres: Some(Genres::All(vec!["drama".into(), "CRIME".into()])),
+            sort: SearchSort::ImdbScore { descending: true },
+            ..SearchRequest::default()
+        })
+        .await
+        .expect("search");
+    assert_eq!(names(&all_of), ["The Godfather", "The Godfather: Part II"]);
+    let any_of = index
+        .search(&SearchRequest {
+            genres: Some(Genres::Any(vec!["War".into(), "Horror".into()])),
+            sort: SearchSort::Name { descending: false },
+            ..SearchRequest::default()
+        })
+        .await
+        .expect("search");
+    assert_eq!(names(&any_of), ["Paths of Glory", "Psycho"]);
+    let ranged = index
+        .search(&SearchRequest {
+            imdb_score_gte: Some(8.3),
+            imdb_score_lte: Some(8.4),
+            popularity_gte: Some(83.5),
+            director: None,
+            sort: SearchSort::Popularity { descending: true },
+            ..SearchRequest::default()
+        })
+        .await
+        .expect("search");
+    assert_eq!(names(&ranged), ["Paths of Glory"]);
+    let director = index
+        .search(&SearchRequest {
+            director: Some("alfred hitchcock".into()),
+            sort: SearchSort::Name { descending: true },
+            ..SearchRequest::default()
+        })
+        .await
+        .expect("search");
+    assert_eq!(names(&director), ["Vertigo", "Psycho"]);
+    // Equal scores (Vertigo, Oz at 8.3) are ordered by id, and pages do not overlap.
+    let mut seen = Vec::new();
+    for page in 1..=3 {
+        let response = index
+            .search(&SearchRequest {
+                sort: SearchSort::ImdbScore { descending: false },
+                page,
+                per_page: 2,
+                ..SearchRequest::default()
+            })
+            .await
+            .expect("search");
+        assert_eq!(response.total, 6);
+        seen.extend(response.hits.into_iter().map(|h| h.movie.name));
+    }
+    assert_eq!(seen.len(), 6);
+    seen.dedup();
+    assert_eq!(seen.len(), 6);
+    // Facets count every hit of the query, not only the page.
+    let thriller = index
+        .search(&SearchRequest {
+            q: Some("alfred".into()),
+            per_page: 1,
+            ..SearchRequest::default()
+        })
+        .await
+        .expect("search");
+    assert_eq!(thriller.hits.len(), 1);
+    let thrillers = thriller
+        .genres
+        .iter()
+        .find(|g| g.genre == "thriller")
+        .map(|g| g.count);
+    assert_eq!(thrillers, Some(2));
+    assert_eq!(thriller.imdb_score_histogram[8].count, 2);
+    assert_eq!(
+        thriller
+            .imdb_score_histogram
+            .iter()
+            .map(|b| b.count)
+            .sum::<u64>(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_same_write_twice_or_an_older_one_later_leaves_the_index_as_it_was() {
+    let (index, _dir, movies) = catalogue().await;
+    let psycho = movies[2].clone();
+    let mut renamed = psycho.clone();
+    renamed.name = "Psycho (1960)".into();
+    renamed.version = 2;
+    let report = index
+        .apply(vec![
+            IndexOp::Upsert(renamed.clone()),
+            IndexOp::Upsert(renamed.clone()),
+        ])
+        .await
+        .expect("applied");
+    assert_eq!((report.applied, report.stale), (1, 1));
+    let late = index
+        .apply(vec![IndexOp::Upsert(psycho.clone())])
+        .await
+        .expect("applied");
+    assert_eq!((late.applied, late.stale), (0, 1));
+    let found = index
+        .search(&SearchRequest {
+            q: Some("psycho".into()),
+            ..SearchRequest::default()
+        })
+        .await
+        .expect("search");
+    assert_eq!(names(&found), ["Psycho (1960)"]);
+    index
+        .apply(vec![IndexOp::Delete {
+            id: psycho.id,
+            version: 3,
+        }])
+        .await
+        .expect("deleted");
+    let resurrect = index
+        .apply(vec![IndexOp::Upsert(renamed)])
+        .await
+        .expect("applied");
+    assert_eq!(
+        resurrect.stale, 1,
+        "a late write never brings a deleted movie back"
+    );
+    assert_eq!(
+        index
+            .search(&SearchRequest {
+                q: Some("psycho".into()),
+                ..SearchRequest::default()
+            })
+            .await
+            .expect("search")
+            .total,
+        0
+    );
+    assert_eq!(index.version(psycho.id).await.expect("version"), Some(3));
+}
+
+#[tokio::test]
+async fn suggest_completes_names_from_their_first_letters() {
+    let (index, _dir, _) = catalogue().await;
+    let names_of =
+        |s: Vec<moviedb_search::Suggestion>| s.into_iter().map(|s| s.name).collect::<Vec<_>>();
+    assert_eq!(
+        names_of(index.suggest("the godf", 10).await.expect("suggest")),
+        ["The Godfather", "The Godfather: Part II"]
+    );
+    assert_eq!(
+        names_of(index.suggest("Ver", 10).await.expect("suggest")),
+        ["Vertigo"]
+    );
+    assert_eq!(index.suggest("   ", 10).await.expect("suggest").len(), 0);
+    assert_eq!(index.suggest("the", 1).await.expect("suggest").len(), 1);
+}
