@@ -128,24 +128,16 @@ async fn apply_movie(
     let at = micros(event.recorded_at);
     match decoded {
         MovieEvent::Added(fields) => {
-            sqlx::query(&t.sql(
+            let insert = t.sql(
                 "INSERT INTO {movies} (name, name_key, director, director_key, genres, imdb_score, \
                  popularity, version, updated_at, created_at, movie_id) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ))
-            .bind(fields.name.clone())
-            .bind(fields.name.to_lowercase())
-            .bind(fields.director.clone())
-            .bind(fields.director.to_lowercase())
-            .bind(genres_json(&fields.genres))
-            .bind(fields.imdb_score)
-            .bind(fields.popularity)
-            .bind(sql_version(event.version))
-            .bind(at)
-            .bind(at)
-            .bind(id.clone())
-            .execute(&mut *conn)
-            .await?;
+            );
+            bind_row(sqlx::query(&insert), &fields, event.version, at)
+                .bind(at)
+                .bind(id.clone())
+                .execute(&mut *conn)
+                .await?;
             insert_genres(conn, t, &id, &fields.genres).await
         }
         MovieEvent::Updated(patch) => {
@@ -153,23 +145,15 @@ async fn apply_movie(
                 .await?
                 .ok_or_else(|| rejected(event, "an update of a movie the read model lacks"))?;
             let fields = patch.apply_to(current);
-            sqlx::query(&t.sql(
+            let update = t.sql(
                 "UPDATE {movies} SET name = ?, name_key = ?, director = ?, director_key = ?, \
                  genres = ?, imdb_score = ?, popularity = ?, version = ?, updated_at = ? \
                  WHERE movie_id = ?",
-            ))
-            .bind(fields.name.clone())
-            .bind(fields.name.to_lowercase())
-            .bind(fields.director.clone())
-            .bind(fields.director.to_lowercase())
-            .bind(genres_json(&fields.genres))
-            .bind(fields.imdb_score)
-            .bind(fields.popularity)
-            .bind(sql_version(event.version))
-            .bind(at)
-            .bind(id.clone())
-            .execute(&mut *conn)
-            .await?;
+            );
+            bind_row(sqlx::query(&update), &fields, event.version, at)
+                .bind(id.clone())
+                .execute(&mut *conn)
+                .await?;
             if patch.genres.is_some() {
                 delete_genres(conn, t, &id).await?;
                 insert_genres(conn, t, &id, &fields.genres).await?;
@@ -219,6 +203,26 @@ async fn apply_user(
         }
     }
     Ok(())
+}
+
+/// Binds the columns INSERT and UPDATE share, in their order: `name, name_key, director,
+/// director_key, genres, imdb_score, popularity, version, updated_at`.
+fn bind_row<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    fields: &MovieFields,
+    version: u64,
+    at: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(fields.name.clone())
+        .bind(fields.name.to_lowercase())
+        .bind(fields.director.clone())
+        .bind(fields.director.to_lowercase())
+        .bind(genres_json(&fields.genres))
+        .bind(fields.imdb_score)
+        .bind(fields.popularity)
+        .bind(sql_version(version))
+        .bind(at)
 }
 
 fn genres_json(genres: &[String]) -> String {
