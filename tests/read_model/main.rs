@@ -6,7 +6,8 @@ use moviedb_event_store::test_support::MySqlTestDatabase;
 use moviedb_event_store::{AppendRequest, EventStore, NewEvent, SqliteEventStore, StoredEvent};
 use moviedb_projector::Projector;
 use moviedb_read_model::{
-    Checkpoint, GenreFilter, MovieQuery, ReadModelError, ReadModels, Sort, SortField, SqlReadModels,
+    Checkpoint, GenreFilter, MovieFilter, MovieQuery, ReadModelError, ReadModels, Sort, SortField,
+    SqlReadModels,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -284,7 +285,7 @@ async fn filters_sort_and_pages_as_documented(s: Subject) {
     let all_of = s
         .read
         .movies(&q(|q| {
-            q.genres = Some(GenreFilter::All(vec!["drama".into(), " WAR".into()]))
+            q.filter.genres = Some(GenreFilter::All(vec!["drama".into(), " WAR".into()]))
         }))
         .await
         .expect("q");
@@ -292,7 +293,7 @@ async fn filters_sort_and_pages_as_documented(s: Subject) {
     let any_of = s
         .read
         .movies(&q(|q| {
-            q.genres = Some(GenreFilter::Any(vec!["War".into(), "Horror".into()]));
+            q.filter.genres = Some(GenreFilter::Any(vec!["War".into(), "Horror".into()]));
             q.sort = Sort {
                 field: SortField::Name,
                 descending: false,
@@ -304,8 +305,8 @@ async fn filters_sort_and_pages_as_documented(s: Subject) {
     let scores = s
         .read
         .movies(&q(|q| {
-            q.imdb_score_gte = Some(8.4);
-            q.imdb_score_lte = Some(8.6);
+            q.filter.imdb_score_gte = Some(8.4);
+            q.filter.imdb_score_lte = Some(8.6);
             q.sort = Sort {
                 field: SortField::ImdbScore,
                 descending: true,
@@ -317,15 +318,15 @@ async fn filters_sort_and_pages_as_documented(s: Subject) {
     let popular = s
         .read
         .movies(&q(|q| {
-            q.popularity_gte = Some(84.0);
-            q.popularity_lte = Some(90.0);
+            q.filter.popularity_gte = Some(84.0);
+            q.filter.popularity_lte = Some(90.0);
         }))
         .await
         .expect("q");
     assert_eq!(names(&popular), vec!["Psycho", "Paths of Glory"]);
     let director = s
         .read
-        .movies(&q(|q| q.director = Some("alfred HITCHCOCK".into())))
+        .movies(&q(|q| q.filter.director = Some("alfred HITCHCOCK".into())))
         .await
         .expect("q");
     assert_eq!(names(&director), vec!["Psycho", "Vertigo"]);
@@ -415,7 +416,10 @@ async fn a_rebuild_swaps_in_tables_equal_to_the_live_ones(s: Subject) {
     let more = s
         .read
         .movies(&MovieQuery {
-            director: Some("Alfred Hitchcock".into()),
+            filter: MovieFilter {
+                director: Some("Alfred Hitchcock".into()),
+                ..MovieFilter::default()
+            },
             ..MovieQuery::default()
         })
         .await

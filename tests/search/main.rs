@@ -2,7 +2,8 @@
 //! not written yet (issue 4), so there is nothing to run against `MOVIEDB_TEST_ELASTICSEARCH_URL`.
 
 use moviedb_search::{
-    Genres, IndexOp, MovieDocument, SearchIndex, SearchRequest, SearchSort, TantivyIndex,
+    GenreFilter, IndexOp, MovieDocument, MovieFilter, SearchIndex, SearchRequest, SearchSort,
+    TantivyIndex,
 };
 use uuid::Uuid;
 
@@ -113,7 +114,10 @@ async fn filters_sorts_pages_and_facets() {
     let (index, _dir, _) = catalogue().await;
     let all_of = index
         .search(&SearchRequest {
-            genres: Some(Genres::All(vec!["drama".into(), "CRIME".into()])),
+            filter: MovieFilter {
+                genres: Some(GenreFilter::All(vec!["drama".into(), "CRIME".into()])),
+                ..MovieFilter::default()
+            },
             sort: SearchSort::ImdbScore { descending: true },
             ..SearchRequest::default()
         })
@@ -122,7 +126,10 @@ async fn filters_sorts_pages_and_facets() {
     assert_eq!(names(&all_of), ["The Godfather", "The Godfather: Part II"]);
     let any_of = index
         .search(&SearchRequest {
-            genres: Some(Genres::Any(vec!["War".into(), "Horror".into()])),
+            filter: MovieFilter {
+                genres: Some(GenreFilter::Any(vec!["War".into(), "Horror".into()])),
+                ..MovieFilter::default()
+            },
             sort: SearchSort::Name { descending: false },
             ..SearchRequest::default()
         })
@@ -131,10 +138,12 @@ async fn filters_sorts_pages_and_facets() {
     assert_eq!(names(&any_of), ["Paths of Glory", "Psycho"]);
     let ranged = index
         .search(&SearchRequest {
-            imdb_score_gte: Some(8.3),
-            imdb_score_lte: Some(8.4),
-            popularity_gte: Some(83.5),
-            director: None,
+            filter: MovieFilter {
+                imdb_score_gte: Some(8.3),
+                imdb_score_lte: Some(8.4),
+                popularity_gte: Some(83.5),
+                ..MovieFilter::default()
+            },
             sort: SearchSort::Popularity { descending: true },
             ..SearchRequest::default()
         })
@@ -143,7 +152,10 @@ async fn filters_sorts_pages_and_facets() {
     assert_eq!(names(&ranged), ["Paths of Glory"]);
     let director = index
         .search(&SearchRequest {
-            director: Some("alfred hitchcock".into()),
+            filter: MovieFilter {
+                director: Some("alfred hitchcock".into()),
+                ..MovieFilter::default()
+            },
             sort: SearchSort::Name { descending: true },
             ..SearchRequest::default()
         })

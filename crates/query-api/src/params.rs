@@ -78,12 +78,12 @@ pub fn movie_query(pairs: &[(String, String)]) -> Result<MovieQuery, ApiError> {
     for (name, value) in pairs {
         let p = &mut problems;
         match name.as_str() {
-            "genre" => query.genres = genre_filter(p, value),
-            "imdb_score.gte" => query.imdb_score_gte = number(p, name, value, 0.0, 10.0),
-            "imdb_score.lte" => query.imdb_score_lte = number(p, name, value, 0.0, 10.0),
-            "99popularity.gte" => query.popularity_gte = number(p, name, value, 0.0, 100.0),
-            "99popularity.lte" => query.popularity_lte = number(p, name, value, 0.0, 100.0),
-            "director" => query.director = text(p, name, value),
+            "genre" => query.filter.genres = genre_filter(p, value),
+            "imdb_score.gte" => query.filter.imdb_score_gte = number(p, name, value, 0.0, 10.0),
+            "imdb_score.lte" => query.filter.imdb_score_lte = number(p, name, value, 0.0, 10.0),
+            "99popularity.gte" => query.filter.popularity_gte = number(p, name, value, 0.0, 100.0),
+            "99popularity.lte" => query.filter.popularity_lte = number(p, name, value, 0.0, 100.0),
+            "director" => query.filter.director = text(p, name, value),
             "name" => query.name_contains = text(p, name, value),
             "sort_by" => match sort(value) {
                 Some(s) => query.sort = s,
@@ -168,11 +168,11 @@ mod tests {
     #[test]
     fn comma_means_all_and_pipe_means_any() {
         assert_eq!(
-            q("genre=Drama,War").ok().and_then(|q| q.genres),
+            q("genre=Drama,War").ok().and_then(|q| q.filter.genres),
             Some(GenreFilter::All(vec!["Drama".into(), "War".into()]))
         );
         assert_eq!(
-            q("genre=Drama%7CWar").ok().and_then(|q| q.genres),
+            q("genre=Drama%7CWar").ok().and_then(|q| q.filter.genres),
             Some(GenreFilter::Any(vec!["Drama".into(), "War".into()]))
         );
         assert!(q("genre=Drama,War|Crime").is_err());

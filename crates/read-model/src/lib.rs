@@ -16,7 +16,7 @@ mod schema;
 mod sql;
 
 pub use error::ReadModelError;
-pub use query::{GenreFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
+pub use query::{GenreFilter, MovieFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
 pub use sql::SqlReadModels;
 
 use async_trait::async_trait;

@@ -2,17 +2,10 @@
 //!
 //! The SQL is assembled from fixed fragments; every value a client sent is a bound parameter.
 
+pub use moviedb_domain::movie::{GenreFilter, MovieFilter};
+
 /// Largest page a client may ask for.
 pub const MAX_PER_PAGE: u32 = 100;
-
-/// Genres to filter by, compared case-insensitively.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GenreFilter {
-    /// Movies with every one of these genres (`genre=Drama,War`).
-    All(Vec<String>),
-    /// Movies with at least one of these genres (`genre=Drama|War`).
-    Any(Vec<String>),
-}
 
 /// What a list can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,18 +71,8 @@ impl Default for Sort {
 /// A validated movie list query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MovieQuery {
-    /// Genre filter.
-    pub genres: Option<GenreFilter>,
-    /// `imdb_score >=`.
-    pub imdb_score_gte: Option<f64>,
-    /// `imdb_score <=`.
-    pub imdb_score_lte: Option<f64>,
-    /// `99popularity >=`.
-    pub popularity_gte: Option<f64>,
-    /// `99popularity <=`.
-    pub popularity_lte: Option<f64>,
-    /// Director, exact but case-insensitive.
-    pub director: Option<String>,
+    /// Which movies.
+    pub filter: MovieFilter,
     /// Part of the title, case-insensitive.
     pub name_contains: Option<String>,
     /// Order.
@@ -103,12 +86,7 @@ pub struct MovieQuery {
 impl Default for MovieQuery {
     fn default() -> Self {
         Self {
-            genres: None,
-            imdb_score_gte: None,
-            imdb_score_lte: None,
-            popularity_gte: None,
-            popularity_lte: None,
-            director: None,
+            filter: MovieFilter::default(),
             name_contains: None,
             sort: Sort::default(),
             page: 1,
@@ -138,7 +116,8 @@ pub(crate) fn filter_sql(query: &MovieQuery, genres: &str) -> (String, Vec<Param
         params.extend(keys.into_iter().map(Param::Text));
         (marks, n)
     };
-    match &query.genres {
+    let filter = &query.filter;
+    match &filter.genres {
         Some(GenreFilter::All(keys)) => {
             let (marks, n) = in_list(keys, &mut params);
             clauses.push(format!(
@@ -156,17 +135,17 @@ pub(crate) fn filter_sql(query: &MovieQuery, genres: &str) -> (String, Vec<Param
         None => {}
     }
     for (value, clause) in [
-        (query.imdb_score_gte, "m.imdb_score >= ?"),
-        (query.imdb_score_lte, "m.imdb_score <= ?"),
-        (query.popularity_gte, "m.popularity >= ?"),
-        (query.popularity_lte, "m.popularity <= ?"),
+        (filter.imdb_score_gte, "m.imdb_score >= ?"),
+        (filter.imdb_score_lte, "m.imdb_score <= ?"),
+        (filter.popularity_gte, "m.popularity >= ?"),
+        (filter.popularity_lte, "m.popularity <= ?"),
     ] {
         if let Some(value) = value {
             clauses.push(clause.to_owned());
             params.push(Param::Real(value));
         }
     }
-    if let Some(director) = &query.director {
+    if let Some(director) = &filter.director {
         clauses.push("m.director_key = ?".to_owned());
         params.push(Param::Text(director.trim().to_lowercase()));
     }
@@ -224,13 +203,16 @@ mod tests {
     #[test]
     fn every_client_value_is_a_parameter_not_sql() {
         let query = MovieQuery {
-            director: Some("x' OR 1=1 --".into()),
+            filter: MovieFilter {
+                director: Some("x' OR 1=1 --".into()),
+                genres: Some(GenreFilter::All(vec![
+                    "Drama".into(),
+                    " drama".into(),
+                    "War".into(),
+                ])),
+                ..MovieFilter::default()
+            },
             name_contains: Some("'; DROP TABLE rm_movies; --".into()),
-            genres: Some(GenreFilter::All(vec![
-                "Drama".into(),
-                " drama".into(),
-                "War".into(),
-            ])),
             ..MovieQuery::default()
         };
         let (sql, params) = filter_sql(&query, "rm_movie_genres");

@@ -9,6 +9,8 @@ mod tantivy_index;
 
 pub use tantivy_index::TantivyIndex;
 
+pub use moviedb_domain::movie::{GenreFilter, MovieFilter};
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -71,15 +73,6 @@ pub struct IndexReport {
     pub stale: u64,
 }
 
-/// Genres to filter by, case-insensitively.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Genres {
-    /// Every one of these.
-    All(Vec<String>),
-    /// At least one of these.
-    Any(Vec<String>),
-}
-
 /// The order of results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchSort {
@@ -107,18 +100,8 @@ pub enum SearchSort {
 pub struct SearchRequest {
     /// Free text over name (boosted) and director: typo-tolerant, the last word a prefix.
     pub q: Option<String>,
-    /// Genre filter.
-    pub genres: Option<Genres>,
-    /// `imdb_score >=`.
-    pub imdb_score_gte: Option<f64>,
-    /// `imdb_score <=`.
-    pub imdb_score_lte: Option<f64>,
-    /// `99popularity >=`.
-    pub popularity_gte: Option<f64>,
-    /// `99popularity <=`.
-    pub popularity_lte: Option<f64>,
-    /// Director, exact but case-insensitive.
-    pub director: Option<String>,
+    /// The same filters as the movie list.
+    pub filter: MovieFilter,
     /// Order; ties are broken by id.
     pub sort: SearchSort,
     /// 1-based page.
@@ -131,12 +114,7 @@ impl Default for SearchRequest {
     fn default() -> Self {
         Self {
             q: None,
-            genres: None,
-            imdb_score_gte: None,
-            imdb_score_lte: None,
-            popularity_gte: None,
-            popularity_lte: None,
-            director: None,
+            filter: MovieFilter::default(),
             sort: SearchSort::Relevance,
             page: 1,
             per_page: 20,

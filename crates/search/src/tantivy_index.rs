@@ -2,8 +2,8 @@
 
 use crate::highlight::{allowed_typos, highlight};
 use crate::{
-    words, GenreCount, Genres, Hit, IndexOp, IndexReport, MovieDocument, ScoreBucket, SearchError,
-    SearchIndex, SearchRequest, SearchResponse, SearchSort, Suggestion,
+    words, GenreCount, GenreFilter, Hit, IndexOp, IndexReport, MovieDocument, ScoreBucket,
+    SearchError, SearchIndex, SearchRequest, SearchResponse, SearchSort, Suggestion,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -236,6 +236,7 @@ impl Inner {
 
     fn query(&self, request: &SearchRequest) -> BooleanQuery {
         let f = self.f;
+        let filter = &request.filter;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
             Occur::Must,
             Box::new(TermQuery::new(
@@ -252,11 +253,11 @@ impl Inner {
                 IndexRecordOption::Basic,
             ))
         };
-        match &request.genres {
-            Some(Genres::All(genres)) => {
+        match &filter.genres {
+            Some(GenreFilter::All(genres)) => {
                 clauses.extend(genres.iter().map(|g| (Occur::Must, genre_term(g))));
             }
-            Some(Genres::Any(genres)) => clauses.push((
+            Some(GenreFilter::Any(genres)) => clauses.push((
                 Occur::Must,
                 Box::new(BooleanQuery::new(
                     genres
@@ -269,14 +270,14 @@ impl Inner {
         }
         clauses.extend(
             [
-                Self::range(f.imdb_score, request.imdb_score_gte, request.imdb_score_lte),
-                Self::range(f.popularity, request.popularity_gte, request.popularity_lte),
+                Self::range(f.imdb_score, filter.imdb_score_gte, filter.imdb_score_lte),
+                Self::range(f.popularity, filter.popularity_gte, filter.popularity_lte),
             ]
             .into_iter()
             .flatten()
             .map(|q| (Occur::Must, q)),
         );
-        if let Some(director) = &request.director {
+        if let Some(director) = &filter.director {
             clauses.push((
                 Occur::Must,
                 Box::new(TermQuery::new(

@@ -1,6 +1,9 @@
 //! The movie aggregate: add, update, delete; admins only.
 
+mod filter;
 mod values;
+
+pub use filter::{GenreFilter, MovieFilter};
 
 pub use values::{
     parse_director, parse_genres, parse_imdb_score, parse_name, parse_popularity, title_key,
