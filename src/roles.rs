@@ -9,10 +9,11 @@
 use anyhow::Context;
 use moviedb_command_api::Application;
 use moviedb_event_store::EventStore;
-use moviedb_http::{Config, KafkaConfig};
+use moviedb_http::{Config, KafkaConfig, SearchConfig};
 use moviedb_projector::{Projector, Stats};
 use moviedb_query_api::{QueryApplication, QueryState};
 use moviedb_read_model::ReadModels;
+use moviedb_search::{ElasticIndex, SearchIndex, TantivyIndex};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -41,16 +42,59 @@ async fn event_store(config: &Config) -> anyhow::Result<Arc<dyn EventStore>> {
         })
 }
 
-/// The query side's state over `read` and `store`; `stats` when the projector runs in this
-/// process (then waiting readers are woken by its progress).
+async fn search_index(config: &Config) -> anyhow::Result<Arc<dyn SearchIndex>> {
+    Ok(match &config.search {
+        SearchConfig::Tantivy(dir) => Arc::new(
+            TantivyIndex::open(dir)
+                .with_context(|| format!("opening the search index in {}", dir.display()))?,
+        ),
+        SearchConfig::Elasticsearch { url, index_prefix } => Arc::new(
+            ElasticIndex::connect(url, index_prefix)
+                .await
+                .with_context(|| {
+                    format!(
+                        "connecting to Elasticsearch at {}",
+                        moviedb_event_store::redact_url(url)
+                    )
+                })?,
+        ),
+    })
+}
+
+/// A projector over `read` and `store` that also writes `search`, after bringing the index up
+/// to date with the read models in the background (a first start on an existing catalogue, or
+/// a crash between the two writes).
+fn projector_with_search(
+    tasks: &mut JoinSet<()>,
+    read: Arc<dyn ReadModels>,
+    store: Arc<dyn EventStore>,
+    search: Arc<dyn SearchIndex>,
+) -> Projector {
+    let (r, s) = (read.clone(), search.clone());
+    tasks.spawn(async move {
+        match moviedb_projector::index::reconcile(r.as_ref(), s.as_ref()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(documents = n, "search index brought up to date"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the search index against the read models")
+            }
+        }
+    });
+    Projector::new(read, store).with_search(search)
+}
+
+/// The query side's state over `read`, `search` and `store`; `stats` when the projector runs
+/// in this process (then waiting readers are woken by its progress).
 fn query_state(
     config: &Config,
     read: Arc<dyn ReadModels>,
+    search: Arc<dyn SearchIndex>,
     store: Arc<dyn EventStore>,
     stats: Option<Arc<Stats>>,
 ) -> QueryState {
     QueryState {
         read,
+        search,
         store,
         tokens: moviedb_http::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
         wait: config.consistency_wait,
@@ -131,10 +175,12 @@ impl Embedded {
     /// Opens the stores, binds the port and starts the feeds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let read = read_models(&config).await?;
+        let search = search_index(&config).await?;
         let command = Application::build(config.clone()).await?;
-        let projector = Projector::new(read.clone(), command.store());
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
+        let projector =
+            projector_with_search(&mut tasks, read.clone(), command.store(), search.clone());
         spawn_feeds(
             &mut tasks,
             &command.store(),
@@ -144,7 +190,13 @@ impl Embedded {
             command.commands().committed(),
             &cancel,
         )?;
-        let query = query_state(&config, read, command.store(), Some(projector.stats()));
+        let query = query_state(
+            &config,
+            read,
+            search,
+            command.store(),
+            Some(projector.stats()),
+        );
         let command = command.merge(moviedb_query_api::routes::routes(query));
         Ok(Self {
             command,
@@ -167,6 +219,11 @@ impl Embedded {
     /// The read models.
     pub fn read_models(&self) -> Arc<dyn ReadModels> {
         self.projector.read_models().clone()
+    }
+
+    /// The search index.
+    pub fn search(&self) -> Option<Arc<dyn SearchIndex>> {
+        self.projector.search().cloned()
     }
 
     /// The projector's counters.
@@ -213,9 +270,10 @@ pub async fn command_api(config: Config) -> anyhow::Result<()> {
 pub async fn projector(config: Config) -> anyhow::Result<()> {
     let store = event_store(&config).await?;
     let read = read_models(&config).await?;
-    let projector = Projector::new(read.clone(), store.clone());
+    let search = search_index(&config).await?;
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
+    let projector = projector_with_search(&mut tasks, read.clone(), store.clone(), search.clone());
     let (_never, wake) = watch::channel(0);
     spawn_feeds(
         &mut tasks,
@@ -226,7 +284,7 @@ pub async fn projector(config: Config) -> anyhow::Result<()> {
         wake,
         &cancel,
     )?;
-    let state = query_state(&config, read, store, Some(projector.stats()));
+    let state = query_state(&config, read, search, store, Some(projector.stats()));
     let router = moviedb_query_api::routes::health_router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -245,6 +303,7 @@ pub async fn query_api(config: Config) -> anyhow::Result<()> {
     let state = query_state(
         &config,
         read_models(&config).await?,
+        search_index(&config).await?,
         event_store(&config).await?,
         None,
     );
@@ -254,12 +313,13 @@ pub async fn query_api(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Replays the event store into fresh read models and swaps them in.
+/// Replays the event store into fresh read models and a fresh search index and swaps them in.
 pub async fn rebuild(
     config: &Config,
     progress: impl Fn(u64, u64),
 ) -> anyhow::Result<moviedb_projector::rebuild::Rebuilt> {
     let store = event_store(config).await?;
     let read = read_models(config).await?;
-    moviedb_projector::rebuild::rebuild(store, read, progress).await
+    let search = search_index(config).await?;
+    moviedb_projector::rebuild::rebuild(store, read, Some(search), progress).await
 }

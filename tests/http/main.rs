@@ -5,6 +5,7 @@ mod movies;
 mod outage;
 mod reads;
 mod robustness;
+mod search;
 mod security;
 mod sessions;
 mod support;

@@ -439,6 +439,8 @@ async fn one_port_serves_every_route_of_both_sides(app: TestApp) {
     for (method, path) in [
         (Method::GET, "/api/movies_curd/"),
         (Method::GET, "/v1/movies"),
+        (Method::GET, "/v1/movies/search?q=oz"),
+        (Method::GET, "/v1/movies/suggest?q=o"),
         (Method::GET, "/health/live"),
         (Method::GET, "/health/ready"),
         (Method::GET, "/metrics"),
@@ -489,12 +491,16 @@ async fn a_rebuild_while_serving_equals_the_live_read_models(app: TestApp) {
     assert_eq!(names(&app, "/v1/movies", &consistency).await.len(), 2);
     let live = app.read.dump().await.expect("dump");
     let progress = std::sync::Mutex::new(Vec::new());
-    let rebuilt =
-        moviedb_projector::rebuild::rebuild(app.store.clone(), app.read.clone(), |done, total| {
+    let rebuilt = moviedb_projector::rebuild::rebuild(
+        app.store.clone(),
+        app.read.clone(),
+        Some(app.search.clone()),
+        |done, total| {
             progress.lock().expect("lock").push((done, total));
-        })
-        .await
-        .expect("rebuilt");
+        },
+    )
+    .await
+    .expect("rebuilt");
     assert_eq!(rebuilt.replayed, 5, "the admin, three movies and a delete");
     assert_eq!(progress.lock().expect("lock").last(), Some(&(5, 5)));
     assert_eq!(app.read.dump().await.expect("dump"), live);
@@ -504,6 +510,12 @@ async fn a_rebuild_while_serving_equals_the_live_read_models(app: TestApp) {
         names(&app, "/v1/movies?sort_by=name.asc", &more[0].1).await,
         ["After the rebuild", "The Wizard of Oz", "Third"]
     );
+    // The search index was rebuilt and swapped in too, and follows later writes.
+    assert_eq!(
+        names(&app, "/v1/movies/search?sort_by=name.asc", &more[0].1).await,
+        ["After the rebuild", "The Wizard of Oz", "Third"]
+    );
+    assert_eq!(rebuilt.reindexed, 0, "nothing was left behind by the swap");
 }
 
 on_both_backends!(

@@ -5,7 +5,9 @@ use moviedb::roles::Embedded;
 use moviedb_command_api::{AdminSeed, Config};
 use moviedb_event_store::test_support::MySqlTestDatabase;
 use moviedb_event_store::{EventStore, StoredEvent};
+use moviedb_http::SearchConfig;
 use moviedb_read_model::ReadModels;
+use moviedb_search::SearchIndex;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -21,6 +23,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Arc<dyn EventStore>,
     pub read: Arc<dyn ReadModels>,
+    pub search: Arc<dyn SearchIndex>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     _keep: Box<dyn std::any::Any + Send>,
 }
@@ -59,10 +62,12 @@ impl TestApp {
         read_database_url: String,
         keep: Box<dyn std::any::Any + Send>,
     ) -> Self {
+        let search_dir = tempfile::tempdir().expect("temp dir");
         let config = Config {
             data_dir: std::env::temp_dir(),
             read_database_url,
             kafka: None,
+            search: SearchConfig::Tantivy(search_dir.path().to_owned()),
             consistency_wait: Duration::from_secs(2),
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url,
@@ -81,6 +86,9 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let store = app.store();
         let read = app.read_models();
+        let search = app
+            .search()
+            .expect("the embedded service has a search index");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
@@ -90,8 +98,9 @@ impl TestApp {
             client: reqwest::Client::new(),
             store,
             read,
+            search,
             _shutdown: tx,
-            _keep: keep,
+            _keep: Box::new((keep, search_dir)),
         }
     }
 

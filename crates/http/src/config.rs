@@ -17,6 +17,8 @@ pub struct Config {
     pub read_database_url: String,
     /// Kafka (`MOVIEDB_KAFKA_BROKERS`); absent: the embedded feed.
     pub kafka: Option<KafkaConfig>,
+    /// The search index: Elasticsearch if `MOVIEDB_ELASTICSEARCH_URL` is set, else tantivy.
+    pub search: SearchConfig,
     /// How long a query with a `Consistency-Token` may wait (`MOVIEDB_CONSISTENCY_WAIT_MS`,
     /// default 2000).
     pub consistency_wait: Duration,
@@ -48,6 +50,35 @@ pub struct KafkaConfig {
     pub group: String,
 }
 
+/// Where movie search lives.
+#[derive(Clone)]
+pub enum SearchConfig {
+    /// A tantivy index in this directory (`MOVIEDB_SEARCH_DIR`, default `<data dir>/search`).
+    Tantivy(PathBuf),
+    /// Elasticsearch.
+    Elasticsearch {
+        /// `http://host:9200` (`MOVIEDB_ELASTICSEARCH_URL`).
+        url: String,
+        /// Put before the index names `movies` and `movie-events`
+        /// (`MOVIEDB_ELASTICSEARCH_INDEX_PREFIX`, default none).
+        index_prefix: String,
+    },
+}
+
+impl std::fmt::Debug for SearchConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SearchConfig::Tantivy(dir) => f.debug_tuple("Tantivy").field(dir).finish(),
+            // The URL may carry a password.
+            SearchConfig::Elasticsearch { url, index_prefix } => f
+                .debug_struct("Elasticsearch")
+                .field("url", &moviedb_event_store::redact_url(url))
+                .field("index_prefix", index_prefix)
+                .finish(),
+        }
+    }
+}
+
 /// An admin to create if missing.
 #[derive(Clone)]
 pub struct AdminSeed {
@@ -72,6 +103,7 @@ impl std::fmt::Debug for Config {
                 &moviedb_event_store::redact_url(&self.read_database_url),
             )
             .field("kafka", &self.kafka)
+            .field("search", &self.search)
             .field("consistency_wait", &self.consistency_wait)
             .field("token_ttl", &self.token_ttl)
             .field("body_limit", &self.body_limit)
@@ -120,6 +152,17 @@ impl Config {
             }),
             None => None,
         };
+        let search = match var("MOVIEDB_ELASTICSEARCH_URL") {
+            Some(url) => SearchConfig::Elasticsearch {
+                url,
+                index_prefix: var("MOVIEDB_ELASTICSEARCH_INDEX_PREFIX").unwrap_or_default(),
+            },
+            None => SearchConfig::Tantivy(
+                var("MOVIEDB_SEARCH_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data_dir.join("search")),
+            ),
+        };
         let consistency_wait_ms = var("MOVIEDB_CONSISTENCY_WAIT_MS")
             .map(|m| m.parse::<u64>())
             .transpose()
@@ -152,6 +195,7 @@ impl Config {
             data_dir,
             read_database_url,
             kafka,
+            search,
             consistency_wait: Duration::from_millis(consistency_wait_ms.unwrap_or(2000)),
             listen,
             database_url,

@@ -6,7 +6,7 @@ pub mod config;
 pub mod error;
 pub mod telemetry;
 
-pub use config::{AdminSeed, Config, KafkaConfig};
+pub use config::{AdminSeed, Config, KafkaConfig, SearchConfig};
 pub use error::{ApiError, PROBLEM_JSON};
 
 use axum::extract::DefaultBodyLimit;

@@ -6,6 +6,7 @@
 //! everything. Feeds: [`tail`] (the SQLite event table, embedded), [`outbox`] (MySQL's outbox,
 //! to a sink: Kafka, or the projector itself) and, in `moviedb-kafka`, a Kafka consumer group.
 
+pub mod index;
 pub mod outbox;
 pub mod rebuild;
 mod stats;
@@ -15,6 +16,7 @@ pub use stats::{Stats, StatsSnapshot};
 
 use moviedb_event_store::{EventStore, StoreError, StoredEvent};
 use moviedb_read_model::{ApplyReport, Checkpoint, ReadModelError, ReadModels};
+use moviedb_search::{SearchError, SearchIndex};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,18 @@ pub enum ProjectorError {
     /// The event store (needed to fill gaps) failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The search index failed.
+    #[error(transparent)]
+    Search(#[from] SearchError),
+}
+
+impl From<index::SyncError> for ProjectorError {
+    fn from(e: index::SyncError) -> Self {
+        match e {
+            index::SyncError::ReadModel(e) => e.into(),
+            index::SyncError::Search(e) => e.into(),
+        }
+    }
 }
 
 /// Applies batches of events to the read models.
@@ -36,6 +50,7 @@ pub enum ProjectorError {
 pub struct Projector {
     read: Arc<dyn ReadModels>,
     store: Arc<dyn EventStore>,
+    search: Option<Arc<dyn SearchIndex>>,
     stats: Arc<Stats>,
 }
 
@@ -54,8 +69,20 @@ impl Projector {
         Self {
             read,
             store,
+            search: None,
             stats: Arc::new(Stats::default()),
         }
+    }
+
+    /// Also projects movies into `search` (and every event into its analytics store).
+    pub fn with_search(mut self, search: Arc<dyn SearchIndex>) -> Self {
+        self.search = Some(search);
+        self
+    }
+
+    /// The search index it writes, if any.
+    pub fn search(&self) -> Option<&Arc<dyn SearchIndex>> {
+        self.search.as_ref()
     }
 
     /// The read models it writes.
@@ -85,10 +112,24 @@ impl Projector {
         let mut attempt = 0;
         let mut dead: Vec<Uuid> = Vec::new();
         loop {
-            let events = self.prepare(batch, &dead).await?;
+            let (events, applied) = self.prepare(batch, &dead).await?;
+            if let Err(e) = self.index(&events, &applied).await {
+                match e {
+                    ProjectorError::Search(e)
+                        if e.is_transient() && attempt < TRANSIENT_RETRIES =>
+                    {
+                        tracing::warn!(error = %e, attempt, "search index busy; retrying the batch");
+                        tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    e => return Err(e),
+                }
+            }
             match self.read.apply(&events, checkpoint).await {
                 Ok(report) => {
                     self.stats.record(&report, batch);
+                    self.check_index(&events).await?;
                     return Ok(report);
                 }
                 // Another writer moved the stream between `prepare` and `apply`: redo.
@@ -118,13 +159,63 @@ impl Projector {
         }
     }
 
+    /// Writes the batch's movies to the search index, before the read models commit them.
+    async fn index(
+        &self,
+        events: &[StoredEvent],
+        applied: &HashMap<Uuid, u64>,
+    ) -> Result<(), ProjectorError> {
+        let Some(search) = &self.search else {
+            return Ok(());
+        };
+        let ops = index::ops(self.read.as_ref(), events, applied).await?;
+        if !ops.is_empty() {
+            let report = search.apply(ops).await?;
+            self.stats.indexed(report.applied);
+        }
+        let documents = index::event_documents(events, applied);
+        if !documents.is_empty() {
+            search.record(documents).await?;
+        }
+        Ok(())
+    }
+
+    /// After the read models committed: any of the batch's movies the index holds at an older
+    /// version (a crash between the two writes, a rebuild swapping the index) is written again
+    /// from the read models.
+    async fn check_index(&self, events: &[StoredEvent]) -> Result<(), ProjectorError> {
+        let Some(search) = &self.search else {
+            return Ok(());
+        };
+        let mut ids: Vec<Uuid> = events
+            .iter()
+            .filter(|e| e.stream_type == "movie")
+            .map(|e| e.stream_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let versions = self.read.versions(&ids).await?;
+        let repaired = index::sync(self.read.as_ref(), search.as_ref(), &ids, &versions).await?;
+        if repaired > 0 {
+            tracing::info!(
+                repaired,
+                "search index was behind the read models; brought up to date"
+            );
+            self.stats.indexed(repaired);
+        }
+        Ok(())
+    }
+
     /// Puts each stream's events in version order without duplicates, and fills any gap
-    /// before them from the event store.
+    /// before them from the event store. Also gives the versions the read models held.
     async fn prepare(
         &self,
         batch: &[StoredEvent],
         dead: &[Uuid],
-    ) -> Result<Vec<StoredEvent>, ProjectorError> {
+    ) -> Result<(Vec<StoredEvent>, HashMap<Uuid, u64>), ProjectorError> {
         let mut streams: HashMap<Uuid, BTreeMap<u64, &StoredEvent>> = HashMap::new();
         let mut order: Vec<Uuid> = Vec::new();
         for event in batch.iter().filter(|e| !dead.contains(&e.event_id)) {
@@ -163,6 +254,6 @@ impl Projector {
                     .filter(|e| !dead.contains(&e.event_id)),
             );
         }
-        Ok(events)
+        Ok((events, applied))
     }
 }

@@ -7,9 +7,10 @@
 //! head in the event store, rather than reading on by position: on MySQL positions are not in
 //! commit order, so an event committed late with a low position would be missed.
 
-use crate::Projector;
+use crate::{index, Projector};
 use moviedb_event_store::EventStore;
 use moviedb_read_model::ReadModels;
+use moviedb_search::SearchIndex;
 use std::sync::Arc;
 
 /// Events read per step.
@@ -22,27 +23,53 @@ pub struct Rebuilt {
     pub replayed: u64,
     /// Streams found behind the event store after the swap, and brought up to date.
     pub caught_up: u64,
+    /// Search documents found behind the read models after the swap, and written again.
+    pub reindexed: u64,
 }
 
-/// Rebuilds `live` from `store`. `progress(done, total)` is called after every batch; `total`
-/// is the head position when the rebuild started, an estimate of the event count.
+/// Rebuilds `live` (and `search`, if given) from `store`. `progress(done, total)` is called
+/// after every batch; `total` is the head position when the rebuild started, an estimate of
+/// the event count.
+///
+/// The new index is swapped in just before the new tables. A serving projector writes each
+/// batch to the index before the read models, so what it applies in between lands in the new
+/// index and then in the old tables, and the catch-up brings the new tables there; the final
+/// reconcile writes again any document the index still holds older than the read models.
 pub async fn rebuild(
     store: Arc<dyn EventStore>,
     live: Arc<dyn ReadModels>,
+    search: Option<Arc<dyn SearchIndex>>,
     progress: impl Fn(u64, u64),
 ) -> anyhow::Result<Rebuilt> {
     let total = u64::try_from(store.head_position().await?).unwrap_or(0);
-    let shadow = live.begin_rebuild().await?;
-    let replayed = replay(&Projector::new(shadow, store.clone()), |done| {
-        progress(done, total.max(done))
-    })
-    .await?;
+    let shadow = Projector::new(live.begin_rebuild().await?, store.clone());
+    let shadow = match &search {
+        Some(search) => shadow.with_search(search.begin_rebuild().await?),
+        None => shadow,
+    };
+    let replayed = replay(&shadow, |done| progress(done, total.max(done))).await?;
+    drop(shadow);
+    let mut projector = Projector::new(live.clone(), store);
+    if let Some(search) = search {
+        search.finish_rebuild().await?;
+        projector = projector.with_search(search);
+    }
     live.finish_rebuild().await?;
-    let caught_up = catch_up(&Projector::new(live, store)).await?;
-    tracing::info!(replayed, caught_up, "read models rebuilt and swapped in");
+    let caught_up = catch_up(&projector).await?;
+    let reindexed = match projector.search() {
+        Some(search) => index::reconcile(live.as_ref(), search.as_ref()).await?,
+        None => 0,
+    };
+    tracing::info!(
+        replayed,
+        caught_up,
+        reindexed,
+        "read models and index rebuilt and swapped in"
+    );
     Ok(Rebuilt {
         replayed,
         caught_up,
+        reindexed,
     })
 }
 

@@ -13,6 +13,7 @@ pub struct Stats {
     skipped: AtomicU64,
     dead_lettered: AtomicU64,
     gaps_repaired: AtomicU64,
+    indexed: AtomicU64,
     batches: AtomicU64,
     /// Milliseconds from an event's commit to its batch being applied, for the last batch.
     last_lag_ms: AtomicI64,
@@ -27,6 +28,7 @@ impl Default for Stats {
             skipped: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
             gaps_repaired: AtomicU64::new(0),
+            indexed: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             last_lag_ms: AtomicI64::new(0),
             progress: watch::Sender::new(0),
@@ -45,6 +47,8 @@ pub struct StatsSnapshot {
     pub dead_lettered: u64,
     /// Gaps filled from the event store.
     pub gaps_repaired: u64,
+    /// Search documents written (stale writes refused by the index not counted).
+    pub indexed: u64,
     /// Batches applied.
     pub batches: u64,
     /// Commit-to-visible time of the newest event of the last batch, in milliseconds.
@@ -80,6 +84,10 @@ impl Stats {
         self.gaps_repaired.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn indexed(&self, documents: u64) {
+        self.indexed.fetch_add(documents, Ordering::Relaxed);
+    }
+
     /// A receiver that changes after every applied batch.
     pub fn progress(&self) -> watch::Receiver<u64> {
         self.progress.subscribe()
@@ -92,6 +100,7 @@ impl Stats {
             skipped: self.skipped.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             gaps_repaired: self.gaps_repaired.load(Ordering::Relaxed),
+            indexed: self.indexed.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
             last_lag_ms: self.last_lag_ms.load(Ordering::Relaxed),
         }
@@ -107,8 +116,15 @@ impl Stats {
              # TYPE moviedb_projector_events_skipped_total counter\nmoviedb_projector_events_skipped_total {}\n\
              # TYPE moviedb_projector_dead_letters_total counter\nmoviedb_projector_dead_letters_total {}\n\
              # TYPE moviedb_projector_gaps_repaired_total counter\nmoviedb_projector_gaps_repaired_total {}\n\
+             # TYPE moviedb_projector_documents_indexed_total counter\nmoviedb_projector_documents_indexed_total {}\n\
              # TYPE moviedb_projector_batches_total counter\nmoviedb_projector_batches_total {}\n",
-            s.last_lag_ms, s.applied, s.skipped, s.dead_lettered, s.gaps_repaired, s.batches
+            s.last_lag_ms,
+            s.applied,
+            s.skipped,
+            s.dead_lettered,
+            s.gaps_repaired,
+            s.indexed,
+            s.batches
         )
     }
 }

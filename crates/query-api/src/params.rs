@@ -1,7 +1,9 @@
 //! Query-string parameters: parsed strictly, so a typo is a clear 400, not a silent no-op.
 
+use moviedb_domain::movie::MovieFilter;
 use moviedb_http::ApiError;
 use moviedb_read_model::{GenreFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
+use moviedb_search::{SearchRequest, SearchSort};
 
 /// The pairs of a query string; a malformed one is a 400.
 pub fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
@@ -71,19 +73,30 @@ pub fn paging(pairs: &[(String, String)]) -> Result<(u32, u32), ApiError> {
     problems.finish().map(|()| (page, per_page))
 }
 
+/// Reads one of the filters the movie list and the search share; `false` if `name` is not one.
+fn filter(p: &mut Problems, filter: &mut MovieFilter, name: &str, value: &str) -> bool {
+    match name {
+        "genre" => filter.genres = genre_filter(p, value),
+        "imdb_score.gte" => filter.imdb_score_gte = number(p, name, value, 0.0, 10.0),
+        "imdb_score.lte" => filter.imdb_score_lte = number(p, name, value, 0.0, 10.0),
+        "99popularity.gte" => filter.popularity_gte = number(p, name, value, 0.0, 100.0),
+        "99popularity.lte" => filter.popularity_lte = number(p, name, value, 0.0, 100.0),
+        "director" => filter.director = text(p, name, value),
+        _ => return false,
+    }
+    true
+}
+
 /// The filters, sort and paging of a movie list, in the convention TMDB's clients know.
 pub fn movie_query(pairs: &[(String, String)]) -> Result<MovieQuery, ApiError> {
     let mut problems = Problems::default();
     let mut query = MovieQuery::default();
     for (name, value) in pairs {
         let p = &mut problems;
+        if filter(p, &mut query.filter, name, value) {
+            continue;
+        }
         match name.as_str() {
-            "genre" => query.filter.genres = genre_filter(p, value),
-            "imdb_score.gte" => query.filter.imdb_score_gte = number(p, name, value, 0.0, 10.0),
-            "imdb_score.lte" => query.filter.imdb_score_lte = number(p, name, value, 0.0, 10.0),
-            "99popularity.gte" => query.filter.popularity_gte = number(p, name, value, 0.0, 100.0),
-            "99popularity.lte" => query.filter.popularity_lte = number(p, name, value, 0.0, 100.0),
-            "director" => query.filter.director = text(p, name, value),
             "name" => query.name_contains = text(p, name, value),
             "sort_by" => match sort(value) {
                 Some(s) => query.sort = s,
@@ -101,6 +114,90 @@ pub fn movie_query(pairs: &[(String, String)]) -> Result<MovieQuery, ApiError> {
         }
     }
     problems.finish().map(|()| query)
+}
+
+/// A search: `q`, the list's filters, `sort_by` (`relevance`, `imdb_score`, `99popularity`,
+/// `name`, each `.asc` or `.desc`; relevance when `q` is given, else most popular first), and
+/// paging.
+pub fn search_request(pairs: &[(String, String)]) -> Result<SearchRequest, ApiError> {
+    let mut problems = Problems::default();
+    let mut request = SearchRequest::default();
+    let mut sort = None;
+    for (name, value) in pairs {
+        let p = &mut problems;
+        if filter(p, &mut request.filter, name, value) {
+            continue;
+        }
+        match name.as_str() {
+            "q" => request.q = text(p, name, value),
+            "sort_by" => match search_sort(value) {
+                Some(s) => sort = Some(s),
+                None => p.0.push(format!(
+                    "`sort_by` must be relevance, imdb_score, 99popularity or name, each \
+                     .asc or .desc (got `{value}`)"
+                )),
+            },
+            "page" => request.page = page_number(p, name, value, MAX_PAGE).unwrap_or(1),
+            "per_page" => {
+                request.per_page = page_number(p, name, value, MAX_PER_PAGE).unwrap_or(20)
+            }
+            other => p.0.push(format!(
+                "unknown parameter `{other}` (known: q, genre, imdb_score.gte, imdb_score.lte, \
+                 99popularity.gte, 99popularity.lte, director, sort_by, page, per_page)"
+            )),
+        }
+    }
+    problems.finish()?;
+    request.sort = match (sort, &request.q) {
+        (Some(SearchSort::Relevance), None) => {
+            return Err(ApiError::BadRequest(
+                "`sort_by=relevance` needs a query text `q`".into(),
+            ))
+        }
+        (Some(sort), _) => sort,
+        (None, Some(_)) => SearchSort::Relevance,
+        (None, None) => SearchSort::Popularity { descending: true },
+    };
+    Ok(request)
+}
+
+fn search_sort(raw: &str) -> Option<SearchSort> {
+    let (field, direction) = raw.trim().rsplit_once('.').unwrap_or((raw.trim(), ""));
+    let descending = match (field, direction) {
+        ("relevance", "" | "desc") => return Some(SearchSort::Relevance),
+        (_, "asc" | "") => false,
+        (_, "desc") => true,
+        _ => return None,
+    };
+    match field {
+        "imdb_score" => Some(SearchSort::ImdbScore { descending }),
+        "99popularity" => Some(SearchSort::Popularity { descending }),
+        "name" => Some(SearchSort::Name { descending }),
+        _ => None,
+    }
+}
+
+/// Autocomplete: `q` (the first letters, required) and `limit` (1 to 20, default 10).
+pub fn suggest(pairs: &[(String, String)]) -> Result<(String, usize), ApiError> {
+    let mut problems = Problems::default();
+    let (mut q, mut limit) = (None, 10);
+    for (name, value) in pairs {
+        let p = &mut problems;
+        match name.as_str() {
+            "q" => q = text(p, name, value),
+            "limit" => limit = page_number(p, name, value, 20).unwrap_or(10),
+            other => {
+                p.0.push(format!("unknown parameter `{other}` (known: q, limit)"))
+            }
+        }
+    }
+    if q.is_none() && problems.0.is_empty() {
+        problems
+            .0
+            .push("`q` is required: the first letters of a name".into());
+    }
+    problems.finish()?;
+    Ok((q.unwrap_or_default(), limit as usize))
 }
 
 fn text(problems: &mut Problems, name: &str, raw: &str) -> Option<String> {
@@ -198,6 +295,39 @@ mod tests {
         ] {
             assert!(q(bad).is_err(), "{bad} was accepted");
         }
+    }
+
+    fn search(raw: &str) -> Result<SearchRequest, ApiError> {
+        search_request(&pairs(Some(raw))?)
+    }
+
+    #[test]
+    fn search_sorts_by_relevance_only_with_a_query_text() {
+        assert_eq!(
+            search("q=psycho").map(|r| r.sort).ok(),
+            Some(SearchSort::Relevance)
+        );
+        assert_eq!(
+            search("").map(|r| r.sort).ok(),
+            Some(SearchSort::Popularity { descending: true })
+        );
+        assert_eq!(
+            search("q=x&sort_by=name.desc").map(|r| r.sort).ok(),
+            Some(SearchSort::Name { descending: true })
+        );
+        for bad in [
+            "sort_by=relevance",
+            "q=x&sort_by=relevance.asc",
+            "q=x&sort_by=created_at.asc",
+            "q=",
+            "name=psycho",
+            "q=x&per_page=0",
+        ] {
+            assert!(search(bad).is_err(), "{bad} was accepted");
+        }
+        assert!(suggest(&pairs(Some("")).unwrap_or_default()).is_err());
+        assert!(suggest(&pairs(Some("q=go&limit=21")).unwrap_or_default()).is_ok());
+        assert!(suggest(&pairs(Some("q=go&limit=0")).unwrap_or_default()).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@ use moviedb_event_store::EventStore;
 use moviedb_http::auth::Tokens;
 use moviedb_projector::Stats;
 use moviedb_read_model::ReadModels;
+use moviedb_search::SearchIndex;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -13,6 +14,8 @@ use tokio::sync::watch;
 pub struct QueryState {
     /// The read models.
     pub read: Arc<dyn ReadModels>,
+    /// The search index.
+    pub search: Arc<dyn SearchIndex>,
     /// The event store: movie history, and the roles of callers.
     pub store: Arc<dyn EventStore>,
     /// Checks tokens.

@@ -141,6 +141,15 @@ pub trait ReadModels: Send + Sync + 'static {
     /// The version applied for each of `streams` that the read models know.
     async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError>;
 
+    /// The applied versions of the streams of one type (`movie`, `user`), deleted ones too, in
+    /// id order after `after`, at most `limit` of them: for walking every stream in pages.
+    async fn stream_versions(
+        &self,
+        stream_type: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, u64)>, ReadModelError>;
+
     /// The stored position of a feed.
     async fn checkpoint(&self, name: &str) -> Result<Option<i64>, ReadModelError>;
 

@@ -236,6 +236,28 @@ impl ReadModels for SqlReadModels {
         Ok(versions)
     }
 
+    async fn stream_versions(
+        &self,
+        stream_type: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, u64)>, ReadModelError> {
+        let sql = self.tables.sql(
+            "SELECT stream_id, version FROM {versions} WHERE stream_type = ? AND stream_id > ? \
+             ORDER BY stream_id LIMIT ?",
+        );
+        let params = vec![
+            Param::Text(stream_type.to_owned()),
+            Param::Text(after.map(|id| id.to_string()).unwrap_or_default()),
+            Param::Int(i64::from(limit)),
+        ];
+        self.fetch_all(&sql, params)
+            .await?
+            .iter()
+            .map(|row| Ok((uuid_of(row, 0)?, version_of(row, 1)?)))
+            .collect()
+    }
+
     async fn checkpoint(&self, name: &str) -> Result<Option<i64>, ReadModelError> {
         let row = sqlx::query("SELECT position FROM projection_checkpoints WHERE name = ?")
             .bind(name.to_owned())

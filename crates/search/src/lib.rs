@@ -1,18 +1,24 @@
-//! Movie search: the port, and its embedded adapter on tantivy.
+//! Movie search: the port, its embedded adapter on tantivy and its Elasticsearch adapter.
 //!
 //! The index is versioned like Elasticsearch's `version_type=external`: a document carries its
 //! stream version, and a write with a version at or below the indexed one is refused as stale.
-//! A delete leaves a tombstone with its version, so a late add cannot bring a movie back.
+//! A delete leaves a tombstone with its version, so a late add cannot bring a movie back (on
+//! Elasticsearch too: a real delete's version is forgotten after `index.gc_deletes`).
 
+pub mod elastic;
 mod highlight;
 mod tantivy_index;
 
+pub use elastic::ElasticIndex;
 pub use tantivy_index::TantivyIndex;
 
 pub use moviedb_domain::movie::{GenreFilter, MovieFilter};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// A movie as indexed.
@@ -62,6 +68,32 @@ impl IndexOp {
             IndexOp::Delete { version, .. } => *version,
         }
     }
+}
+
+/// An event as analysts see it (Elasticsearch's `movie-events` index): when, who, what.
+/// User events carry no payload, so no e-mail or name reaches the analytics index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDocument {
+    /// Unique id: the document id, so recording an event twice keeps one copy.
+    pub event_id: Uuid,
+    /// `MovieAdded`, `MovieUpdated`, `MovieDeleted`, `UserRegistered`, `RoleChanged`.
+    pub event_type: String,
+    /// `movie` or `user`.
+    pub stream_type: String,
+    /// The aggregate.
+    pub stream_id: Uuid,
+    /// Version within the stream.
+    pub version: u64,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// Who did it (`None`: anonymous, or the operator).
+    pub actor_id: Option<Uuid>,
+    /// `system` when the operator did it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_kind: Option<String>,
+    /// The movie's fields this event set (all of them when added; the changed ones on edit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub movie: Option<serde_json::Value>,
 }
 
 /// What a batch of writes did.
@@ -181,9 +213,16 @@ pub enum SearchError {
     /// The index cannot be read or written.
     #[error("search index: {0}")]
     Index(String),
-    /// The search backend is unreachable; retry.
+    /// The search backend is unreachable or busy, or answered only in part; retry.
     #[error("search backend unavailable: {0}")]
     Unavailable(String),
+}
+
+impl SearchError {
+    /// Whether retrying may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SearchError::Unavailable(_))
+    }
 }
 
 /// The search port. Every adapter passes the conformance suite in `tests/search`.
@@ -198,8 +237,26 @@ pub trait SearchIndex: Send + Sync + 'static {
     /// Names that start with `prefix` (word by word), most popular first.
     async fn suggest(&self, prefix: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError>;
 
-    /// The indexed version of each movie (also of deleted ones).
-    async fn version(&self, id: Uuid) -> Result<Option<u64>, SearchError>;
+    /// The indexed version of each movie (also of deleted ones); absent ids are not indexed.
+    async fn versions(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, u64>, SearchError>;
+
+    /// Makes every write acknowledged so far visible to the next search (a reader in another
+    /// process may otherwise lag behind a commit).
+    async fn refresh(&self) -> Result<(), SearchError>;
+
+    /// Records events for analysts, idempotently by event id. The tantivy adapter has no
+    /// analytics store (Kibana reads Elasticsearch), so it keeps nothing.
+    async fn record(&self, events: Vec<EventDocument>) -> Result<(), SearchError>;
+
+    /// Starts a rebuild: a new, empty index that readers do not see yet.
+    async fn begin_rebuild(&self) -> Result<Arc<dyn SearchIndex>, SearchError>;
+
+    /// Swaps the index from [`SearchIndex::begin_rebuild`] in for readers and writers, and
+    /// drops the old one.
+    async fn finish_rebuild(&self) -> Result<(), SearchError>;
+
+    /// Whether the backend answers.
+    async fn ping(&self) -> Result<(), SearchError>;
 }
 
 /// The words of a text, lower case, as the index splits them.

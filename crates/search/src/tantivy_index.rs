@@ -2,14 +2,15 @@
 
 use crate::highlight::{allowed_typos, highlight};
 use crate::{
-    words, GenreCount, GenreFilter, Hit, IndexOp, IndexReport, MovieDocument, ScoreBucket,
-    SearchError, SearchIndex, SearchRequest, SearchResponse, SearchSort, Suggestion,
+    words, EventDocument, GenreCount, GenreFilter, Hit, IndexOp, IndexReport, MovieDocument,
+    ScoreBucket, SearchError, SearchIndex, SearchRequest, SearchResponse, SearchSort, Suggestion,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
@@ -58,52 +59,228 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
+/// One generation of the index: a directory of its own. A rebuild writes a new generation
+/// and swaps it in by rewriting the `CURRENT` file beside it.
 struct Inner {
+    name: String,
+    index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// Held only while a batch is written (or for a whole rebuild), so that another process
+    /// (`moviedb rebuild`, beside a serving `moviedb`) can write between batches.
+    writer: Mutex<Option<IndexWriter>>,
+    keep_writer: bool,
     f: Fields,
 }
 
-/// A tantivy index on disk.
+/// A tantivy index on disk: generations under a root directory, the live one named in
+/// `CURRENT`.
 #[derive(Clone)]
 pub struct TantivyIndex {
-    inner: Arc<Inner>,
+    root: Arc<PathBuf>,
+    /// The generation read and written now.
+    live: Arc<RwLock<Arc<Inner>>>,
+    /// A pinned handle (a rebuild's shadow) never follows `CURRENT`.
+    pinned: bool,
+    /// The generation being rebuilt, swapped in by `finish_rebuild`.
+    rebuilding: Arc<Mutex<Option<Arc<Inner>>>>,
 }
 
 fn index_error(e: impl std::fmt::Display) -> SearchError {
     SearchError::Index(e.to_string())
 }
 
-impl TantivyIndex {
-    /// Opens the index in `dir`, creating it if missing.
-    pub fn open(dir: &Path) -> Result<Self, SearchError> {
-        std::fs::create_dir_all(dir).map_err(index_error)?;
+const CURRENT: &str = "CURRENT";
+/// How long a batch waits for the writer lock another process holds.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+fn read_current(root: &Path) -> Result<Option<String>, SearchError> {
+    match std::fs::read_to_string(root.join(CURRENT)) {
+        Ok(name) => Ok(Some(name.trim().to_owned()).filter(|n| !n.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(index_error(e)),
+    }
+}
+
+/// Points `CURRENT` at `name` atomically (write beside, then rename).
+fn write_current(root: &Path, name: &str) -> Result<(), SearchError> {
+    let temp = root.join(format!("{CURRENT}.{name}.tmp"));
+    std::fs::write(&temp, name).map_err(index_error)?;
+    std::fs::rename(&temp, root.join(CURRENT)).map_err(index_error)
+}
+
+fn new_generation_name() -> String {
+    format!("gen-{}", Uuid::now_v7().simple())
+}
+
+impl Inner {
+    fn open(root: &Path, name: &str, keep_writer: bool) -> Result<Self, SearchError> {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).map_err(index_error)?;
         let (schema, f) = schema();
-        let directory = MmapDirectory::open(dir).map_err(index_error)?;
+        let directory = MmapDirectory::open(&dir).map_err(index_error)?;
         let index = Index::open_or_create(directory, schema).map_err(index_error)?;
+        // Commits of this process reload at once (see `apply`); another process's within
+        // half a second, or at once through `refresh`.
         let reader = index
             .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()
             .map_err(index_error)?;
-        let writer = index.writer(50_000_000).map_err(index_error)?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                reader,
-                writer: Mutex::new(writer),
-                f,
-            }),
+            name: name.to_owned(),
+            index,
+            reader,
+            writer: Mutex::new(None),
+            keep_writer,
+            f,
         })
+    }
+
+    /// Runs `work` with the writer, opening it if needed; waits while another process holds
+    /// the lock.
+    fn with_writer<T>(
+        &self,
+        work: impl FnOnce(&mut IndexWriter) -> Result<T, SearchError>,
+    ) -> Result<T, SearchError> {
+        let mut slot = self
+            .writer
+            .lock()
+            .map_err(|_| SearchError::Index("index writer poisoned".into()))?;
+        if slot.is_none() {
+            let deadline = Instant::now() + LOCK_WAIT;
+            loop {
+                match self.index.writer_with_num_threads(1, 20_000_000) {
+                    Ok(writer) => break *slot = Some(writer),
+                    Err(tantivy::TantivyError::LockFailure(..)) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(tantivy::TantivyError::LockFailure(e, _)) => {
+                        return Err(SearchError::Unavailable(format!(
+                            "another process holds the index writer: {e}"
+                        )))
+                    }
+                    Err(e) => return Err(index_error(e)),
+                }
+            }
+        }
+        let writer = slot.as_mut().ok_or_else(|| index_error("no writer"))?;
+        let result = work(writer);
+        if !self.keep_writer || result.is_err() {
+            if let Some(writer) = slot.take() {
+                // Let merges of this batch's segments finish, so segments do not pile up.
+                writer.wait_merging_threads().map_err(index_error)?;
+            }
+        }
+        result
+    }
+
+    fn release_writer(&self) -> Result<(), SearchError> {
+        let mut slot = self
+            .writer
+            .lock()
+            .map_err(|_| SearchError::Index("index writer poisoned".into()))?;
+        if let Some(mut writer) = slot.take() {
+            writer.commit().map_err(index_error)?;
+            writer.wait_merging_threads().map_err(index_error)?;
+        }
+        Ok(())
+    }
+}
+
+impl TantivyIndex {
+    /// Opens the index under `root` (the generation `CURRENT` names), creating it if missing.
+    pub fn open(root: &Path) -> Result<Self, SearchError> {
+        std::fs::create_dir_all(root).map_err(index_error)?;
+        let name = match read_current(root)? {
+            Some(name) => name,
+            None => {
+                let name = new_generation_name();
+                Inner::open(root, &name, false)?;
+                write_current(root, &name)?;
+                name
+            }
+        };
+        let inner = Inner::open(root, &name, false)?;
+        Ok(Self {
+            root: Arc::new(root.to_owned()),
+            live: Arc::new(RwLock::new(Arc::new(inner))),
+            pinned: false,
+            rebuilding: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// The live generation, switching to a new one another process swapped in.
+    fn generation(&self) -> Result<Arc<Inner>, SearchError> {
+        let held = self
+            .live
+            .read()
+            .map_err(|_| index_error("index handle poisoned"))?
+            .clone();
+        if self.pinned {
+            return Ok(held);
+        }
+        match read_current(&self.root)? {
+            Some(name) if name != held.name => {
+                let fresh = Arc::new(Inner::open(&self.root, &name, false)?);
+                tracing::info!(index.generation = %name, "search index generation swapped in");
+                *self
+                    .live
+                    .write()
+                    .map_err(|_| index_error("index handle poisoned"))? = fresh.clone();
+                Ok(fresh)
+            }
+            _ => Ok(held),
+        }
     }
 
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Inner) -> Result<T, SearchError> + Send + 'static,
     ) -> Result<T, SearchError> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || work(&inner))
-            .await
-            .map_err(index_error)?
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let inner = this.generation()?;
+            work(&inner)
+        })
+        .await
+        .map_err(index_error)?
+    }
+
+    fn begin_rebuild_blocking(&self) -> Result<TantivyIndex, SearchError> {
+        let name = new_generation_name();
+        let inner = Arc::new(Inner::open(&self.root, &name, true)?);
+        *self
+            .rebuilding
+            .lock()
+            .map_err(|_| index_error("index handle poisoned"))? = Some(inner.clone());
+        Ok(TantivyIndex {
+            root: self.root.clone(),
+            live: Arc::new(RwLock::new(inner)),
+            pinned: true,
+            rebuilding: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    fn finish_rebuild_blocking(&self) -> Result<(), SearchError> {
+        let shadow = self
+            .rebuilding
+            .lock()
+            .map_err(|_| index_error("index handle poisoned"))?
+            .take()
+            .ok_or_else(|| index_error("finish_rebuild without begin_rebuild"))?;
+        shadow.release_writer()?;
+        write_current(&self.root, &shadow.name)?;
+        let old = self.generation()?;
+        // Old generations go; a reader in another process keeps its open files (they are
+        // mapped) until it notices the swap.
+        for entry in std::fs::read_dir(&*self.root).map_err(index_error)? {
+            let entry = entry.map_err(index_error)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("gen-") && name != shadow.name && name != old.name {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -158,10 +335,10 @@ impl Inner {
     }
 
     fn apply(&self, ops: &[IndexOp]) -> Result<IndexReport, SearchError> {
-        let mut writer = self
-            .writer
-            .lock()
-            .map_err(|_| SearchError::Index("index writer poisoned".into()))?;
+        self.with_writer(|writer| self.write(writer, ops))
+    }
+
+    fn write(&self, writer: &mut IndexWriter, ops: &[IndexOp]) -> Result<IndexReport, SearchError> {
         let mut report = IndexReport::default();
         let mut written: HashMap<Uuid, u64> = HashMap::new();
         for op in ops {
@@ -434,8 +611,46 @@ impl SearchIndex for TantivyIndex {
             .await
     }
 
-    async fn version(&self, id: Uuid) -> Result<Option<u64>, SearchError> {
-        self.blocking(move |inner| inner.indexed_version(id)).await
+    async fn versions(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, u64>, SearchError> {
+        let ids = ids.to_vec();
+        self.blocking(move |inner| {
+            let mut found = HashMap::with_capacity(ids.len());
+            for id in ids {
+                if let Some(version) = inner.indexed_version(id)? {
+                    found.insert(id, version);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn refresh(&self) -> Result<(), SearchError> {
+        self.blocking(|inner| inner.reader.reload().map_err(index_error))
+            .await
+    }
+
+    async fn record(&self, _events: Vec<EventDocument>) -> Result<(), SearchError> {
+        Ok(())
+    }
+
+    async fn begin_rebuild(&self) -> Result<Arc<dyn SearchIndex>, SearchError> {
+        let this = self.clone();
+        let shadow = tokio::task::spawn_blocking(move || this.begin_rebuild_blocking())
+            .await
+            .map_err(index_error)??;
+        Ok(Arc::new(shadow))
+    }
+
+    async fn finish_rebuild(&self) -> Result<(), SearchError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.finish_rebuild_blocking())
+            .await
+            .map_err(index_error)?
+    }
+
+    async fn ping(&self) -> Result<(), SearchError> {
+        self.blocking(|_| Ok(())).await
     }
 }
 

@@ -23,14 +23,21 @@ async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when the read models answer; 503 with `Retry-After` otherwise.
+/// Ready when the read models and the search index answer; 503 with `Retry-After` otherwise.
 async fn ready(State(state): State<QueryState>) -> Result<Json<Value>, ApiError> {
     state
         .read
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(json!({ "status": "ok", "read_models": "ok" })))
+    state
+        .search
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(
+        json!({ "status": "ok", "read_models": "ok", "search": "ok" }),
+    ))
 }
 
 /// Prometheus text: the projector's counters and lag when it runs in this process, and what

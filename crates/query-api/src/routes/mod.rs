@@ -2,6 +2,7 @@
 
 mod health;
 mod movies;
+mod search;
 mod users;
 
 use crate::state::QueryState;
@@ -17,6 +18,7 @@ use serde_json::{json, Value};
 pub fn routes(state: QueryState) -> Router {
     Router::new()
         .merge(movies::router())
+        .merge(search::router())
         .merge(users::router())
         .merge(health::metrics_router())
         .with_state(state)
