@@ -6,7 +6,7 @@ use crate::{
     ScoreBucket, SearchError, SearchIndex, SearchRequest, SearchResponse, SearchSort, Suggestion,
 };
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -29,6 +29,8 @@ use uuid::Uuid;
 #[derive(Clone, Copy)]
 struct Fields {
     id: Field,
+    id_hi: Field,
+    id_lo: Field,
     name: Field,
     director: Field,
     name_key: Field,
@@ -44,7 +46,9 @@ struct Fields {
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
-        id: b.add_text_field("id", STRING | STORED | FAST),
+        id: b.add_text_field("id", STRING | STORED),
+        id_hi: b.add_u64_field("id_hi", FAST),
+        id_lo: b.add_u64_field("id_lo", FAST),
         name: b.add_text_field("name", TEXT),
         director: b.add_text_field("director", TEXT),
         name_key: b.add_text_field("name_key", STRING | FAST),
@@ -313,6 +317,9 @@ impl Inner {
         let f = self.f;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.id, op.id().to_string());
+        let (hi, lo) = op.id().as_u64_pair();
+        doc.add_u64(f.id_hi, hi);
+        doc.add_u64(f.id_lo, lo);
         doc.add_u64(f.version, op.version());
         match op {
             IndexOp::Upsert(movie) => {
@@ -477,8 +484,12 @@ impl Inner {
 
     fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let searcher = self.reader.searcher();
-        let mut matches = searcher
-            .search(&self.query(request), &AllMatches)
+        let names = matches!(request.sort, SearchSort::Name { .. });
+        let Matches {
+            list: mut matches,
+            genres,
+        } = searcher
+            .search(&self.query(request), &AllMatches { names })
             .map_err(index_error)?;
         let by_id = |a: &Match, b: &Match| a.id.cmp(&b.id);
         match request.sort {
@@ -498,21 +509,14 @@ impl Inner {
                 (if descending { o.reverse() } else { o }).then_with(|| by_id(a, b))
             }),
         }
-        let mut genres: BTreeMap<&str, u64> = BTreeMap::new();
         let mut buckets = [0u64; 10];
         for m in &matches {
-            for g in &m.genres {
-                *genres.entry(g.as_str()).or_default() += 1;
-            }
             let bucket = m.imdb_score.floor().clamp(0.0, 9.0) as usize;
             buckets[bucket] += 1;
         }
         let mut genres: Vec<GenreCount> = genres
             .into_iter()
-            .map(|(genre, count)| GenreCount {
-                genre: genre.to_owned(),
-                count,
-            })
+            .map(|(genre, count)| GenreCount { genre, count })
             .collect();
         genres.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.genre.cmp(&b.genre)));
         let per_page = request.per_page.max(1) as usize;
@@ -568,18 +572,23 @@ impl Inner {
         let mut matches = self
             .reader
             .searcher()
-            .search(&query, &AllMatches)
-            .map_err(index_error)?;
+            .search(&query, &AllMatches { names: true })
+            .map_err(index_error)?
+            .list;
         // Names that start with the prefix first, then by popularity.
         let wanted = words.join(" ");
-        matches.sort_by(|a, b| {
-            let starts = |m: &Match| !crate::words(&m.name_key).join(" ").starts_with(&wanted);
-            starts(a)
-                .cmp(&starts(b))
+        let mut ranked: Vec<(bool, Match)> = matches
+            .drain(..)
+            .map(|m| (!crate::words(&m.name_key).join(" ").starts_with(&wanted), m))
+            .collect();
+        ranked.sort_by(|(a_later, a), (b_later, b)| {
+            a_later
+                .cmp(b_later)
                 .then_with(|| b.popularity.total_cmp(&a.popularity))
                 .then_with(|| a.name_key.cmp(&b.name_key))
                 .then_with(|| a.id.cmp(&b.id))
         });
+        let matches: Vec<Match> = ranked.into_iter().map(|(_, m)| m).collect();
         matches
             .iter()
             .take(limit)
@@ -654,33 +663,47 @@ impl SearchIndex for TantivyIndex {
     }
 }
 
-/// What a search needs of each hit to sort, page and count facets, read from fast fields.
+/// What a search needs of each hit to sort and page, read from fast fields.
 struct Match {
     address: DocAddress,
     score: Score,
-    id: String,
+    /// The id as two numbers: their order is the order of the UUIDs' text.
+    id: (u64, u64),
+    /// The lower-case name, only when the caller asked for names (sorting by name, suggest).
     name_key: String,
-    genres: Vec<String>,
     imdb_score: f64,
     popularity: f64,
 }
 
-/// Collects every hit (a catalogue of this size sorts and counts in memory in well under a
-/// millisecond per thousand hits; see the search benchmark).
-struct AllMatches;
+/// Every hit, and the genre counts over them.
+#[derive(Default)]
+struct Matches {
+    list: Vec<Match>,
+    genres: HashMap<String, u64>,
+}
+
+/// Collects every hit (facets count them all). Text is read from the columns' dictionaries
+/// once per distinct term and segment, in term order, not once per hit: that lookup is the
+/// expensive part (see the search benchmark).
+struct AllMatches {
+    names: bool,
+}
 
 struct SegmentMatches {
     segment: SegmentOrdinal,
-    id: Option<tantivy::columnar::StrColumn>,
+    id_hi: tantivy::columnar::Column<u64>,
+    id_lo: tantivy::columnar::Column<u64>,
     name_key: Option<tantivy::columnar::StrColumn>,
     genre: Option<tantivy::columnar::StrColumn>,
     imdb_score: tantivy::columnar::Column<f64>,
     popularity: tantivy::columnar::Column<f64>,
-    matches: Vec<Match>,
+    names: bool,
+    hits: Vec<(DocId, Score, u64)>,
+    genre_counts: HashMap<u64, u64>,
 }
 
 impl Collector for AllMatches {
-    type Fruit = Vec<Match>;
+    type Fruit = Matches;
     type Child = SegmentMatches;
 
     fn for_segment(
@@ -691,12 +714,15 @@ impl Collector for AllMatches {
         let ff = reader.fast_fields();
         Ok(SegmentMatches {
             segment,
-            id: ff.str("id")?,
+            id_hi: ff.u64("id_hi")?,
+            id_lo: ff.u64("id_lo")?,
             name_key: ff.str("name_key")?,
             genre: ff.str("genre")?,
             imdb_score: ff.f64("imdb_score")?,
             popularity: ff.f64("popularity")?,
-            matches: Vec::new(),
+            names: self.names,
+            hits: Vec::new(),
+            genre_counts: HashMap::new(),
         })
     }
 
@@ -704,46 +730,85 @@ impl Collector for AllMatches {
         true
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<Match>>) -> tantivy::Result<Vec<Match>> {
-        Ok(fruits.into_iter().flatten().collect())
+    fn merge_fruits(&self, fruits: Vec<Matches>) -> tantivy::Result<Matches> {
+        let mut all = Matches::default();
+        for fruit in fruits {
+            all.list.extend(fruit.list);
+            for (genre, count) in fruit.genres {
+                *all.genres.entry(genre).or_default() += count;
+            }
+        }
+        Ok(all)
     }
 }
 
-fn strings(column: Option<&tantivy::columnar::StrColumn>, doc: DocId) -> Vec<String> {
-    let Some(column) = column else {
-        return Vec::new();
-    };
-    column
-        .term_ords(doc)
-        .filter_map(|ord| {
-            let mut text = String::new();
-            column
-                .ord_to_str(ord, &mut text)
-                .ok()
-                .filter(|found| *found)?;
-            Some(text)
-        })
-        .collect()
+/// The text of each of `ords` (any order, repeats allowed) in `column`'s dictionary.
+fn terms_of(
+    column: &tantivy::columnar::StrColumn,
+    ords: impl Iterator<Item = u64>,
+) -> HashMap<u64, String> {
+    let mut sorted: Vec<u64> = ords.collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut texts = Vec::with_capacity(sorted.len());
+    let resolved = column
+        .dictionary()
+        .sorted_ords_to_term_cb(sorted.iter().copied(), |bytes| {
+            texts.push(String::from_utf8_lossy(bytes).into_owned());
+            Ok(())
+        });
+    if resolved.is_err() {
+        return HashMap::new();
+    }
+    sorted.into_iter().zip(texts).collect()
 }
 
 impl SegmentCollector for SegmentMatches {
-    type Fruit = Vec<Match>;
+    type Fruit = Matches;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        self.matches.push(Match {
-            address: DocAddress::new(self.segment, doc),
-            score,
-            id: strings(self.id.as_ref(), doc).pop().unwrap_or_default(),
-            name_key: strings(self.name_key.as_ref(), doc)
-                .pop()
-                .unwrap_or_default(),
-            genres: strings(self.genre.as_ref(), doc),
-            imdb_score: self.imdb_score.first(doc).unwrap_or(0.0),
-            popularity: self.popularity.first(doc).unwrap_or(0.0),
-        });
+        let name_ord = match (&self.name_key, self.names) {
+            (Some(column), true) => column.ords().first(doc).unwrap_or(0),
+            _ => 0,
+        };
+        self.hits.push((doc, score, name_ord));
+        if let Some(genre) = &self.genre {
+            for ord in genre.term_ords(doc) {
+                *self.genre_counts.entry(ord).or_default() += 1;
+            }
+        }
     }
 
-    fn harvest(self) -> Vec<Match> {
-        self.matches
+    fn harvest(self) -> Matches {
+        let names = match (&self.name_key, self.names) {
+            (Some(column), true) => terms_of(column, self.hits.iter().map(|h| h.2)),
+            _ => HashMap::new(),
+        };
+        let genres = match &self.genre {
+            Some(column) => {
+                let texts = terms_of(column, self.genre_counts.keys().copied());
+                self.genre_counts
+                    .iter()
+                    .filter_map(|(ord, count)| Some((texts.get(ord)?.clone(), *count)))
+                    .collect()
+            }
+            None => HashMap::new(),
+        };
+        let list = self
+            .hits
+            .iter()
+            .map(|&(doc, score, name_ord)| Match {
+                address: DocAddress::new(self.segment, doc),
+                score,
+                id: (
+                    self.id_hi.first(doc).unwrap_or(0),
+                    self.id_lo.first(doc).unwrap_or(0),
+                ),
+                name_key: names.get(&name_ord).cloned().unwrap_or_default(),
+                imdb_score: self.imdb_score.first(doc).unwrap_or(0.0),
+                popularity: self.popularity.first(doc).unwrap_or(0.0),
+            })
+            .collect();
+        Matches { list, genres }
     }
 }

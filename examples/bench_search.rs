@@ -1,0 +1,217 @@
+//! Search latency on 10 000 movies: a mix of queries (typos, prefixes, filters, sorts, deep
+//! pages), each run against the tantivy index the embedded service uses, in-process, after a
+//! warm-up. Prints the median and the 99th percentile per kind and overall.
+//!
+//! `cargo run --release --example bench_search [movies] [rounds]` (defaults 10000 and 200).
+
+use moviedb_search::{
+    GenreFilter, IndexOp, MovieDocument, MovieFilter, SearchIndex, SearchRequest, SearchSort,
+    TantivyIndex,
+};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const WORDS: [&str; 40] = [
+    "shadow", "river", "night", "king", "empire", "last", "dream", "city", "star", "fire",
+    "silent", "golden", "dark", "love", "war", "journey", "secret", "ghost", "storm", "heart",
+    "lost", "blood", "winter", "summer", "iron", "glass", "broken", "wild", "hidden", "paper",
+    "moon", "ocean", "mountain", "garden", "machine", "letter", "island", "crown", "echo", "road",
+];
+const DIRECTORS: [&str; 12] = [
+    "Alfred Hitchcock",
+    "Stanley Kubrick",
+    "Akira Kurosawa",
+    "Agnes Varda",
+    "Billy Wilder",
+    "Francis Ford Coppola",
+    "Sofia Coppola",
+    "Orson Welles",
+    "Ingmar Bergman",
+    "Jane Campion",
+    "Fritz Lang",
+    "Victor Fleming",
+];
+const GENRES: [&str; 10] = [
+    "Drama",
+    "Comedy",
+    "Thriller",
+    "Horror",
+    "War",
+    "Crime",
+    "Family",
+    "Adventure",
+    "Mystery",
+    "Romance",
+];
+
+/// A deterministic pseudo-random sequence, so every run indexes the same catalogue.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() as usize) % from.len()]
+    }
+}
+
+fn catalogue(n: usize) -> Vec<MovieDocument> {
+    let mut rng = Lcg(42);
+    (0..n)
+        .map(|i| {
+            let words = 1 + rng.next() % 3;
+            let mut name: Vec<String> = (0..words)
+                .map(|_| {
+                    let w = rng.pick(&WORDS);
+                    let mut c = w.chars();
+                    c.next()
+                        .map(|f| f.to_uppercase().chain(c).collect())
+                        .unwrap_or_default()
+                })
+                .collect();
+            name.push(format!("{}", i % 97));
+            let genres = (0..1 + rng.next() % 3)
+                .map(|_| rng.pick(&GENRES).to_owned())
+                .collect();
+            MovieDocument {
+                id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + i as u128),
+                name: format!("The {}", name.join(" ")),
+                director: rng.pick(&DIRECTORS).to_owned(),
+                genres,
+                imdb_score: (rng.next() % 101) as f64 / 10.0,
+                popularity: (rng.next() % 1001) as f64 / 10.0,
+                version: 1,
+            }
+        })
+        .collect()
+}
+
+fn queries() -> Vec<(&'static str, SearchRequest)> {
+    let text = |q: &str| SearchRequest {
+        q: Some(q.into()),
+        ..SearchRequest::default()
+    };
+    vec![
+        ("one word", text("shadow")),
+        ("typo", text("hitchcok")),
+        ("two typos", text("kurosaaw")),
+        ("prefix", text("moun")),
+        ("two words", text("golden empire")),
+        (
+            "text + filters",
+            SearchRequest {
+                filter: MovieFilter {
+                    genres: Some(GenreFilter::Any(vec!["War".into(), "Drama".into()])),
+                    imdb_score_gte: Some(7.0),
+                    ..MovieFilter::default()
+                },
+                ..text("night")
+            },
+        ),
+        (
+            "filters, by score",
+            SearchRequest {
+                filter: MovieFilter {
+                    genres: Some(GenreFilter::All(vec!["Drama".into(), "Crime".into()])),
+                    popularity_gte: Some(20.0),
+                    ..MovieFilter::default()
+                },
+                sort: SearchSort::ImdbScore { descending: true },
+                ..SearchRequest::default()
+            },
+        ),
+        (
+            "everything, by name, deep page",
+            SearchRequest {
+                sort: SearchSort::Name { descending: false },
+                page: 200,
+                per_page: 20,
+                ..SearchRequest::default()
+            },
+        ),
+    ]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let movies: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(10_000);
+    let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(200);
+    let dir = tempfile::tempdir()?;
+    let index = TantivyIndex::open(dir.path())?;
+    let started = Instant::now();
+    for chunk in catalogue(movies).chunks(1000) {
+        index
+            .apply(chunk.iter().cloned().map(IndexOp::Upsert).collect())
+            .await?;
+    }
+    println!("indexed {movies} movies in {:.0} ms", ms(started.elapsed()));
+    let queries = queries();
+    for (_, q) in &queries {
+        index.search(q).await?;
+    }
+    let mut all = Vec::new();
+    println!(
+        "{:<32} {:>8} {:>10} {:>10}",
+        "query", "hits", "median ms", "p99 ms"
+    );
+    for (name, q) in &queries {
+        let mut times = Vec::with_capacity(rounds);
+        let mut hits = 0;
+        for _ in 0..rounds {
+            let t = Instant::now();
+            hits = index.search(q).await?.total;
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "{name:<32} {hits:>8} {:>10.3} {:>10.3}",
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99))
+        );
+        all.extend(times);
+    }
+    let mut suggest = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        let t = Instant::now();
+        index
+            .suggest(["sh", "the go", "mo", "e"][i % 4], 10)
+            .await?;
+        suggest.push(t.elapsed());
+    }
+    suggest.sort();
+    println!(
+        "{:<32} {:>8} {:>10.3} {:>10.3}",
+        "suggest",
+        "-",
+        ms(percentile(&suggest, 0.5)),
+        ms(percentile(&suggest, 0.99))
+    );
+    all.sort();
+    println!(
+        "{:<32} {:>8} {:>10.3} {:>10.3}",
+        "all searches",
+        all.len(),
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.99))
+    );
+    Ok(())
+}
