@@ -5,12 +5,14 @@
 //! The broker comes from `MOVIEDB_TANSU` (set by `scripts/test`) or `tansu` on the `PATH`.
 //! Without one these tests print that they were skipped, unless `MOVIEDB_REQUIRE_KAFKA=1`.
 
+#[path = "common/process.rs"]
+mod process;
+
 use moviedb_event_store::test_support::MySqlTestDatabase;
+use process::{free_port, role, Process};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ADMIN_EMAIL: &str = "ops@example.com";
@@ -35,68 +37,6 @@ fn tansu() -> Option<PathBuf> {
         eprintln!("SKIPPED: no tansu broker (set MOVIEDB_TANSU or run scripts/test)");
     }
     found
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A child process killed when dropped, with its stderr collected.
-struct Process {
-    child: Child,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Process {
-    fn spawn(mut command: Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("process starts");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().expect("lock").push(line);
-            }
-        });
-        Self { child, logs }
-    }
-
-    /// The address a moviedb role logged as the one it listens on.
-    fn address(&self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let found = self.logs.lock().expect("lock").iter().find_map(|line| {
-                let entry: Value = serde_json::from_str(line).ok()?;
-                let message = entry["fields"]["message"].as_str()?;
-                message
-                    .ends_with("listening")
-                    .then(|| entry["fields"]["address"].as_str().map(str::to_owned))?
-            });
-            if let Some(address) = found {
-                return format!("http://{address}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no listening address in {:?}",
-                self.logs.lock().expect("lock")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 struct Broker {
@@ -160,21 +100,6 @@ struct Stack {
     queries: Vec<(Process, String)>,
     client: reqwest::Client,
     _data: tempfile::TempDir,
-}
-
-fn role(bin: &str, stack_env: &[(&str, String)], data: &Path) -> Process {
-    let mut command = Command::new(bin);
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("MOVIEDB_DATA_DIR", data)
-        .env("MOVIEDB_LISTEN", "127.0.0.1:0")
-        .env("MOVIEDB_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info");
-    for (k, v) in stack_env {
-        command.env(k, v);
-    }
-    Process::spawn(command)
 }
 
 impl Stack {

@@ -7,6 +7,7 @@
 mod answers;
 mod generations;
 mod golden;
+mod kibana;
 
 use moviedb_search::{
     ElasticIndex, EventDocument, GenreFilter, IndexOp, MovieDocument, MovieFilter, SearchIndex,
