@@ -385,6 +385,25 @@ async fn replaying_events_twice_out_of_order_or_late_leaves_the_index_as_a_clean
         messy_index.versions(&movie_ids).await.expect("versions"),
         clean_index.versions(&movie_ids).await.expect("versions")
     );
+    // The live index agrees with the live read models: the reconcile run at start finds
+    // nothing to do.
+    assert_eq!(
+        moviedb_projector::index::reconcile(app.read.as_ref(), app.search.as_ref())
+            .await
+            .expect("reconcile"),
+        0
+    );
+    // And a fresh index is filled from the read models alone.
+    let empty_dir = tempfile::tempdir().expect("temp dir");
+    let empty = moviedb_search::TantivyIndex::open(empty_dir.path()).expect("index");
+    assert_eq!(
+        moviedb_projector::index::reconcile(app.read.as_ref(), &empty)
+            .await
+            .expect("reconcile"),
+        6,
+        "five live movies and a tombstone"
+    );
+    assert_eq!(snapshot(&empty).await, expected);
 }
 
 on_both_backends!(

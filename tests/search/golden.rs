@@ -116,6 +116,7 @@ fn autocomplete_mget_and_the_alias_swap() {
     );
     assert_eq!(body::suggest_body("  ", 5), None);
     golden("mget", &body::mget_body(&[id(1), id(2)]));
+    golden("first-index", &body::first_index_body("movies"));
     golden(
         "alias-swap",
         &body::alias_swap_body("movies", "movies-0190abc", "movies-*"),

@@ -274,13 +274,14 @@ impl TantivyIndex {
             .ok_or_else(|| index_error("finish_rebuild without begin_rebuild"))?;
         shadow.release_writer()?;
         write_current(&self.root, &shadow.name)?;
-        let old = self.generation()?;
-        // Old generations go; a reader in another process keeps its open files (they are
-        // mapped) until it notices the swap.
+        self.generation()?;
+        // Old generations go. A reader in another process keeps the files it has mapped until
+        // it notices the swap (at its next search); a writer there fails its batch, which the
+        // projector retries on the new generation.
         for entry in std::fs::read_dir(&*self.root).map_err(index_error)? {
             let entry = entry.map_err(index_error)?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("gen-") && name != shadow.name && name != old.name {
+            if name.starts_with("gen-") && name != shadow.name {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }

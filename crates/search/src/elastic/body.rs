@@ -228,6 +228,11 @@ pub fn mget_body(ids: &[Uuid]) -> Value {
     json!({ "docs": ids.iter().map(|id| json!({ "_id": id, "_source": false })).collect::<Vec<_>>() })
 }
 
+/// The body that creates the first movie index with `alias` already on it.
+pub fn first_index_body(alias: &str) -> Value {
+    json!({ "aliases": { alias: { "is_write_index": true } } })
+}
+
 /// Moves `alias` to `index` in one atomic step, as the write index; readers never see a
 /// moment without it.
 pub fn alias_swap_body(alias: &str, index: &str, pattern: &str) -> Value {

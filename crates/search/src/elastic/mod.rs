@@ -102,12 +102,19 @@ async fn answer(
     Ok((status, body))
 }
 
+fn already_exists(status: u16, body: &Value) -> bool {
+    status == 400
+        && body.pointer("/error/type").and_then(Value::as_str)
+            == Some("resource_already_exists_exception")
+}
+
 impl ElasticIndex {
     /// Connects to `url` and makes sure the templates, a movie index with its alias, and the
     /// events index exist.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, SearchError> {
+        // The URL may carry a password: it is not repeated in the error.
         let transport = Transport::single_node(url)
-            .map_err(|e| SearchError::Index(format!("Elasticsearch URL `{url}`: {e}")))?;
+            .map_err(|e| SearchError::Index(format!("the Elasticsearch URL: {e}")))?;
         let index = Self {
             client: Elasticsearch::new(transport),
             names: Arc::new(IndexNames::new(prefix)),
@@ -137,9 +144,21 @@ impl ElasticIndex {
             parse::ok(status, &body)?;
         }
         if self.alias_targets().await?.is_empty() {
-            let first = names.generation();
-            self.create_index(&first).await?;
-            self.swap_alias(&first).await?;
+            // One fixed name with the alias in the same request: services starting together
+            // race to create it, one wins, and the alias never points at two indices.
+            let first = format!("{}-0", names.alias);
+            let (status, body) = answer(
+                self.client
+                    .indices()
+                    .create(IndicesCreateParts::Index(&first))
+                    .body(body::first_index_body(&names.alias))
+                    .send()
+                    .await,
+            )
+            .await?;
+            if !already_exists(status, &body) {
+                parse::ok(status, &body)?;
+            }
         }
         let (status, body) = answer(
             self.client
