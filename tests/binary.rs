@@ -314,6 +314,21 @@ async fn moviedb_rebuild_swaps_in_equal_read_models_while_the_service_answers() 
                     .await
                     .expect("a JSON list, never an error");
                 assert_eq!(page["total"], 30, "a reader saw a partial list: {page}");
+                // The search index is rebuilt into a new generation and swapped in too.
+                let found: Value = client
+                    .get(format!(
+                        "{base}/v1/movies/search?q=film&genre=War&per_page=100"
+                    ))
+                    .send()
+                    .await
+                    .expect("sent")
+                    .json()
+                    .await
+                    .expect("a JSON page of hits, never an error");
+                assert_eq!(
+                    found["total"], 30,
+                    "a searcher saw a partial index: {found}"
+                );
                 reads += 1;
             }
             reads
@@ -334,5 +349,35 @@ async fn moviedb_rebuild_swaps_in_equal_read_models_while_the_service_answers() 
     assert!(said.contains("from 31 events"), "{said}");
     assert!(reads > 0, "the service answered during the rebuild");
     assert_eq!(read.dump().await.expect("dump"), before);
+    // After the swap the serving process searches, and writes, the new generation.
+    let added = client
+        .post(format!("{base}/v1/movies"))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "Film after", "director": "Someone", "genre": ["War"], "imdb_score": 7.0, "99popularity": 1 }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(added.status(), 201);
+    let after: Value = client
+        .get(format!("{base}/v1/movies/search?q=film&per_page=100"))
+        .header(
+            "consistency-token",
+            added.headers()["consistency-token"]
+                .to_str()
+                .expect("ascii"),
+        )
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(after["total"], 31, "{after}");
+    let generations = std::fs::read_dir(dir.path().join("search"))
+        .expect("the search directory")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("gen-"))
+        .count();
+    assert_eq!(generations, 1, "the old generation was removed");
     stop(running);
 }
