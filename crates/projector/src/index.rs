@@ -8,10 +8,11 @@
 //! batch's movies and brought up to date where it is behind (a crash between the two writes, a
 //! rebuild swapping the index underneath); [`reconcile`] does the same for every movie.
 
+use crate::ProjectorError;
 use moviedb_domain::movie::{MovieEvent, MovieFields};
 use moviedb_event_store::{Metadata, StoredEvent};
 use moviedb_read_model::{MovieView, ReadModelError, ReadModels};
-use moviedb_search::{EventDocument, IndexOp, MovieDocument, SearchError, SearchIndex};
+use moviedb_search::{EventDocument, IndexOp, MovieDocument, SearchIndex};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -130,17 +131,6 @@ pub(crate) fn event_documents(
         .collect()
 }
 
-/// Why the index could not be brought up to date.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    /// The read models failed.
-    #[error(transparent)]
-    ReadModel(#[from] ReadModelError),
-    /// The index failed.
-    #[error(transparent)]
-    Search(#[from] SearchError),
-}
-
 /// Writes the read models' state of every movie in `ids` that the index holds at an older
 /// version; how many there were.
 pub(crate) async fn sync(
@@ -148,7 +138,7 @@ pub(crate) async fn sync(
     search: &dyn SearchIndex,
     ids: &[Uuid],
     read_versions: &HashMap<Uuid, u64>,
-) -> Result<u64, SyncError> {
+) -> Result<u64, ProjectorError> {
     let indexed = search.versions(ids).await?;
     let mut ops = Vec::new();
     for id in ids {
@@ -174,7 +164,10 @@ pub(crate) async fn sync(
 
 /// Brings the index up to date with the read models for every movie; how many documents were
 /// behind. Run at start and after a rebuild.
-pub async fn reconcile(read: &dyn ReadModels, search: &dyn SearchIndex) -> Result<u64, SyncError> {
+pub async fn reconcile(
+    read: &dyn ReadModels,
+    search: &dyn SearchIndex,
+) -> Result<u64, ProjectorError> {
     let (mut after, mut repaired) = (None, 0);
     loop {
         let page = read.stream_versions("movie", after, 500).await?;

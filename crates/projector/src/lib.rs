@@ -36,15 +36,6 @@ pub enum ProjectorError {
     Search(#[from] SearchError),
 }
 
-impl From<index::SyncError> for ProjectorError {
-    fn from(e: index::SyncError) -> Self {
-        match e {
-            index::SyncError::ReadModel(e) => e.into(),
-            index::SyncError::Search(e) => e.into(),
-        }
-    }
-}
-
 /// Applies batches of events to the read models.
 #[derive(Clone)]
 pub struct Projector {

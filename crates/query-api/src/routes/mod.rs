@@ -11,6 +11,7 @@ use axum::Router;
 use moviedb_domain::Actor;
 use moviedb_http::ApiError;
 use moviedb_read_model::ReadModelError;
+use moviedb_search::SearchError;
 use serde_json::{json, Value};
 
 /// Every query route without middleware and without health checks, to merge with the command
@@ -45,13 +46,24 @@ pub(crate) async fn require_admin(
     }
 }
 
-/// A read-model failure as an HTTP error: busy is 503, the rest is ours (500, logged).
-pub(crate) fn read_error(error: ReadModelError) -> ApiError {
-    if error.is_transient() {
+/// A backend failure as an HTTP error: one worth retrying (busy, unreachable, partial) is 503,
+/// the rest is ours (500, logged).
+fn backend_error(transient: bool, error: impl std::fmt::Display) -> ApiError {
+    if transient {
         ApiError::Unavailable(error.to_string())
     } else {
         ApiError::Internal(error.to_string())
     }
+}
+
+/// A read-model failure as an HTTP error.
+pub(crate) fn read_error(error: ReadModelError) -> ApiError {
+    backend_error(error.is_transient(), error)
+}
+
+/// A search failure as an HTTP error.
+pub(crate) fn search_error(error: SearchError) -> ApiError {
+    backend_error(error.is_transient(), error)
 }
 
 /// Health checks and metrics only: what a stand-alone projector serves.

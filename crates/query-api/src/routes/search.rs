@@ -8,23 +8,13 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
 use moviedb_http::ApiError;
-use moviedb_search::{Hit, SearchError, SearchSort};
+use moviedb_search::{Hit, SearchSort};
 use serde_json::{json, Value};
 
 pub(super) fn router() -> Router<QueryState> {
     Router::new()
         .route("/v1/movies/search", get(search))
         .route("/v1/movies/suggest", get(suggest))
-}
-
-/// A search failure as an HTTP error: an unreachable or partial backend is 503, the rest is
-/// ours (500, logged).
-fn search_error(error: SearchError) -> ApiError {
-    if error.is_transient() {
-        ApiError::Unavailable(error.to_string())
-    } else {
-        ApiError::Internal(error.to_string())
-    }
 }
 
 fn sort_name(sort: SearchSort) -> String {
@@ -59,7 +49,7 @@ fn hit_json(hit: &Hit) -> Value {
 async fn consistent(headers: &HeaderMap, state: &QueryState) -> Result<(), ApiError> {
     wait_for(headers, state).await?;
     if headers.contains_key("consistency-token") {
-        state.search.refresh().await.map_err(search_error)?;
+        state.search.refresh().await.map_err(super::search_error)?;
     }
     Ok(())
 }
@@ -72,7 +62,11 @@ async fn search(
 ) -> Result<Json<Value>, ApiError> {
     let request = params::search_request(&params::pairs(raw.as_deref())?)?;
     consistent(&headers, &state).await?;
-    let found = state.search.search(&request).await.map_err(search_error)?;
+    let found = state
+        .search
+        .search(&request)
+        .await
+        .map_err(super::search_error)?;
     let mut body = super::page_json(
         found.hits.iter().map(hit_json).collect(),
         found.total,
@@ -104,6 +98,6 @@ async fn suggest(
         .search
         .suggest(&q, limit)
         .await
-        .map_err(search_error)?;
+        .map_err(super::search_error)?;
     Ok(Json(json!({ "q": q, "items": items })))
 }
