@@ -1,20 +1,23 @@
 //! The `moviedb` binary as a user runs it: environment configuration, bootstrap admin,
 //! `admin create`, graceful shutdown on SIGTERM, and logs (at debug level) free of secrets.
 
+#[path = "common/process.rs"]
+mod process;
+
 use moviedb_event_store::test_support::MySqlTestDatabase;
 use moviedb_event_store::{EventStore, SqliteEventStore};
+use process::Process;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
 
 const ADMIN_PASSWORD: &str = "Boot_strap9";
 const USER_PASSWORD: &str = "Us3r_secret";
 
 struct Running {
-    child: Child,
-    logs: Arc<Mutex<Vec<String>>>,
+    process: Process,
     base: String,
 }
 
@@ -31,59 +34,29 @@ fn moviedb(data_dir: &std::path::Path) -> Command {
 }
 
 fn start(data_dir: &std::path::Path) -> Running {
-    let mut child = moviedb(data_dir)
+    let mut command = moviedb(data_dir);
+    command
         .env("MOVIEDB_ADMIN_EMAIL", "boot@example.com")
-        .env("MOVIEDB_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("moviedb starts");
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let stderr = child.stderr.take().expect("stderr");
-    let sink = logs.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().expect("lock").push(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let address = loop {
-        let found = logs.lock().expect("lock").iter().find_map(|line| {
-            let entry: Value = serde_json::from_str(line).ok()?;
-            (entry["fields"]["message"] == "command API listening")
-                .then(|| entry["fields"]["address"].as_str().map(str::to_owned))?
-        });
-        if let Some(address) = found {
-            break address;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "moviedb did not start: {:?}",
-            logs.lock().expect("lock")
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Running {
-        child,
-        logs,
-        base: format!("http://{address}"),
-    }
+        .env("MOVIEDB_ADMIN_PASSWORD", ADMIN_PASSWORD);
+    let process = Process::spawn(command);
+    let base = process.address();
+    Running { process, base }
 }
 
 fn stop(mut running: Running) -> Vec<String> {
-    let pid = running.child.id().to_string();
+    let pid = running.process.child.id().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill runs");
     assert!(killed.success());
-    let status = running.child.wait().expect("waits");
+    let status = running.process.child.wait().expect("waits");
     assert!(
         status.success(),
         "moviedb exits cleanly on SIGTERM: {status}"
     );
     std::thread::sleep(Duration::from_millis(100));
-    let logs = running.logs.lock().expect("lock").clone();
+    let logs = running.process.logs.lock().expect("lock").clone();
     logs
 }
 

@@ -2,27 +2,10 @@
 //! and paging, details with ETags, the user list, history, and read-your-writes.
 
 use crate::on_both_backends;
-use crate::support::{body, header, movie, oz, problem, TestApp};
+use crate::support::{body, film, header, movie, oz, problem, seed, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Instant;
-
-/// Adds `movies` as the admin and returns the consistency token of the last write.
-async fn seed(app: &TestApp, token: &str, movies: &[Value]) -> Vec<(String, String)> {
-    let mut added = Vec::new();
-    for m in movies {
-        let response = app.add_movie(token, m).await;
-        assert_eq!(response.status(), 201, "{m}");
-        let consistency = header(&response, "consistency-token");
-        let id = body(response).await["id"].as_str().expect("id").to_owned();
-        added.push((id, consistency));
-    }
-    added
-}
-
-fn film(name: &str, director: &str, genres: &[&str], score: f64, popularity: f64) -> Value {
-    json!({ "name": name, "director": director, "genre": genres, "imdb_score": score, "99popularity": popularity })
-}
 
 async fn get(
     app: &TestApp,

@@ -2,79 +2,79 @@
 //! models commit it, so a `Consistency-Token` covers search too.
 
 use crate::on_both_backends;
-use crate::support::{body, header, problem, TestApp};
+use crate::support::{body, film, header, problem, seed, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-fn film(name: &str, director: &str, genres: &[&str], score: f64, popularity: f64) -> Value {
-    json!({ "name": name, "director": director, "genre": genres, "imdb_score": score, "99popularity": popularity })
-}
-
 /// Adds the catalogue as the admin; the ids, and the token of the last write.
 async fn catalogue(app: &TestApp, admin: &str) -> (Vec<String>, String) {
-    let mut ids = Vec::new();
-    let mut token = String::new();
-    for m in [
-        film(
-            "The Godfather",
-            "Francis Ford Coppola",
-            &["Crime", "Drama"],
-            9.2,
-            92.0,
-        ),
-        film(
-            "The Godfather: Part II",
-            "Francis Ford Coppola",
-            &["Crime", "Drama"],
-            9.0,
-            90.0,
-        ),
-        film(
-            "Psycho",
-            "Alfred Hitchcock",
-            &["Horror", "Thriller"],
-            8.5,
-            85.0,
-        ),
-        film(
-            "Vertigo",
-            "Alfred Hitchcock",
-            &["Mystery", "Thriller"],
-            8.3,
-            83.0,
-        ),
-        film(
-            "Paths of Glory",
-            "Stanley Kubrick",
-            &["Drama", "War"],
-            8.4,
-            84.0,
-        ),
-        film(
-            "The Wizard of Oz",
-            "Victor Fleming",
-            &["Adventure", "Family"],
-            8.3,
-            83.0,
-        ),
-    ] {
-        let response = app.add_movie(admin, &m).await;
-        assert_eq!(response.status(), 201);
-        token = header(&response, "consistency-token");
-        ids.push(body(response).await["id"].as_str().expect("id").to_owned());
-    }
-    (ids, token)
+    let added = seed(
+        app,
+        admin,
+        &[
+            film(
+                "The Godfather",
+                "Francis Ford Coppola",
+                &["Crime", "Drama"],
+                9.2,
+                92.0,
+            ),
+            film(
+                "The Godfather: Part II",
+                "Francis Ford Coppola",
+                &["Crime", "Drama"],
+                9.0,
+                90.0,
+            ),
+            film(
+                "Psycho",
+                "Alfred Hitchcock",
+                &["Horror", "Thriller"],
+                8.5,
+                85.0,
+            ),
+            film(
+                "Vertigo",
+                "Alfred Hitchcock",
+                &["Mystery", "Thriller"],
+                8.3,
+                83.0,
+            ),
+            film(
+                "Paths of Glory",
+                "Stanley Kubrick",
+                &["Drama", "War"],
+                8.4,
+                84.0,
+            ),
+            film(
+                "The Wizard of Oz",
+                "Victor Fleming",
+                &["Adventure", "Family"],
+                8.3,
+                83.0,
+            ),
+        ],
+    )
+    .await;
+    let token = added.last().map(|(_, t)| t.clone()).unwrap_or_default();
+    (added.into_iter().map(|(id, _)| id).collect(), token)
 }
 
-async fn search(app: &TestApp, query: &str, consistency: &str) -> Value {
+/// A 200 answer to a GET with a `Consistency-Token`.
+async fn read(app: &TestApp, path: &str, consistency: &str) -> Value {
     let response = app
-        .request(Method::GET, &format!("/v1/movies/search?{query}"), None)
+        .request(Method::GET, path, None)
         .header("consistency-token", consistency)
         .send()
         .await
         .expect("sent");
-    assert_eq!(response.status(), 200, "{query}");
+    assert_eq!(response.status(), 200, "{path}");
     body(response).await
+}
+
+async fn search(app: &TestApp, query: &str, consistency: &str) -> Value {
+    read(app, &format!("/v1/movies/search?{query}"), consistency).await
 }
 
 fn names(found: &Value) -> Vec<&str> {
@@ -204,13 +204,8 @@ async fn edits_and_deletes_reach_search_with_the_consistency_token(app: TestApp)
     let token = header(&deleted, "consistency-token");
     assert_eq!(search(&app, "q=psycho", &token).await["total"], 0);
     assert_eq!(search(&app, "", &token).await["total"], 5);
-    let suggest = app
-        .request(Method::GET, "/v1/movies/suggest?q=psy", None)
-        .header("consistency-token", &token)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(body(suggest).await["items"], json!([]));
+    let suggest = read(&app, "/v1/movies/suggest?q=psy", &token).await;
+    assert_eq!(suggest["items"], json!([]));
 }
 
 async fn suggest_completes_names_from_their_first_letters(app: TestApp) {
@@ -218,16 +213,7 @@ async fn suggest_completes_names_from_their_first_letters(app: TestApp) {
     let (ids, token) = catalogue(&app, &admin).await;
     let suggest = |q: &'static str| {
         let (app, token) = (&app, token.clone());
-        async move {
-            let response = app
-                .request(Method::GET, &format!("/v1/movies/suggest?{q}"), None)
-                .header("consistency-token", token)
-                .send()
-                .await
-                .expect("sent");
-            assert_eq!(response.status(), 200, "{q}");
-            body(response).await
-        }
+        async move { read(app, &format!("/v1/movies/suggest?{q}"), &token).await }
     };
     let godf = suggest("q=the%20godf").await;
     assert_eq!(

@@ -191,6 +191,23 @@ pub fn movie(name: &str) -> Value {
     json!({ "99popularity": 50.0, "director": "Someone", "genre": ["Drama"], "imdb_score": 7.0, "name": name })
 }
 
+pub fn film(name: &str, director: &str, genres: &[&str], score: f64, popularity: f64) -> Value {
+    json!({ "name": name, "director": director, "genre": genres, "imdb_score": score, "99popularity": popularity })
+}
+
+/// Adds `movies` as the admin; each one's id and the `Consistency-Token` of its write.
+pub async fn seed(app: &TestApp, token: &str, movies: &[Value]) -> Vec<(String, String)> {
+    let mut added = Vec::new();
+    for m in movies {
+        let response = app.add_movie(token, m).await;
+        assert_eq!(response.status(), 201, "{m}");
+        let consistency = header(&response, "consistency-token");
+        let id = body(response).await["id"].as_str().expect("id").to_owned();
+        added.push((id, consistency));
+    }
+    added
+}
+
 pub async fn body(response: Response) -> Value {
     response.json().await.expect("a JSON body")
 }
