@@ -474,8 +474,14 @@ impl Inner {
         BooleanQuery::new(clauses)
     }
 
-    fn source(&self, address: DocAddress) -> Result<MovieDocument, SearchError> {
-        let doc: TantivyDocument = self.reader.searcher().doc(address).map_err(index_error)?;
+    /// The stored movie at `address`, read through the `searcher` that found it: a searcher
+    /// taken later may follow a reload, and its segment ordinals mean other segments.
+    fn source(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: DocAddress,
+    ) -> Result<MovieDocument, SearchError> {
+        let doc: TantivyDocument = searcher.doc(address).map_err(index_error)?;
         let json = doc
             .get_first(self.f.source)
             .and_then(|v| v.as_str())
@@ -528,7 +534,7 @@ impl Inner {
             .skip(skip)
             .take(per_page)
             .map(|m| {
-                let movie = self.source(m.address)?;
+                let movie = self.source(&searcher, m.address)?;
                 Ok(Hit {
                     name_highlight: highlight(&movie.name, &query_words),
                     director_highlight: highlight(&movie.director, &query_words),
@@ -570,9 +576,8 @@ impl Inner {
             IndexRecordOption::Basic,
         ));
         let query = BooleanQuery::new(vec![(Occur::Must, live), (Occur::Must, text)]);
-        let mut matches = self
-            .reader
-            .searcher()
+        let searcher = self.reader.searcher();
+        let mut matches = searcher
             .search(&query, &AllMatches { names: true })
             .map_err(index_error)?
             .list;
@@ -594,7 +599,7 @@ impl Inner {
             .iter()
             .take(limit)
             .map(|m| {
-                let movie = self.source(m.address)?;
+                let movie = self.source(&searcher, m.address)?;
                 Ok(Suggestion {
                     id: movie.id,
                     name: movie.name,

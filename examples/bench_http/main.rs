@@ -1,0 +1,223 @@
+//! The load harness: moviedb against the limits of this machine, measured in one run.
+//!
+//! ```sh
+//! cargo run --release --example bench_http                     # SQLite, 10 000 movies
+//! cargo run --release --example bench_http -- --movies 100000
+//! cargo run --release --example bench_http -- --db mariadb     # MariaDB on 127.0.0.1:3306
+//! ```
+//!
+//! It builds and starts the release `moviedb` on a fresh data directory, a bare axum baseline
+//! serving the same JSON from memory (this example, started again as `--baseline`), loads the
+//! movies through the HTTP API and prints each figure beside its limit and the ratio.
+
+mod baseline;
+mod catalogue;
+mod limits;
+mod load;
+mod report;
+mod server;
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::Full;
+use hyper::Request;
+use load::MakeRequest;
+use report::Report;
+use serde_json::{json, Value};
+use server::Moviedb;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "moviedb load harness: every figure beside its limit, in one run")]
+pub struct Args {
+    /// Movies loaded through the API before measuring.
+    #[arg(long, default_value_t = 10_000)]
+    movies: u64,
+    /// Database: sqlite (embedded default) or mariadb (127.0.0.1:3306, root).
+    #[arg(long, default_value = "sqlite")]
+    db: String,
+    /// Seconds per throughput measurement.
+    #[arg(long, default_value_t = 5)]
+    secs: u64,
+    /// Connections for the read measurements.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Write -> visible rounds.
+    #[arg(long, default_value_t = 200)]
+    rounds: usize,
+    /// Seconds of mixed load before the memory figure.
+    #[arg(long, default_value_t = 60)]
+    mixed_secs: u64,
+    /// Events generated for the rebuild figure (0: skip it).
+    #[arg(long, default_value_t = 1_000_000)]
+    rebuild_events: u64,
+    /// Do not run `cargo build --release --bin moviedb` first.
+    #[arg(long)]
+    no_build: bool,
+    /// Internal: serve the baseline on this port with `--movies` movies.
+    #[arg(long, hide = true)]
+    baseline: Option<u16>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if let Some(port) = args.baseline {
+        return runtime.block_on(baseline::serve(port, args.movies));
+    }
+    runtime.block_on(run(args))
+}
+
+fn get(host: &str, path: &str) -> Request<Full<Bytes>> {
+    Request::get(path)
+        .header("host", host)
+        .body(Full::new(Bytes::new()))
+        .expect("a valid request")
+}
+
+fn post_json(
+    host: &str,
+    path: &str,
+    token: &str,
+    method: &str,
+    body: &Value,
+) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", host)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a valid request")
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let mut report = Report::new(&args);
+    let secs = Duration::from_secs(args.secs);
+    let conns = args.connections;
+
+    let moviedb = Moviedb::start(&args).await?;
+    let base = server::Baseline::start(args.movies)?;
+    let token = moviedb.login().await?;
+    let idle_rss = moviedb.rss_mb();
+
+    eprintln!("loading {} movies through the API", args.movies);
+    let started = Instant::now();
+    moviedb.load(&token, args.movies).await?;
+    eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
+    let ids = Arc::new(moviedb.ids().await?);
+    report.rss_loaded = moviedb.rss_mb();
+
+    // Reads.
+    let base_ids = Arc::new(base.ids().await?);
+    let (addr, host) = (moviedb.addr, moviedb.host());
+    let by_id = |ids: Arc<Vec<String>>, host: String| -> MakeRequest {
+        Arc::new(move |n| {
+            get(
+                &host,
+                &format!("/v1/movies/{}", ids[(n as usize * 7919) % ids.len()]),
+            )
+        })
+    };
+    let mut ours = load::run(addr, conns, secs, by_id(ids.clone(), host.clone())).await;
+    let mut limit = load::run(base.addr, conns, secs, by_id(base_ids, base.host())).await;
+    report.reads("GET /v1/movies/{id}", &mut ours, &mut limit);
+
+    let pages = (args.movies / 20).clamp(1, 50);
+    let list = |host: String| -> MakeRequest {
+        Arc::new(move |n| {
+            get(
+                &host,
+                &format!("/v1/movies?page={}&per_page=20", n % pages + 1),
+            )
+        })
+    };
+    let mut ours = load::run(addr, conns, secs, list(host.clone())).await;
+    let mut limit = load::run(base.addr, conns, secs, list(base.host())).await;
+    report.reads("GET /v1/movies page of 20", &mut ours, &mut limit);
+    drop(base);
+
+    let h = host.clone();
+    let search: MakeRequest = Arc::new(move |n| {
+        let q = catalogue::SEARCHES[n as usize % catalogue::SEARCHES.len()];
+        get(&h, &format!("/v1/movies/search?{q}"))
+    });
+    let mut ours = load::run(addr, conns, secs, search).await;
+    report.latency("search with typos and filters", &mut ours);
+
+    // Writes.
+    for clients in [1usize, 8, 32] {
+        let (h, t) = (host.clone(), token.clone());
+        let add: MakeRequest = Arc::new(move |n| {
+            post_json(
+                &h,
+                "/v1/movies",
+                &t,
+                "POST",
+                &catalogue::movie(n, &format!("a{clients}-")),
+            )
+        });
+        let ours = load::run(addr, clients, secs, add).await;
+        let limit = moviedb.write_limit(clients, secs).await?;
+        report.writes(clients, &ours, limit);
+    }
+    let bulk: Vec<Value> = (0..1000).map(|n| catalogue::movie(n, "bulk-")).collect();
+    let started = Instant::now();
+    let answer = moviedb
+        .post(&token, "/v1/movies", &Value::Array(bulk))
+        .await?;
+    let took = started.elapsed();
+    let created = answer["created"].as_u64().unwrap_or(0) as usize;
+    report.bulk(created, took);
+
+    // Visibility.
+    let (plain, with_token) = moviedb.visibility(&token, &ids, args.rounds).await?;
+    report.visibility(plain, with_token);
+
+    // Memory after mixed load.
+    if args.mixed_secs > 0 {
+        eprintln!("mixed load for {} s", args.mixed_secs);
+        let (h, ids2) = (host.clone(), ids.clone());
+        let reads: MakeRequest = Arc::new(move |n| match n % 4 {
+            0 => get(&h, &format!("/v1/movies?page={}&per_page=20", n % 500 + 1)),
+            1 => get(
+                &h,
+                &format!("/v1/movies/search?{}", catalogue::SEARCHES[n as usize % 8]),
+            ),
+            _ => get(
+                &h,
+                &format!("/v1/movies/{}", ids2[(n as usize * 31) % ids2.len()]),
+            ),
+        });
+        let (h, t, ids3) = (host.clone(), token.clone(), ids.clone());
+        let writes: MakeRequest = Arc::new(move |n| {
+            let id = &ids3[(n as usize * 13) % ids3.len()];
+            post_json(
+                &h,
+                &format!("/v1/movies/{id}"),
+                &t,
+                "PATCH",
+                &json!({ "99popularity": (n % 1001) as f64 / 10.0 }),
+            )
+        });
+        let mixed = Duration::from_secs(args.mixed_secs);
+        let (r, w) = tokio::join!(
+            load::run(addr, conns, mixed, reads),
+            load::run(addr, 2, mixed, writes)
+        );
+        report.mixed = Some((r.ok_per_sec(), w.ok_per_sec(), r.failed + w.failed));
+    }
+    report.rss_mixed = moviedb.rss_mb();
+    report.rss_idle = idle_rss;
+    drop(moviedb);
+
+    if args.rebuild_events > 0 {
+        report.rebuild = Some(server::rebuild(&args).await?);
+    }
+    report.print();
+    Ok(())
+}

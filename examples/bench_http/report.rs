@@ -1,0 +1,193 @@
+//! The table the harness prints: each figure, its limit measured in the same run, the ratio
+//! and the goal of issue 9.
+
+use crate::load::Outcome;
+use crate::server::summary;
+use crate::Args;
+use std::time::Duration;
+
+struct Row {
+    measure: String,
+    ours: String,
+    limit: String,
+    ratio: String,
+    goal: &'static str,
+}
+
+pub struct Report {
+    header: String,
+    rows: Vec<Row>,
+    pub rss_idle: f64,
+    pub rss_loaded: f64,
+    pub rss_mixed: f64,
+    pub mixed: Option<(f64, f64, u64)>,
+    pub rebuild: Option<(u64, Duration)>,
+    mixed_secs: u64,
+}
+
+fn pct(ours: f64, limit: f64) -> String {
+    if limit.is_finite() && limit > 0.0 {
+        format!("{:.0}%", 100.0 * ours / limit)
+    } else {
+        "-".into()
+    }
+}
+
+impl Report {
+    pub fn new(args: &Args) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+        Self {
+            header: format!(
+                "moviedb on {}, {} movies, {} cores, {} s per figure, {} connections for reads",
+                args.db, args.movies, cpus, args.secs, args.connections
+            ),
+            rows: Vec::new(),
+            rss_idle: f64::NAN,
+            rss_loaded: f64::NAN,
+            rss_mixed: f64::NAN,
+            mixed: None,
+            rebuild: None,
+            mixed_secs: args.mixed_secs,
+        }
+    }
+
+    fn row(
+        &mut self,
+        measure: impl Into<String>,
+        ours: String,
+        limit: String,
+        ratio: String,
+        goal: &'static str,
+    ) {
+        let measure = measure.into();
+        eprintln!("  {measure}: {ours} (limit {limit}, {ratio})");
+        self.rows.push(Row {
+            measure,
+            ours,
+            limit,
+            ratio,
+            goal,
+        });
+    }
+
+    pub fn reads(&mut self, what: &str, ours: &mut Outcome, limit: &mut Outcome) {
+        let (o, l) = (ours.ok_per_sec(), limit.ok_per_sec());
+        self.row(
+            format!("{what}, req/s"),
+            format!(
+                "{o:.0} (p99 {:.2} ms, {} failed)",
+                ours.percentile_ms(99.0),
+                ours.failed
+            ),
+            format!("{l:.0} bare axum (p99 {:.2} ms)", limit.percentile_ms(99.0)),
+            pct(o, l),
+            ">= 50%",
+        );
+    }
+
+    pub fn latency(&mut self, what: &str, ours: &mut Outcome) {
+        self.row(
+            format!("{what}, ms"),
+            format!(
+                "p50 {:.2}, p99 {:.2} ({:.0} req/s, {} failed)",
+                ours.percentile_ms(50.0),
+                ours.percentile_ms(99.0),
+                ours.ok_per_sec(),
+                ours.failed
+            ),
+            "-".into(),
+            "-".into(),
+            "p99 <= 5 ms at 10k, <= 10 ms at 100k",
+        );
+    }
+
+    pub fn writes(&mut self, clients: usize, ours: &Outcome, limit: Option<f64>) {
+        let o = ours.ok_per_sec();
+        let l = limit.unwrap_or(f64::NAN);
+        self.row(
+            format!("add one movie at {clients} conns, ok/s"),
+            format!("{o:.0} ({} failed)", ours.failed),
+            limit.map_or("- (sysbench not installed)".into(), |l| {
+                format!("{l:.0} durable single-row commits/s")
+            }),
+            pct(o, l),
+            ">= 100% (SQLite) / 40% (MariaDB) at 32",
+        );
+    }
+
+    pub fn bulk(&mut self, created: usize, took: Duration) {
+        self.row(
+            "bulk add of 1 000 movies, movies/s",
+            format!(
+                "{:.0} ({created} created in {:.0} ms)",
+                created as f64 / took.as_secs_f64(),
+                took.as_secs_f64() * 1000.0
+            ),
+            "-".into(),
+            "-".into(),
+            ">= 10k/s SQLite, >= 3k/s MariaDB",
+        );
+    }
+
+    pub fn visibility(&mut self, mut plain: Vec<u64>, mut with_token: Vec<u64>) {
+        let (p50, p99, max) = summary(&mut plain);
+        self.row(
+            "write -> visible to a plain GET (polling), ms",
+            format!("p50 {p50:.2}, p99 {p99:.2}, max {max:.2}"),
+            "-".into(),
+            "-".into(),
+            "p50 <= 5, p99 <= 25 embedded",
+        );
+        let (p50, p99, max) = summary(&mut with_token);
+        self.row(
+            "GET with the write's Consistency-Token, ms",
+            format!("p50 {p50:.2}, p99 {p99:.2}, max {max:.2}"),
+            "-".into(),
+            "-".into(),
+            "p99 <= 10 embedded",
+        );
+    }
+
+    pub fn print(mut self) {
+        if let Some((events, took)) = self.rebuild {
+            self.row(
+                "moviedb rebuild, events/s",
+                format!(
+                    "{:.0} ({events} events in {:.1} s)",
+                    events as f64 / took.as_secs_f64(),
+                    took.as_secs_f64()
+                ),
+                "-".into(),
+                "-".into(),
+                ">= 100k/s SQLite, >= 30k/s MariaDB",
+            );
+        }
+        let mixed = self.mixed.map_or(String::new(), |(r, w, f)| {
+            format!(
+                "; mixed load {} s: {r:.0} reads/s + {w:.0} writes/s, {f} failed",
+                self.mixed_secs
+            )
+        });
+        let rss = format!(
+            "{:.0} MB after loading, {:.0} MB after mixed load{mixed}",
+            self.rss_loaded, self.rss_mixed
+        );
+        let idle = format!("{:.0} MB idle", self.rss_idle);
+        self.row(
+            "resident memory",
+            rss,
+            idle,
+            "-".into(),
+            "<= 150 MB at 100k after 5 min mixed",
+        );
+        println!("\n{}\n", self.header);
+        println!("| measure | moviedb | limit in the same run | ratio | goal |");
+        println!("|---|---|---|---|---|");
+        for r in &self.rows {
+            println!(
+                "| {} | {} | {} | {} | {} |",
+                r.measure, r.ours, r.limit, r.ratio, r.goal
+            );
+        }
+    }
+}

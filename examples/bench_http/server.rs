@@ -1,0 +1,421 @@
+//! The processes under test: the release `moviedb` on a fresh data directory, and the baseline.
+
+use crate::load::percentile_ms;
+use crate::Args;
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "bench@example.com";
+const PASSWORD: &str = "Bench_pass1";
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn moviedb_binary(args: &Args) -> anyhow::Result<PathBuf> {
+    if !args.no_build {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--bin", "moviedb"])
+            .current_dir(workspace())
+            .status()?;
+        if !status.success() {
+            bail!("cargo build --release --bin moviedb failed");
+        }
+    }
+    Ok(workspace().join("target/release/moviedb"))
+}
+
+/// A child process killed when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Ok(r) = client.get(url).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("{url} did not answer in time")
+}
+
+/// The database moviedb runs on in this run.
+#[derive(Clone)]
+pub enum Database {
+    Sqlite,
+    MariaDb { name: String },
+}
+
+impl Database {
+    fn from_args(args: &Args) -> anyhow::Result<Self> {
+        match args.db.as_str() {
+            "sqlite" => Ok(Self::Sqlite),
+            "mariadb" | "mysql" => Ok(Self::MariaDb {
+                name: format!("moviedb_bench_{}", std::process::id()),
+            }),
+            other => bail!("--db {other}: use sqlite or mariadb"),
+        }
+    }
+
+    fn url(&self, data: &Path) -> String {
+        match self {
+            Self::Sqlite => format!("sqlite://{}", data.join("moviedb.db").display()),
+            Self::MariaDb { name } => format!("mysql://root@127.0.0.1:3306/{name}"),
+        }
+    }
+
+    async fn drop_database(&self) {
+        if let Self::MariaDb { name } = self {
+            if let Ok(pool) = sqlx::MySqlPool::connect("mysql://root@127.0.0.1:3306").await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .execute(&pool)
+                    .await;
+            }
+        }
+    }
+}
+
+/// The release moviedb, serving every role on one port.
+pub struct Moviedb {
+    process: Option<Guard>,
+    pub addr: SocketAddr,
+    client: reqwest::Client,
+    data: tempfile::TempDir,
+    database: Database,
+}
+
+impl Moviedb {
+    pub async fn start(args: &Args) -> anyhow::Result<Self> {
+        let binary = moviedb_binary(args)?;
+        let database = Database::from_args(args)?;
+        database.drop_database().await;
+        let data = tempfile::tempdir_in(workspace().join("target"))?;
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let child = Command::new(&binary)
+            .env("MOVIEDB_DATA_DIR", data.path())
+            .env("MOVIEDB_DATABASE_URL", database.url(data.path()))
+            .env("MOVIEDB_LISTEN", addr.to_string())
+            .env("MOVIEDB_ADMIN_EMAIL", ADMIN)
+            .env("MOVIEDB_ADMIN_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let moviedb = Self {
+            process: Some(Guard(child)),
+            addr,
+            client,
+            data,
+            database,
+        };
+        wait_ready(&moviedb.client, &moviedb.url("/health/ready")).await?;
+        Ok(moviedb)
+    }
+
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Resident memory of the process, in MB.
+    pub fn rss_mb(&self) -> f64 {
+        let Some(Guard(child)) = &self.process else {
+            return f64::NAN;
+        };
+        rss_mb(child.id())
+    }
+
+    pub async fn login(&self) -> anyhow::Result<String> {
+        let answer: Value = self
+            .client
+            .post(self.url("/v1/sessions"))
+            .json(&json!({ "email": ADMIN, "password": PASSWORD }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        answer["token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("login answered without a token")
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let r = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await?;
+        Ok(r.json().await?)
+    }
+
+    /// Adds `movies` movies in bulk requests of 1 000 and waits until the list shows them all.
+    pub async fn load(&self, token: &str, movies: u64) -> anyhow::Result<()> {
+        let mut n = 0;
+        while n < movies {
+            let batch: Vec<Value> = (n..movies.min(n + 1000))
+                .map(|i| crate::catalogue::movie(i, ""))
+                .collect();
+            n += batch.len() as u64;
+            self.post(token, "/v1/movies", &Value::Array(batch)).await?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let page: Value = self
+                .client
+                .get(self.url("/v1/movies?per_page=1"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if page["total"].as_u64() >= Some(movies) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the list never reached {movies} movies: {page}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every movie id, paging through the list.
+    pub async fn ids(&self) -> anyhow::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for page in 1.. {
+            let answer: Value = self
+                .client
+                .get(self.url(&format!("/v1/movies?per_page=100&page={page}")))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let items = answer["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                break;
+            }
+            ids.extend(
+                items
+                    .iter()
+                    .filter_map(|m| m["id"].as_str().map(str::to_owned)),
+            );
+        }
+        Ok(ids)
+    }
+
+    /// The durable-commit limit for `clients` writers on this run's database.
+    pub async fn write_limit(&self, clients: usize, secs: Duration) -> anyhow::Result<Option<f64>> {
+        match &self.database {
+            Database::Sqlite => Ok(Some(
+                crate::limits::sqlite_commits(self.data.path(), clients, secs).await?,
+            )),
+            Database::MariaDb { .. } => {
+                let name = format!("moviedb_bench_limit_{}", std::process::id());
+                let pool = sqlx::MySqlPool::connect("mysql://root@127.0.0.1:3306").await?;
+                sqlx::query(&format!("CREATE DATABASE IF NOT EXISTS {name}"))
+                    .execute(&pool)
+                    .await?;
+                let rate = crate::limits::sysbench_inserts(&name, clients, secs.as_secs());
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .execute(&pool)
+                    .await?;
+                Ok(rate)
+            }
+        }
+    }
+
+    /// Write -> visible: edits a movie, then (a) polls a plain GET until it shows the edit,
+    /// (b) reads it once with the write's Consistency-Token. Milliseconds from the write's
+    /// answer, `rounds` of each.
+    pub async fn visibility(
+        &self,
+        token: &str,
+        ids: &Arc<Vec<String>>,
+        rounds: usize,
+    ) -> anyhow::Result<(Vec<u64>, Vec<u64>)> {
+        let (mut plain, mut with_token) = (Vec::new(), Vec::new());
+        for round in 0..rounds * 2 {
+            let id = &ids[(round * 104_729) % ids.len()];
+            let r = self
+                .client
+                .patch(self.url(&format!("/v1/movies/{id}")))
+                .bearer_auth(token)
+                .json(&json!({ "imdb_score": (round % 100) as f64 / 10.0 + 0.05 }))
+                .send()
+                .await?;
+            let consistency = r
+                .headers()
+                .get("consistency-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let answer: Value = r.json().await?;
+            let Some(version) = answer["version"].as_u64() else {
+                bail!("an edit answered without a version: {answer}");
+            };
+            let acknowledged = Instant::now();
+            if round % 2 == 0 {
+                loop {
+                    let seen: Value = self
+                        .client
+                        .get(self.url(&format!("/v1/movies/{id}")))
+                        .send()
+                        .await?
+                        .json()
+                        .await?;
+                    if seen["version"].as_u64() >= Some(version) {
+                        break;
+                    }
+                    if acknowledged.elapsed() > Duration::from_secs(30) {
+                        bail!("edit of {id} not visible after 30 s");
+                    }
+                }
+                plain.push(acknowledged.elapsed().as_micros() as u64);
+            } else {
+                let r = self
+                    .client
+                    .get(self.url(&format!("/v1/movies/{id}")))
+                    .header(
+                        "consistency-token",
+                        consistency.context("no Consistency-Token")?,
+                    )
+                    .send()
+                    .await?;
+                let seen: Value = r.json().await?;
+                if seen["version"].as_u64() < Some(version) {
+                    bail!("a read with the token was stale: {seen}");
+                }
+                with_token.push(acknowledged.elapsed().as_micros() as u64);
+            }
+        }
+        Ok((plain, with_token))
+    }
+}
+
+impl Drop for Moviedb {
+    fn drop(&mut self) {
+        self.process.take();
+        let database = self.database.clone();
+        // Best effort: the runtime is still alive while the harness drops this.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let _ = std::thread::spawn(move || handle.block_on(database.drop_database())).join();
+        }
+    }
+}
+
+/// Resident memory of a process, in MB.
+pub fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// The baseline: this example again, as `--baseline PORT`.
+pub struct Baseline {
+    _process: Guard,
+    pub addr: SocketAddr,
+}
+
+impl Baseline {
+    pub fn start(movies: u64) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let child = Command::new(std::env::current_exe()?)
+            .args([
+                "--baseline",
+                &port.to_string(),
+                "--movies",
+                &movies.to_string(),
+            ])
+            .spawn()?;
+        Ok(Self {
+            _process: Guard(child),
+            addr: format!("127.0.0.1:{port}").parse()?,
+        })
+    }
+
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub async fn ids(&self) -> anyhow::Result<Vec<String>> {
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/v1/movies/ids", self.addr);
+        wait_ready(&client, &url).await?;
+        Ok(client.get(url).send().await?.json().await?)
+    }
+}
+
+/// `moviedb rebuild` over `args.rebuild_events` generated events: events per second.
+pub async fn rebuild(args: &Args) -> anyhow::Result<(u64, Duration)> {
+    let binary = workspace().join("target/release/moviedb");
+    let database = Database::from_args(args)?;
+    database.drop_database().await;
+    let data = tempfile::tempdir_in(workspace().join("target"))?;
+    let url = database.url(data.path());
+    let store = moviedb_event_store::connect(&url).await?;
+    eprintln!(
+        "generating {} events through the event store port",
+        args.rebuild_events
+    );
+    let started = Instant::now();
+    let written = crate::limits::fill_events(store, args.rebuild_events, 20, 8, |_| {}).await?;
+    eprintln!(
+        "generated {written} events in {:.1} s; rebuilding",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let status = Command::new(&binary)
+        .arg("rebuild")
+        .env("MOVIEDB_DATA_DIR", data.path())
+        .env("MOVIEDB_DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()?;
+    let took = started.elapsed();
+    database.drop_database().await;
+    if !status.success() {
+        bail!("moviedb rebuild failed");
+    }
+    Ok((written, took))
+}
+
+/// Milliseconds at the 50th and 99th percentile and the worst.
+pub fn summary(values: &mut [u64]) -> (f64, f64, f64) {
+    (
+        percentile_ms(values, 50.0),
+        percentile_ms(values, 99.0),
+        percentile_ms(values, 100.0),
+    )
+}
