@@ -174,7 +174,11 @@ pub struct Embedded {
 impl Embedded {
     /// Opens the stores, binds the port and starts the feeds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let read = read_models(&config).await?;
+        // This process's projector writes every read model it serves: reads may come from
+        // memory (see `CachedReadModels`).
+        let read: Arc<dyn ReadModels> = Arc::new(moviedb_read_model::CachedReadModels::new(
+            read_models(&config).await?,
+        ));
         let search = search_index(&config).await?;
         let command = Application::build(config.clone()).await?;
         let cancel = CancellationToken::new();
@@ -224,6 +228,11 @@ impl Embedded {
     /// The search index.
     pub fn search(&self) -> Option<Arc<dyn SearchIndex>> {
         self.projector.search().cloned()
+    }
+
+    /// The in-process projector.
+    pub fn projector(&self) -> Projector {
+        self.projector.clone()
     }
 
     /// The projector's counters.

@@ -354,3 +354,98 @@ async fn moviedb_rebuild_swaps_in_equal_read_models_while_the_service_answers() 
     assert_eq!(generations, 1, "the old generation was removed");
     stop(running);
 }
+
+/// Group commit never acknowledges what is not durable: 32 clients add movies at once (so the
+/// SQLite writer commits them in groups), the process is killed with SIGKILL in the middle,
+/// and every movie that was answered 201 is in the event store afterwards, whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_during_grouped_appends_loses_no_acknowledged_movie() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut running = start(dir.path());
+    let base = running.base.clone();
+    let client = reqwest::Client::new();
+    let token = client
+        .post(format!("{base}/v1/sessions"))
+        .json(&json!({ "email": "boot@example.com", "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .expect("sent")
+        .json::<Value>()
+        .await
+        .expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let writers: Vec<_> = (0..32)
+        .map(|w| {
+            let (client, base, token, acknowledged) = (
+                client.clone(),
+                base.clone(),
+                token.clone(),
+                acknowledged.clone(),
+            );
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let Ok(answer) = client
+                        .post(format!("{base}/v1/movies"))
+                        .bearer_auth(&token)
+                        .json(
+                            &json!({ "name": format!("Crash {w}-{n}"), "director": "Someone",
+                            "genre": ["Drama"], "imdb_score": 5.0, "99popularity": 50.0 }),
+                        )
+                        .send()
+                        .await
+                    else {
+                        return; // the server is gone
+                    };
+                    if answer.status() != 201 {
+                        continue;
+                    }
+                    if let Ok(body) = answer.json::<Value>().await {
+                        if let Some(id) = body["id"].as_str() {
+                            acknowledged.lock().expect("lock").push(id.to_owned());
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let the writers get going, then kill the server in the middle of their appends.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().expect("lock").len() < 300 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.process.child.kill().expect("SIGKILL");
+    running.process.child.wait().expect("reaped");
+    for writer in writers {
+        let _ = writer.await;
+    }
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    assert!(
+        acknowledged.len() >= 300,
+        "the writers got going: {}",
+        acknowledged.len()
+    );
+
+    let store = SqliteEventStore::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("moviedb.db").display()
+    ))
+    .await
+    .expect("the event store opens after a kill");
+    for id in &acknowledged {
+        let stream = store
+            .read_stream(id.parse().expect("uuid"))
+            .await
+            .expect("read");
+        assert_eq!(
+            stream
+                .iter()
+                .map(|e| e.event_type.as_str())
+                .collect::<Vec<_>>(),
+            vec!["MovieAdded"],
+            "acknowledged movie {id} is stored"
+        );
+    }
+}

@@ -4,8 +4,6 @@
 use moviedb_domain::movie::{Movie, MovieCommand, MovieFields, MoviePatch};
 use moviedb_domain::{Actor, Aggregate};
 use moviedb_event_store::{AppendRequest, EventStore, Metadata, NewEvent, UniqueKey};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::Connection;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,49 +12,45 @@ use std::time::{Duration, Instant};
 const ROW: &str = "{\"name\":\"The silent river 12345\",\"director\":\"Akira Kurosawa\",\
                    \"genre\":[\"Drama\",\"War\"],\"imdb_score\":8.1,\"99popularity\":77.0}";
 
-/// Durable single-row commits per second with `clients` concurrent writers: SQLite in WAL mode
-/// with `synchronous=FULL`, one writer connection in one process (as moviedb's event store).
+/// Durable single-row commits per second: SQLite in WAL mode with `synchronous=FULL`, one
+/// connection in one process (SQLite has one writer at a time), `clients` threads taking turns
+/// on it, each commit its own transaction: the disk's sync rate through SQLite, with no async
+/// driver in between.
 pub async fn sqlite_commits(dir: &Path, clients: usize, duration: Duration) -> anyhow::Result<f64> {
     let path = dir.join(format!("limit-{clients}.db"));
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?;
-    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-        .execute(&pool)
-        .await?;
+    let conn = rusqlite::Connection::open(&path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+         CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+    )?;
+    let conn = Arc::new(std::sync::Mutex::new(conn));
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (pool, done, stop) = (pool.clone(), done.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let mut conn = pool.acquire().await?;
-                let mut tx = conn.begin().await?;
-                sqlx::query("INSERT INTO t (body) VALUES (?)")
-                    .bind(ROW)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-            anyhow::Ok(())
-        }));
-    }
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (conn, done, stop) = (conn.clone(), done.clone(), stop.clone());
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                while !stop.load(Ordering::Relaxed) {
+                    let mut conn = conn.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                    let tx = conn.transaction()?;
+                    tx.execute("INSERT INTO t (body) VALUES (?)", [ROW])?;
+                    tx.commit()?;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            })
+        })
+        .collect();
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.await??;
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a commit thread panicked"))??;
     }
     let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
-    pool.close().await;
+    drop(conn);
     let _ = std::fs::remove_file(&path);
     Ok(rate)
 }

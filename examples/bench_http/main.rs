@@ -52,6 +52,10 @@ pub struct Args {
     /// Events generated for the rebuild figure (0: skip it).
     #[arg(long, default_value_t = 1_000_000)]
     rebuild_events: u64,
+    /// Only these parts (comma separated): reads, search, writes, bulk, visibility, mixed,
+    /// rebuild. Default: all.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Do not run `cargo build --release --bin moviedb` first.
     #[arg(long)]
     no_build: bool,
@@ -96,12 +100,14 @@ fn post_json(
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    let part = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let mut report = Report::new(&args);
     let secs = Duration::from_secs(args.secs);
     let conns = args.connections;
 
     let moviedb = Moviedb::start(&args).await?;
     let base = server::Baseline::start(args.movies)?;
+    eprintln!("moviedb pid {}", moviedb.pid());
     let token = moviedb.login().await?;
     let idle_rss = moviedb.rss_mb();
 
@@ -113,44 +119,47 @@ async fn run(args: Args) -> anyhow::Result<()> {
     report.rss_loaded = moviedb.rss_mb();
 
     // Reads.
-    let base_ids = Arc::new(base.ids().await?);
     let (addr, host) = (moviedb.addr, moviedb.host());
-    let by_id = |ids: Arc<Vec<String>>, host: String| -> MakeRequest {
-        Arc::new(move |n| {
-            get(
-                &host,
-                &format!("/v1/movies/{}", ids[(n as usize * 7919) % ids.len()]),
-            )
-        })
-    };
-    let mut ours = load::run(addr, conns, secs, by_id(ids.clone(), host.clone())).await;
-    let mut limit = load::run(base.addr, conns, secs, by_id(base_ids, base.host())).await;
-    report.reads("GET /v1/movies/{id}", &mut ours, &mut limit);
+    if part("reads") {
+        let base_ids = Arc::new(base.ids().await?);
+        let by_id = |ids: Arc<Vec<String>>, host: String| -> MakeRequest {
+            Arc::new(move |n| {
+                get(
+                    &host,
+                    &format!("/v1/movies/{}", ids[(n as usize * 7919) % ids.len()]),
+                )
+            })
+        };
+        let mut ours = load::run(addr, conns, secs, by_id(ids.clone(), host.clone())).await;
+        let mut limit = load::run(base.addr, conns, secs, by_id(base_ids, base.host())).await;
+        report.reads("GET /v1/movies/{id}", &mut ours, &mut limit);
 
-    let pages = (args.movies / 20).clamp(1, 50);
-    let list = |host: String| -> MakeRequest {
-        Arc::new(move |n| {
-            get(
-                &host,
-                &format!("/v1/movies?page={}&per_page=20", n % pages + 1),
-            )
-        })
-    };
-    let mut ours = load::run(addr, conns, secs, list(host.clone())).await;
-    let mut limit = load::run(base.addr, conns, secs, list(base.host())).await;
-    report.reads("GET /v1/movies page of 20", &mut ours, &mut limit);
+        let pages = (args.movies / 20).clamp(1, 50);
+        let list = |host: String| -> MakeRequest {
+            Arc::new(move |n| {
+                get(
+                    &host,
+                    &format!("/v1/movies?page={}&per_page=20", n % pages + 1),
+                )
+            })
+        };
+        let mut ours = load::run(addr, conns, secs, list(host.clone())).await;
+        let mut limit = load::run(base.addr, conns, secs, list(base.host())).await;
+        report.reads("GET /v1/movies page of 20", &mut ours, &mut limit);
+    }
     drop(base);
-
-    let h = host.clone();
-    let search: MakeRequest = Arc::new(move |n| {
-        let q = catalogue::SEARCHES[n as usize % catalogue::SEARCHES.len()];
-        get(&h, &format!("/v1/movies/search?{q}"))
-    });
-    let mut ours = load::run(addr, conns, secs, search).await;
-    report.latency("search with typos and filters", &mut ours);
+    if part("search") {
+        let h = host.clone();
+        let search: MakeRequest = Arc::new(move |n| {
+            let q = catalogue::SEARCHES[n as usize % catalogue::SEARCHES.len()];
+            get(&h, &format!("/v1/movies/search?{q}"))
+        });
+        let mut ours = load::run(addr, conns, secs, search).await;
+        report.latency("search with typos and filters", &mut ours);
+    }
 
     // Writes.
-    for clients in [1usize, 8, 32] {
+    for clients in [1usize, 8, 32].into_iter().filter(|_| part("writes")) {
         let (h, t) = (host.clone(), token.clone());
         let add: MakeRequest = Arc::new(move |n| {
             post_json(
@@ -165,21 +174,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let limit = moviedb.write_limit(clients, secs).await?;
         report.writes(clients, &ours, limit);
     }
-    let bulk: Vec<Value> = (0..1000).map(|n| catalogue::movie(n, "bulk-")).collect();
-    let started = Instant::now();
-    let answer = moviedb
-        .post(&token, "/v1/movies", &Value::Array(bulk))
-        .await?;
-    let took = started.elapsed();
-    let created = answer["created"].as_u64().unwrap_or(0) as usize;
-    report.bulk(created, took);
+    if part("bulk") {
+        let bulk: Vec<Value> = (0..1000).map(|n| catalogue::movie(n, "bulk-")).collect();
+        let started = Instant::now();
+        let answer = moviedb
+            .post(&token, "/v1/movies", &Value::Array(bulk))
+            .await?;
+        let took = started.elapsed();
+        let created = answer["created"].as_u64().unwrap_or(0) as usize;
+        report.bulk(created, took);
+    }
 
     // Visibility.
-    let (plain, with_token) = moviedb.visibility(&token, &ids, args.rounds).await?;
-    report.visibility(plain, with_token);
+    if part("visibility") {
+        let (plain, with_token) = moviedb.visibility(&token, &ids, args.rounds).await?;
+        report.visibility(plain, with_token);
+    }
 
     // Memory after mixed load.
-    if args.mixed_secs > 0 {
+    if args.mixed_secs > 0 && part("mixed") {
         eprintln!("mixed load for {} s", args.mixed_secs);
         let (h, ids2) = (host.clone(), ids.clone());
         let reads: MakeRequest = Arc::new(move |n| match n % 4 {
@@ -215,7 +228,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     report.rss_idle = idle_rss;
     drop(moviedb);
 
-    if args.rebuild_events > 0 {
+    if args.rebuild_events > 0 && part("rebuild") {
         report.rebuild = Some(server::rebuild(&args).await?);
     }
     report.print();

@@ -143,6 +143,11 @@ impl Moviedb {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The process id, for a profiler.
+    pub fn pid(&self) -> u32 {
+        self.process.as_ref().map_or(0, |Guard(child)| child.id())
+    }
+
     /// Resident memory of the process, in MB.
     pub fn rss_mb(&self) -> f64 {
         let Some(Guard(child)) = &self.process else {

@@ -78,6 +78,7 @@ conformance!(
     credentials_are_written_with_the_events_and_only_once_per_email,
     an_idempotency_record_is_kept_with_the_append_and_never_overwritten,
     an_empty_append_writes_nothing,
+    concurrent_appends_each_get_their_own_answer_when_some_fail,
 );
 
 async fn appends_several_events_atomically_and_reads_them_back(s: Subject) {
@@ -392,6 +393,81 @@ async fn an_idempotency_record_is_kept_with_the_append_and_never_overwritten(s: 
             .await
             .expect("get"),
         Some(record)
+    );
+}
+
+/// Many appends at once (committed together on SQLite): the ones that conflict or take a key
+/// already taken are refused and leave nothing behind, the others are all stored, and each
+/// caller is told its own outcome.
+async fn concurrent_appends_each_get_their_own_answer_when_some_fail(s: Subject) {
+    let taken = Uuid::now_v7();
+    let mut first = append(taken, 0, vec![event(0)]);
+    first.reserve.push(UniqueKey::new("movie_title", "taken"));
+    s.store.append(first).await.expect("the key's owner");
+    let existing = Uuid::now_v7();
+    s.store
+        .append(append(existing, 0, vec![event(0), event(1)]))
+        .await
+        .expect("a stream at version 2");
+
+    // Every fifth append conflicts, every seventh claims the taken key; the rest are good.
+    let requests: Vec<(usize, AppendRequest)> = (0..60)
+        .map(|n| {
+            let request = if n % 5 == 0 {
+                append(existing, 1, vec![event(n as u32)])
+            } else {
+                let mut r = append(Uuid::now_v7(), 0, vec![event(n as u32), event(n as u32)]);
+                let key = if n % 7 == 0 {
+                    "taken".to_owned()
+                } else {
+                    format!("key-{n}")
+                };
+                r.reserve.push(UniqueKey::new("movie_title", key));
+                r
+            };
+            (n, request)
+        })
+        .collect();
+    let streams: Vec<Uuid> = requests.iter().map(|(_, r)| r.stream_id).collect();
+    let outcomes = join_all(requests.into_iter().map(|(n, r)| {
+        let store = s.store.clone();
+        async move { (n, store.append(r).await) }
+    }))
+    .await;
+    for ((n, outcome), stream) in outcomes.into_iter().zip(streams) {
+        let stored = s.store.read_stream(stream).await.expect("read");
+        if n % 5 == 0 {
+            assert!(
+                matches!(outcome, Err(AppendError::Conflict { .. })),
+                "append {n}: {outcome:?}"
+            );
+            assert_eq!(stored.len(), 2, "append {n} added nothing to the stream");
+        } else if n % 7 == 0 {
+            assert!(
+                matches!(outcome, Err(AppendError::KeyTaken { owner, .. }) if owner == taken),
+                "append {n}: {outcome:?}"
+            );
+            assert!(stored.is_empty(), "append {n} left no event behind");
+        } else {
+            let appended = outcome.unwrap_or_else(|e| panic!("append {n}: {e}"));
+            assert_eq!((appended.version, appended.positions.len()), (2, 2));
+            assert_eq!(stored.len(), 2, "append {n} is stored whole");
+            assert_eq!(
+                s.store
+                    .key_owner(&UniqueKey::new("movie_title", format!("key-{n}")))
+                    .await
+                    .expect("key"),
+                Some(stream)
+            );
+        }
+    }
+    assert_eq!(
+        s.store
+            .key_owner(&UniqueKey::new("movie_title", "taken"))
+            .await
+            .expect("key"),
+        Some(taken),
+        "a refused claim did not move the key"
     );
 }
 

@@ -342,6 +342,8 @@ async fn replaying_events_twice_out_of_order_or_late_leaves_the_index_as_a_clean
     let clean_dir = tempfile::tempdir().expect("temp dir");
     let (clean, clean_index) = projector(clean_dir.path()).await;
     clean.handle(&events, None).await.expect("clean pass");
+    clean.index_flushed().await;
+    app.projector.index_flushed().await;
     let expected = snapshot(clean_index.as_ref()).await;
     assert_eq!(expected.len(), 5);
     assert_eq!(
@@ -365,6 +367,7 @@ async fn replaying_events_twice_out_of_order_or_late_leaves_the_index_as_a_clean
         .handle(&events[..4], None)
         .await
         .expect("old events late");
+    messy.index_flushed().await;
     assert_eq!(snapshot(messy_index.as_ref()).await, expected);
     let movie_ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.parse().expect("uuid")).collect();
     assert_eq!(

@@ -24,6 +24,7 @@ pub struct TestApp {
     pub store: Arc<dyn EventStore>,
     pub read: Arc<dyn ReadModels>,
     pub search: Arc<dyn SearchIndex>,
+    pub projector: moviedb_projector::Projector,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     _keep: Box<dyn std::any::Any + Send>,
 }
@@ -89,6 +90,7 @@ impl TestApp {
         let search = app
             .search()
             .expect("the embedded service has a search index");
+        let projector = app.projector();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
@@ -99,6 +101,7 @@ impl TestApp {
             store,
             read,
             search,
+            projector,
             _shutdown: tx,
             _keep: Box::new((keep, search_dir)),
         }

@@ -11,6 +11,7 @@ mod mysql;
 mod outbox;
 mod row;
 mod sqlite;
+mod sqlite_writer;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod time;

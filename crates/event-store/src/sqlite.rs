@@ -1,11 +1,12 @@
 //! The embedded adapter: one SQLite file, WAL mode, one writer connection.
 //!
-//! SQLite serialises writers anyway; one writer connection makes that explicit and avoids
-//! `SQLITE_BUSY` between pooled connections. `BEGIN IMMEDIATE` takes the write lock up front,
-//! so a transaction never has to upgrade a read lock (which SQLite may refuse without waiting).
+//! SQLite serialises writers anyway; one writer connection, owned by one thread that commits
+//! concurrent appends together (see `sqlite_writer`), makes that explicit and avoids
+//! `SQLITE_BUSY` between pooled connections. Reads go through a pool of read-only connections.
 
-use crate::row::{parse_uuid, sql_version, RawEvent, EVENT_COLUMNS};
-use crate::time::{from_sqlite_text, now_micros, to_sqlite_text};
+use crate::row::{parse_uuid, RawEvent, EVENT_COLUMNS};
+use crate::sqlite_writer::Writer;
+use crate::time::from_sqlite_text;
 use crate::{
     AppendError, AppendRequest, Appended, Credentials, EventStore, IdempotencyRecord, StoreError,
     StoredEvent, UniqueKey,
@@ -15,7 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -25,7 +26,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// The SQLite event store.
 #[derive(Clone)]
 pub struct SqliteEventStore {
-    writer: SqlitePool,
+    writer: Writer,
     readers: SqlitePool,
 }
 
@@ -39,176 +40,19 @@ impl SqliteEventStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
+        let migrations = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
-        MIGRATOR.run(&writer).await?;
+        MIGRATOR.run(&migrations).await?;
+        migrations.close().await;
+        let writer = Writer::open(options.get_filename())?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Self { writer, readers })
-    }
-
-    /// The underlying pool, for the read models that share the file in later roles.
-    pub fn writer_pool(&self) -> &SqlitePool {
-        &self.writer
-    }
-
-    async fn try_append(&self, request: &AppendRequest) -> Result<Appended, AppendError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let stream_id = request.stream_id.to_string();
-        let recorded_at = to_sqlite_text(now_micros());
-        let mut positions = Vec::with_capacity(request.events.len());
-        let mut version = request.expected_version;
-
-        for event in &request.events {
-            version += 1;
-            let inserted = sqlx::query(
-                "INSERT INTO events (event_id, stream_type, stream_id, version, event_type, \
-                 schema_version, payload, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(event.event_id.to_string())
-            .bind(&request.stream_type)
-            .bind(&stream_id)
-            .bind(sql_version(version)?)
-            .bind(event.event_type.as_str())
-            .bind(i64::from(event.schema_version))
-            .bind(event.payload.to_string())
-            .bind(event.metadata.to_string())
-            .bind(&recorded_at)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Ok(done) => positions.push(done.last_insert_rowid()),
-                Err(e) if is_unique_violation(&e) => return Err(conflict(request)),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if request.expected_version > 0
-            && !version_exists(&mut tx, &stream_id, request.expected_version).await?
-        {
-            return Err(conflict(request));
-        }
-        for key in &request.release {
-            sqlx::query("DELETE FROM unique_keys WHERE kind = ? AND key = ? AND stream_id = ?")
-                .bind(&key.kind)
-                .bind(&key.key)
-                .bind(&stream_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for key in &request.reserve {
-            let claimed =
-                sqlx::query("INSERT INTO unique_keys (kind, key, stream_id) VALUES (?, ?, ?)")
-                    .bind(&key.kind)
-                    .bind(&key.key)
-                    .bind(&stream_id)
-                    .execute(&mut *tx)
-                    .await;
-            if let Err(e) = claimed {
-                return Err(if is_unique_violation(&e) {
-                    key_taken(key, &mut tx).await?
-                } else {
-                    e.into()
-                });
-            }
-        }
-        if let Some(credentials) = &request.credentials {
-            let inserted = sqlx::query(
-                "INSERT INTO credentials (user_id, email, password_hash) VALUES (?, ?, ?)",
-            )
-            .bind(credentials.user_id.to_string())
-            .bind(&credentials.email)
-            .bind(&credentials.password_hash)
-            .execute(&mut *tx)
-            .await;
-            if let Err(e) = inserted {
-                return Err(if is_unique_violation(&e) {
-                    key_taken(&UniqueKey::new("email", credentials.email.clone()), &mut tx).await?
-                } else {
-                    e.into()
-                });
-            }
-        }
-        if let Some(record) = &request.idempotency {
-            insert_idempotency(&mut tx, record).await?;
-        }
-        tx.commit().await?;
-        Ok(Appended {
-            stream_id: request.stream_id,
-            version,
-            positions,
-        })
-    }
-}
-
-async fn key_taken(
-    key: &UniqueKey,
-    tx: &mut Transaction<'_, Sqlite>,
-) -> Result<AppendError, AppendError> {
-    let owner: Option<String> =
-        sqlx::query_scalar("SELECT stream_id FROM unique_keys WHERE kind = ? AND key = ?")
-            .bind(&key.kind)
-            .bind(&key.key)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let owner = match owner {
-        Some(owner) => parse_uuid("unique_keys.stream_id", &owner)?,
-        // A credentials row without a reservation: only possible for e-mail.
-        None => Uuid::nil(),
-    };
-    Ok(AppendError::KeyTaken {
-        kind: key.kind.clone(),
-        owner,
-    })
-}
-
-fn conflict(request: &AppendRequest) -> AppendError {
-    AppendError::Conflict {
-        stream_id: request.stream_id,
-        expected_version: request.expected_version,
-    }
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
-}
-
-async fn version_exists(
-    tx: &mut Transaction<'_, Sqlite>,
-    stream_id: &str,
-    version: u64,
-) -> Result<bool, AppendError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM events WHERE stream_id = ? AND version = ?")
-            .bind(stream_id)
-            .bind(sql_version(version)?)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(found.is_some())
-}
-
-async fn insert_idempotency(
-    tx: &mut Transaction<'_, Sqlite>,
-    record: &IdempotencyRecord,
-) -> Result<(), AppendError> {
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&record.scope)
-    .bind(&record.key)
-    .bind(&record.request_hash)
-    .bind(record.response.to_string())
-    .bind(to_sqlite_text(now_micros()))
-    .execute(&mut **tx)
-    .await;
-    match inserted {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Err(AppendError::IdempotencyKeyUsed),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -240,8 +84,7 @@ impl EventStore for SqliteEventStore {
                 positions: vec![],
             });
         }
-        // Dropping the transaction on an early return rolls it back.
-        self.try_append(&request).await
+        self.writer.append(request).await
     }
 
     async fn read_stream(&self, stream_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
@@ -342,10 +185,7 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn save_idempotency_record(&self, record: IdempotencyRecord) -> Result<(), AppendError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        insert_idempotency(&mut tx, &record).await?;
-        tx.commit().await?;
-        Ok(())
+        self.writer.save_idempotency(record).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,17 +1,17 @@
 //! Projection into the search index.
 //!
-//! A batch goes to the index *before* the read models commit it, so once the read models
-//! reach a `Consistency-Token` the index has too: the token covers search. Each movie stream's
-//! document is folded from its read-model state plus the batch's new events, and written with
-//! the stream version as its external version, so a duplicate or a late write is refused by
-//! the index itself. After the read models commit, the index is checked against them for the
-//! batch's movies and brought up to date where it is behind (a crash between the two writes, a
-//! rebuild swapping the index underneath); [`reconcile`] does the same for every movie.
+//! A batch goes to the index *after* the read models commit it, so that a plain read never
+//! waits for the index (a commit of it costs milliseconds). The batch's movies are compared
+//! with the index and whatever the index holds at an older version is written from the read
+//! models, with the stream version as its external version, so a duplicate or a late write is
+//! refused by the index itself. The same comparison mends a crash between the two writes or a
+//! rebuild swapping the index underneath; [`reconcile`] does it for every movie at start. A
+//! search with a `Consistency-Token` waits for the index itself (see the query API).
 
 use crate::ProjectorError;
 use moviedb_domain::movie::{MovieEvent, MovieFields};
 use moviedb_event_store::{Metadata, StoredEvent};
-use moviedb_read_model::{MovieView, ReadModelError, ReadModels};
+use moviedb_read_model::{MovieView, ReadModels};
 use moviedb_search::{EventDocument, IndexOp, MovieDocument, SearchIndex};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -40,65 +40,6 @@ fn fields_of(view: MovieView) -> MovieFields {
 
 fn is_movie(event: &StoredEvent) -> bool {
     event.stream_type == "movie"
-}
-
-/// The index writes for `events` (each stream's in version order, as `prepare` leaves them),
-/// given the versions the read models hold: one write per movie, its state after the batch.
-pub(crate) async fn ops(
-    read: &dyn ReadModels,
-    events: &[StoredEvent],
-    applied: &HashMap<Uuid, u64>,
-) -> Result<Vec<IndexOp>, ReadModelError> {
-    let mut state: HashMap<Uuid, Option<MovieFields>> = HashMap::new();
-    let mut last: HashMap<Uuid, IndexOp> = HashMap::new();
-    let mut order = Vec::new();
-    for event in events.iter().filter(|e| is_movie(e)) {
-        let id = event.stream_id;
-        let have = applied.get(&id).copied().unwrap_or(0);
-        if event.version <= have {
-            continue;
-        }
-        if let std::collections::hash_map::Entry::Vacant(slot) = state.entry(id) {
-            slot.insert(if have == 0 {
-                None
-            } else {
-                read.movie(id).await?.map(fields_of)
-            });
-            order.push(id);
-        }
-        // An event that does not decode is the read models' to dead-letter; the index keeps
-        // what it had.
-        let Ok(decoded) = event.decode::<MovieEvent>() else {
-            continue;
-        };
-        let current = state.entry(id).or_default();
-        let op = match decoded {
-            MovieEvent::Added(fields) => {
-                *current = Some(fields.clone());
-                IndexOp::Upsert(document(id, fields, event.version))
-            }
-            MovieEvent::Updated(patch) => match current.take() {
-                Some(fields) => {
-                    let fields = patch.apply_to(fields);
-                    *current = Some(fields.clone());
-                    IndexOp::Upsert(document(id, fields, event.version))
-                }
-                None => continue,
-            },
-            MovieEvent::Deleted(_) => {
-                *current = None;
-                IndexOp::Delete {
-                    id,
-                    version: event.version,
-                }
-            }
-        };
-        last.insert(id, op);
-    }
-    Ok(order
-        .into_iter()
-        .filter_map(|id| last.remove(&id))
-        .collect())
 }
 
 /// The analysts' view of the events the read models have not applied yet.

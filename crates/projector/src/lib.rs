@@ -7,6 +7,7 @@
 //! to a sink: Kafka, or the projector itself) and, in `moviedb-kafka`, a Kafka consumer group.
 
 pub mod index;
+mod indexer;
 pub mod outbox;
 pub mod rebuild;
 mod stats;
@@ -42,6 +43,7 @@ pub struct Projector {
     read: Arc<dyn ReadModels>,
     store: Arc<dyn EventStore>,
     search: Option<Arc<dyn SearchIndex>>,
+    indexer: Option<Arc<indexer::Indexer>>,
     stats: Arc<Stats>,
 }
 
@@ -61,12 +63,19 @@ impl Projector {
             read,
             store,
             search: None,
+            indexer: None,
             stats: Arc::new(Stats::default()),
         }
     }
 
-    /// Also projects movies into `search` (and every event into its analytics store).
+    /// Also projects movies into `search` (and every event into its analytics store), from a
+    /// task of its own (see [`indexer`]); call within a Tokio runtime.
     pub fn with_search(mut self, search: Arc<dyn SearchIndex>) -> Self {
+        self.indexer = Some(Arc::new(indexer::Indexer::spawn(
+            self.read.clone(),
+            search.clone(),
+            self.stats.clone(),
+        )));
         self.search = Some(search);
         self
     }
@@ -104,23 +113,12 @@ impl Projector {
         let mut dead: Vec<Uuid> = Vec::new();
         loop {
             let (events, applied) = self.prepare(batch, &dead).await?;
-            if let Err(e) = self.index(&events, &applied).await {
-                match e {
-                    ProjectorError::Search(e)
-                        if e.is_transient() && attempt < TRANSIENT_RETRIES =>
-                    {
-                        tracing::warn!(error = %e, attempt, "search index busy; retrying the batch");
-                        tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-                        attempt += 1;
-                        continue;
-                    }
-                    e => return Err(e),
-                }
-            }
+            let applying = self.stats.applying();
             match self.read.apply(&events, checkpoint).await {
                 Ok(report) => {
                     self.stats.record(&report, batch);
-                    self.check_index(&events).await?;
+                    self.index(&events, &applied);
+                    drop(applying);
                     return Ok(report);
                 }
                 // Another writer moved the stream between `prepare` and `apply`: redo.
@@ -150,54 +148,25 @@ impl Projector {
         }
     }
 
-    /// Writes the batch's movies to the search index, before the read models commit them.
-    async fn index(
-        &self,
-        events: &[StoredEvent],
-        applied: &HashMap<Uuid, u64>,
-    ) -> Result<(), ProjectorError> {
-        let Some(search) = &self.search else {
-            return Ok(());
+    /// After the read models committed the batch: queues its movies for the search index
+    /// (written from the read models by the indexer task) and its events for analysts.
+    fn index(&self, events: &[StoredEvent], applied: &HashMap<Uuid, u64>) {
+        let Some(indexer) = &self.indexer else {
+            return;
         };
-        let ops = index::ops(self.read.as_ref(), events, applied).await?;
-        if !ops.is_empty() {
-            let report = search.apply(ops).await?;
-            self.stats.indexed(report.applied);
-        }
-        let documents = index::event_documents(events, applied);
-        if !documents.is_empty() {
-            search.record(documents).await?;
-        }
-        Ok(())
-    }
-
-    /// After the read models committed: any of the batch's movies the index holds at an older
-    /// version (a crash between the two writes, a rebuild swapping the index) is written again
-    /// from the read models.
-    async fn check_index(&self, events: &[StoredEvent]) -> Result<(), ProjectorError> {
-        let Some(search) = &self.search else {
-            return Ok(());
-        };
-        let mut ids: Vec<Uuid> = events
+        let movies: Vec<Uuid> = events
             .iter()
             .filter(|e| e.stream_type == "movie")
             .map(|e| e.stream_id)
             .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.is_empty() {
-            return Ok(());
+        indexer.enqueue(movies, index::event_documents(events, applied));
+    }
+
+    /// Returns once the search index holds everything handled before the call.
+    pub async fn index_flushed(&self) {
+        if let Some(indexer) = &self.indexer {
+            indexer.flushed().await;
         }
-        let versions = self.read.versions(&ids).await?;
-        let repaired = index::sync(self.read.as_ref(), search.as_ref(), &ids, &versions).await?;
-        if repaired > 0 {
-            tracing::info!(
-                repaired,
-                "search index was behind the read models; brought up to date"
-            );
-            self.stats.indexed(repaired);
-        }
-        Ok(())
     }
 
     /// Puts each stream's events in version order without duplicates, and fills any gap

@@ -48,6 +48,7 @@ pub async fn rebuild(
         None => shadow,
     };
     let replayed = replay(&shadow, |done| progress(done, total.max(done))).await?;
+    shadow.index_flushed().await;
     drop(shadow);
     let mut projector = Projector::new(live.clone(), store);
     if let Some(search) = search {
@@ -56,6 +57,7 @@ pub async fn rebuild(
     }
     live.finish_rebuild().await?;
     let caught_up = catch_up(&projector).await?;
+    projector.index_flushed().await;
     let reindexed = match projector.search() {
         Some(search) => index::reconcile(live.as_ref(), search.as_ref()).await?,
         None => 0,

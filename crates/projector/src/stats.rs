@@ -19,6 +19,11 @@ pub struct Stats {
     last_lag_ms: AtomicI64,
     /// Ticks after every applied batch, so waiting readers re-check at once.
     progress: watch::Sender<u64>,
+    /// Batches between the start of their read-model write and their queueing for the index.
+    applying: AtomicU64,
+    /// Index jobs queued, and how many of them are in the index.
+    index_queued: AtomicU64,
+    index_done: AtomicU64,
 }
 
 impl Default for Stats {
@@ -32,7 +37,20 @@ impl Default for Stats {
             batches: AtomicU64::new(0),
             last_lag_ms: AtomicI64::new(0),
             progress: watch::Sender::new(0),
+            applying: AtomicU64::new(0),
+            index_queued: AtomicU64::new(0),
+            index_done: AtomicU64::new(0),
         }
+    }
+}
+
+/// Marks a batch as being applied until dropped (see [`Stats::index_target`]).
+pub(crate) struct Applying<'a>(&'a Stats);
+
+impl Drop for Applying<'_> {
+    fn drop(&mut self) {
+        self.0.applying.fetch_sub(1, Ordering::SeqCst);
+        self.0.tick();
     }
 }
 
@@ -56,6 +74,45 @@ pub struct StatsSnapshot {
 }
 
 impl Stats {
+    fn tick(&self) {
+        self.progress.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Held from before a batch's read-model write until it is queued for the index.
+    pub(crate) fn applying(&self) -> Applying<'_> {
+        self.applying.fetch_add(1, Ordering::SeqCst);
+        Applying(self)
+    }
+
+    /// One more index job queued; its number.
+    pub(crate) fn index_queued(&self) -> u64 {
+        self.index_queued.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Index jobs up to `seq` are in the index.
+    pub(crate) fn index_done(&self, seq: u64) {
+        self.index_done.fetch_max(seq, Ordering::SeqCst);
+        self.tick();
+    }
+
+    /// The index job that covers everything the read models hold now, or `None` while a batch
+    /// is between its read-model commit and its queueing (wait for [`Stats::progress`] and ask
+    /// again). Once [`Stats::index_reached`] that job, a search shows what a read did before.
+    pub fn index_target(&self) -> Option<u64> {
+        (self.applying.load(Ordering::SeqCst) == 0)
+            .then(|| self.index_queued.load(Ordering::SeqCst))
+    }
+
+    /// Index jobs queued so far.
+    pub(crate) fn index_jobs(&self) -> u64 {
+        self.index_queued.load(Ordering::SeqCst)
+    }
+
+    /// Whether index job `target` is done.
+    pub fn index_reached(&self, target: u64) -> bool {
+        self.index_done.load(Ordering::SeqCst) >= target
+    }
+
     pub(crate) fn record(&self, report: &ApplyReport, batch: &[StoredEvent]) {
         self.applied.fetch_add(report.applied, Ordering::Relaxed);
         self.skipped.fetch_add(report.skipped, Ordering::Relaxed);

@@ -10,11 +10,13 @@
 //! in the dialect both share, and only the table definitions differ.
 
 mod apply;
+mod cache;
 mod error;
 mod query;
 mod schema;
 mod sql;
 
+pub use cache::CachedReadModels;
 pub use error::ReadModelError;
 pub use query::{GenreFilter, MovieFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
 pub use sql::SqlReadModels;
@@ -27,8 +29,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// A movie as the query side serves it.
-#[derive(Debug, Clone, PartialEq)]
+/// A movie as the query side serves it, serialised with the original app's field names.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MovieView {
     /// Stream id.
     pub id: Uuid,
@@ -37,10 +39,12 @@ pub struct MovieView {
     /// Director.
     pub director: String,
     /// Genres, as written.
+    #[serde(rename = "genre")]
     pub genres: Vec<String>,
     /// 0.0 to 10.0.
     pub imdb_score: f64,
     /// 0 to 100.
+    #[serde(rename = "99popularity")]
     pub popularity: f64,
     /// Stream version (the `ETag`).
     pub version: u64,
@@ -53,17 +57,7 @@ pub struct MovieView {
 impl MovieView {
     /// The JSON clients see, with the original app's field names.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "director": self.director,
-            "genre": self.genres,
-            "imdb_score": self.imdb_score,
-            "99popularity": self.popularity,
-            "version": self.version,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod elastic;
 mod highlight;
+mod tantivy_dir;
 mod tantivy_index;
 
 pub use elastic::ElasticIndex;

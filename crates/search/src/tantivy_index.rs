@@ -1,6 +1,7 @@
 //! The embedded search adapter: a tantivy index in a directory.
 
 use crate::highlight::{allowed_typos, highlight};
+use crate::tantivy_dir::UnsyncedDirectory;
 use crate::{
     words, EventDocument, GenreCount, GenreFilter, Hit, IndexOp, IndexReport, MovieDocument,
     ScoreBucket, SearchError, SearchIndex, SearchRequest, SearchResponse, SearchSort, Suggestion,
@@ -12,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
-use tantivy::directory::MmapDirectory;
 use tantivy::query::{
     BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query, RangeQuery,
     TermQuery,
@@ -69,10 +69,10 @@ struct Inner {
     name: String,
     index: Index,
     reader: IndexReader,
-    /// Held only while a batch is written (or for a whole rebuild), so that another process
-    /// (`moviedb rebuild`, beside a serving `moviedb`) can write between batches.
-    writer: Mutex<Option<IndexWriter>>,
-    keep_writer: bool,
+    /// Kept between batches (opening one allocates its arena and starts its threads), and
+    /// let go after [`WRITER_IDLE`] without a batch, so that another process (`moviedb
+    /// rebuild`, beside a serving `moviedb`) can write; a rebuild's shadow keeps it throughout.
+    writer: Mutex<WriterSlot>,
     f: Fields,
 }
 
@@ -88,6 +88,15 @@ pub struct TantivyIndex {
     /// The generation being rebuilt, swapped in by `finish_rebuild`.
     rebuilding: Arc<Mutex<Option<Arc<Inner>>>>,
 }
+
+#[derive(Default)]
+struct WriterSlot {
+    writer: Option<IndexWriter>,
+    used: Option<Instant>,
+}
+
+/// How long a serving process keeps the index writer without a batch to write.
+const WRITER_IDLE: Duration = Duration::from_millis(250);
 
 fn index_error(e: impl std::fmt::Display) -> SearchError {
     SearchError::Index(e.to_string())
@@ -117,11 +126,11 @@ fn new_generation_name() -> String {
 }
 
 impl Inner {
-    fn open(root: &Path, name: &str, keep_writer: bool) -> Result<Self, SearchError> {
+    fn open(root: &Path, name: &str) -> Result<Self, SearchError> {
         let dir = root.join(name);
         std::fs::create_dir_all(&dir).map_err(index_error)?;
         let (schema, f) = schema();
-        let directory = MmapDirectory::open(&dir).map_err(index_error)?;
+        let directory = UnsyncedDirectory::open(&dir).map_err(index_error)?;
         let index = Index::open_or_create(directory, schema).map_err(index_error)?;
         // Commits of this process reload at once (see `apply`); another process's within
         // half a second, or at once through `refresh`.
@@ -134,10 +143,38 @@ impl Inner {
             name: name.to_owned(),
             index,
             reader,
-            writer: Mutex::new(None),
-            keep_writer,
+            writer: Mutex::new(WriterSlot::default()),
             f,
         })
+    }
+
+    /// A generation that serves: its writer is let go by a watcher thread once idle.
+    fn open_live(root: &Path, name: &str) -> Result<Arc<Self>, SearchError> {
+        let inner = Arc::new(Self::open(root, name)?);
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("index-writer-idle".into())
+            .spawn(move || loop {
+                std::thread::sleep(WRITER_IDLE / 2);
+                let Some(inner) = weak.upgrade() else { return };
+                inner.release_if_idle();
+            })
+            .map_err(index_error)?;
+        Ok(inner)
+    }
+
+    /// Lets the writer go if no batch used it for [`WRITER_IDLE`].
+    fn release_if_idle(&self) {
+        let Ok(mut slot) = self.writer.lock() else {
+            return;
+        };
+        if slot.writer.is_some() && slot.used.is_some_and(|t| t.elapsed() >= WRITER_IDLE) {
+            if let Some(writer) = slot.writer.take() {
+                if let Err(e) = writer.wait_merging_threads() {
+                    tracing::warn!(error = %e, "search index merge failed");
+                }
+            }
+        }
     }
 
     /// Runs `work` with the writer, opening it if needed; waits while another process holds
@@ -150,11 +187,11 @@ impl Inner {
             .writer
             .lock()
             .map_err(|_| SearchError::Index("index writer poisoned".into()))?;
-        if slot.is_none() {
+        if slot.writer.is_none() {
             let deadline = Instant::now() + LOCK_WAIT;
             loop {
                 match self.index.writer_with_num_threads(1, 20_000_000) {
-                    Ok(writer) => break *slot = Some(writer),
+                    Ok(writer) => break slot.writer = Some(writer),
                     Err(tantivy::TantivyError::LockFailure(..)) if Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_millis(20));
                     }
@@ -167,11 +204,15 @@ impl Inner {
                 }
             }
         }
-        let writer = slot.as_mut().ok_or_else(|| index_error("no writer"))?;
+        let writer = slot
+            .writer
+            .as_mut()
+            .ok_or_else(|| index_error("no writer"))?;
         let result = work(writer);
-        if !self.keep_writer || result.is_err() {
-            if let Some(writer) = slot.take() {
-                // Let merges of this batch's segments finish, so segments do not pile up.
+        slot.used = Some(Instant::now());
+        if result.is_err() {
+            // What the failed batch added is not committed; a fresh writer starts clean.
+            if let Some(writer) = slot.writer.take() {
                 writer.wait_merging_threads().map_err(index_error)?;
             }
         }
@@ -183,7 +224,7 @@ impl Inner {
             .writer
             .lock()
             .map_err(|_| SearchError::Index("index writer poisoned".into()))?;
-        if let Some(mut writer) = slot.take() {
+        if let Some(mut writer) = slot.writer.take() {
             writer.commit().map_err(index_error)?;
             writer.wait_merging_threads().map_err(index_error)?;
         }
@@ -199,15 +240,27 @@ impl TantivyIndex {
             Some(name) => name,
             None => {
                 let name = new_generation_name();
-                Inner::open(root, &name, false)?;
+                Inner::open(root, &name)?;
                 write_current(root, &name)?;
                 name
             }
         };
-        let inner = Inner::open(root, &name, false)?;
+        let inner = match Inner::open_live(root, &name) {
+            Ok(inner) => inner,
+            Err(e) => {
+                // Unsynced writes lost to a power cut (see `tantivy_dir`): start empty; the
+                // projector fills the new generation from the read models.
+                tracing::warn!(index.generation = %name, error = %e,
+                    "search index unreadable; starting a fresh generation");
+                let fresh = new_generation_name();
+                let inner = Inner::open_live(root, &fresh)?;
+                write_current(root, &fresh)?;
+                inner
+            }
+        };
         Ok(Self {
             root: Arc::new(root.to_owned()),
-            live: Arc::new(RwLock::new(Arc::new(inner))),
+            live: Arc::new(RwLock::new(inner)),
             pinned: false,
             rebuilding: Arc::new(Mutex::new(None)),
         })
@@ -225,7 +278,7 @@ impl TantivyIndex {
         }
         match read_current(&self.root)? {
             Some(name) if name != held.name => {
-                let fresh = Arc::new(Inner::open(&self.root, &name, false)?);
+                let fresh = Inner::open_live(&self.root, &name)?;
                 tracing::info!(index.generation = %name, "search index generation swapped in");
                 *self
                     .live
@@ -252,7 +305,7 @@ impl TantivyIndex {
 
     fn begin_rebuild_blocking(&self) -> Result<TantivyIndex, SearchError> {
         let name = new_generation_name();
-        let inner = Arc::new(Inner::open(&self.root, &name, true)?);
+        let inner = Arc::new(Inner::open(&self.root, &name)?);
         *self
             .rebuilding
             .lock()

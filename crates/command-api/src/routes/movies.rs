@@ -14,9 +14,10 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::Router;
-use moviedb_domain::movie::{MovieInput, MoviePatch};
+use moviedb_domain::movie::{MovieFields, MovieInput, MoviePatch};
 use moviedb_domain::Actor;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// The most movies one bulk request may add.
 pub const MAX_BULK: usize = 1000;
@@ -98,15 +99,62 @@ async fn create_many(
         )));
     }
     let metadata = metadata(headers, &actor);
-    let mut results = Vec::with_capacity(items.len());
-    let mut created: Vec<Outcome> = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let outcome = async {
-            let fields = from_value::<MovieInput>(item)?.parse_full()?;
-            let write = state.commands.add_movie(fields, actor, &metadata).await?;
-            state.commands.commit(write).await
+    // Each movie is its own append, all in flight at once: on SQLite they are committed
+    // together (one savepoint each, so one bad movie does not stop the others); on MySQL they
+    // run side by side on the pool. A movie repeating an earlier one of the same request
+    // (name + director) waits for a later round, so the earlier one is the one stored.
+    let mut parsed: Vec<Option<Result<MovieFields, ApiError>>> = items
+        .into_iter()
+        .map(|item| Some(from_value::<MovieInput>(item).and_then(|m| Ok(m.parse_full()?))))
+        .collect();
+    let mut occurrences: HashMap<String, usize> = HashMap::new();
+    let rounds: Vec<usize> = parsed
+        .iter()
+        .map(|p| match p {
+            Some(Ok(fields)) => {
+                let seen = occurrences.entry(fields.title_key()).or_default();
+                *seen += 1;
+                *seen - 1
+            }
+            _ => 0,
+        })
+        .collect();
+    let mut outcomes: Vec<Option<Result<Outcome, ApiError>>> =
+        (0..parsed.len()).map(|_| None).collect();
+    for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
+        let indices: Vec<usize> = (0..rounds.len()).filter(|&i| rounds[i] == round).collect();
+        let writes = indices.iter().map(|&i| {
+            let fields = parsed[i].take();
+            let metadata = &metadata;
+            async move {
+                let fields =
+                    fields.ok_or_else(|| ApiError::Internal("bulk item taken twice".into()))??;
+                let write = state.commands.add_movie(fields, actor, metadata).await?;
+                state.commands.commit(write).await
+            }
+        });
+        let done = futures::future::join_all(writes.collect::<Vec<_>>()).await;
+        for (i, outcome) in indices.into_iter().zip(done) {
+            outcomes[i] = Some(outcome);
         }
-        .await;
+    }
+    let mut outcomes: Vec<Result<Outcome, ApiError>> = outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(ApiError::Internal("bulk item not written".into()))))
+        .collect();
+    // The database being down is no movie's fault: if nothing was stored, say so as a whole
+    // (503) rather than as a list of failures.
+    if outcomes.iter().all(Result::is_err) {
+        let down = outcomes
+            .iter()
+            .position(|o| matches!(o, Err(ApiError::Unavailable(_))));
+        if let Some(Err(e)) = down.map(|i| outcomes.swap_remove(i)) {
+            return Err(e);
+        }
+    }
+    let mut results = Vec::with_capacity(outcomes.len());
+    let mut created: Vec<Outcome> = Vec::new();
+    for (index, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
             Ok(outcome) => {
                 let mut result = outcome_response(StatusCode::CREATED, &outcome, None).body;
@@ -115,9 +163,6 @@ async fn create_many(
                 results.push(result);
                 created.push(outcome);
             }
-            // The database being down is no movie's fault: if nothing was stored yet, say so
-            // as a whole (503) rather than as a list of failures.
-            Err(e @ ApiError::Unavailable(_)) if created.is_empty() => return Err(e),
             Err(e) => {
                 if e.status_code().is_server_error() {
                     tracing::error!(error = %e, index, "bulk add: movie failed");

@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use moviedb_http::ApiError;
+use moviedb_read_model::MovieView;
+use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -21,21 +23,33 @@ pub(super) fn router() -> Router<QueryState> {
         .route("/v1/movies/{id}/history", get(history))
 }
 
+/// A page of movies as clients see it.
+#[derive(Serialize)]
+struct MoviePage {
+    items: Vec<MovieView>,
+    page: u32,
+    per_page: u32,
+    total: u64,
+    total_pages: u64,
+}
+
 /// A page of movies with `total` and `total_pages`.
 async fn list(
     State(state): State<QueryState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MoviePage>, ApiError> {
     let query = params::movie_query(&params::pairs(raw.as_deref())?)?;
     wait_for(&headers, &state).await?;
     let page = state.read.movies(&query).await.map_err(super::read_error)?;
-    Ok(Json(super::page_json(
-        page.items.iter().map(|m| m.to_json()).collect(),
-        page.total,
-        query.page,
-        query.per_page,
-    )))
+    let per_page = query.per_page.clamp(1, moviedb_read_model::MAX_PER_PAGE);
+    Ok(Json(MoviePage {
+        items: page.items,
+        page: query.page,
+        per_page,
+        total: page.total,
+        total_pages: page.total.div_ceil(u64::from(per_page)),
+    }))
 }
 
 fn movie_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -61,7 +75,7 @@ async fn detail(
     if none_match(&headers, movie.version) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
     }
-    Ok(([(header::ETAG, etag_value)], Json(movie.to_json())).into_response())
+    Ok(([(header::ETAG, etag_value)], Json(movie)).into_response())
 }
 
 /// Whether `If-None-Match` names this version (or is `*`).

@@ -1,6 +1,6 @@
 //! Movie search and autocomplete, from the search index.
 
-use crate::consistency::wait_for;
+use crate::consistency::wait_for_index;
 use crate::params;
 use crate::state::QueryState;
 use axum::extract::{RawQuery, State};
@@ -45,15 +45,6 @@ fn hit_json(hit: &Hit) -> Value {
     })
 }
 
-/// Waits for a `Consistency-Token`, then makes sure the index shows what the read models do.
-async fn consistent(headers: &HeaderMap, state: &QueryState) -> Result<(), ApiError> {
-    wait_for(headers, state).await?;
-    if headers.contains_key("consistency-token") {
-        state.search.refresh().await.map_err(super::search_error)?;
-    }
-    Ok(())
-}
-
 /// A page of hits with `total`, facets over every hit, and highlights.
 async fn search(
     State(state): State<QueryState>,
@@ -61,7 +52,7 @@ async fn search(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let request = params::search_request(&params::pairs(raw.as_deref())?)?;
-    consistent(&headers, &state).await?;
+    wait_for_index(&headers, &state).await?;
     let found = state
         .search
         .search(&request)
@@ -93,7 +84,7 @@ async fn suggest(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let (q, limit) = params::suggest(&params::pairs(raw.as_deref())?)?;
-    consistent(&headers, &state).await?;
+    wait_for_index(&headers, &state).await?;
     let items = state
         .search
         .suggest(&q, limit)

@@ -1,0 +1,136 @@
+//! The search side of the projector, off the feed's path.
+//!
+//! A commit of the tantivy index costs milliseconds whatever its size, so the read models do
+//! not wait for it: after each batch is committed to the read models, its movies are queued
+//! here, and one task writes them to the index from the read models, taking everything queued
+//! meanwhile in one go, at most one index commit per [`COMMIT_INTERVAL`] (a commit of a tantivy
+//! index costs about the same for one movie as for thousands; Elasticsearch's own default
+//! refresh interval is a second). Nothing is lost if the
+//! process stops with work queued: the index is compared with the read models at start
+//! ([`crate::index::reconcile`]). A search with a `Consistency-Token` waits for the index.
+
+use crate::{index, Stats};
+use moviedb_read_model::ReadModels;
+use moviedb_search::{EventDocument, SearchIndex};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// The least time between two writes of the index: under load, work queued meanwhile is
+/// written in one go. A lone write is indexed at once.
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
+struct Job {
+    seq: u64,
+    movies: Vec<Uuid>,
+    documents: Vec<EventDocument>,
+}
+
+/// Queues index work for the task [`Indexer::spawn`] started.
+pub(crate) struct Indexer {
+    jobs: mpsc::UnboundedSender<Job>,
+    stats: Arc<Stats>,
+    done: watch::Receiver<u64>,
+}
+
+impl Indexer {
+    /// Starts the task writing `search` from `read`; it stops once the indexer is dropped.
+    pub(crate) fn spawn(
+        read: Arc<dyn ReadModels>,
+        search: Arc<dyn SearchIndex>,
+        stats: Arc<Stats>,
+    ) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let (done_tx, done) = watch::channel(0);
+        tokio::spawn(run(read, search, stats.clone(), queue, done_tx));
+        Self { jobs, stats, done }
+    }
+
+    /// Queues `movies` (to be written from the read models) and `documents` (analytics).
+    pub(crate) fn enqueue(&self, movies: Vec<Uuid>, documents: Vec<EventDocument>) {
+        if movies.is_empty() && documents.is_empty() {
+            return;
+        }
+        let seq = self.stats.index_queued();
+        // The task ends only when this sender is dropped.
+        let _ = self.jobs.send(Job {
+            seq,
+            movies,
+            documents,
+        });
+    }
+
+    /// Returns once everything queued before the call is in the index.
+    pub(crate) async fn flushed(&self) {
+        let target = self.stats.index_jobs();
+        let mut done = self.done.clone();
+        // An error means the task is gone (the runtime is stopping): nothing more will come.
+        let _ = done.wait_for(|seq| *seq >= target).await;
+    }
+}
+
+async fn run(
+    read: Arc<dyn ReadModels>,
+    search: Arc<dyn SearchIndex>,
+    stats: Arc<Stats>,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    done: watch::Sender<u64>,
+) {
+    let mut last: Option<Instant> = None;
+    while let Some(first) = queue.recv().await {
+        let mut job = first;
+        if let Some(last) = last {
+            tokio::time::sleep_until(last + COMMIT_INTERVAL).await;
+        }
+        absorb(&mut job, &mut queue);
+        last = Some(Instant::now());
+        let mut failures = 0u32;
+        loop {
+            job.movies.sort_unstable();
+            job.movies.dedup();
+            match write(read.as_ref(), search.as_ref(), &job).await {
+                Ok(indexed) => {
+                    stats.indexed(indexed);
+                    break;
+                }
+                Err(e) => {
+                    failures += 1;
+                    let backoff = crate::backoff(failures);
+                    tracing::warn!(error = %e, failures, backoff_ms = backoff.as_millis() as u64,
+                        movies = job.movies.len(), "cannot write the search index yet; retrying");
+                    tokio::time::sleep(backoff).await;
+                    absorb(&mut job, &mut queue);
+                }
+            }
+        }
+        stats.index_done(job.seq);
+        done.send_replace(job.seq);
+    }
+}
+
+/// Adds everything queued meanwhile to `job`.
+fn absorb(job: &mut Job, queue: &mut mpsc::UnboundedReceiver<Job>) {
+    while let Ok(more) = queue.try_recv() {
+        job.seq = more.seq;
+        job.movies.extend(more.movies);
+        job.documents.extend(more.documents);
+    }
+}
+
+async fn write(
+    read: &dyn ReadModels,
+    search: &dyn SearchIndex,
+    job: &Job,
+) -> Result<u64, crate::ProjectorError> {
+    let mut indexed = 0;
+    for chunk in job.movies.chunks(500) {
+        let versions = read.versions(chunk).await?;
+        indexed += index::sync(read, search, chunk, &versions).await?;
+    }
+    if !job.documents.is_empty() {
+        search.record(job.documents.clone()).await?;
+    }
+    Ok(indexed)
+}

@@ -1,0 +1,218 @@
+//! Movie reads served from memory, for a process whose projector writes the read models it
+//! reads (the embedded default).
+//!
+//! A detail or a list page from SQLite costs tens of microseconds in the driver alone; from
+//! memory it costs a hash lookup. The cache is exact for writes made through it: every batch
+//! the projector hands to [`ReadModels::apply`] drops the entries of its streams (applied or
+//! skipped as duplicates, so a second process applying them first changes nothing) and every
+//! cached list page. Anything written past it (a `moviedb rebuild` run as another process) is
+//! seen within [`MAX_AGE`]. Reads with a `Consistency-Token` wait on [`ReadModels::versions`],
+//! which is never cached, and then read the movie here, which the same apply made current.
+
+use crate::{
+    ApplyReport, Checkpoint, MovieQuery, MovieView, Page, ReadModelError, ReadModels, UserView,
+};
+use async_trait::async_trait;
+use lru::LruCache;
+use moviedb_event_store::StoredEvent;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// How long an entry is trusted without a write through this cache.
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+/// Movies kept (about 0.5 KB each).
+const MOVIES: usize = 50_000;
+/// List pages kept.
+const PAGES: usize = 2_000;
+
+struct Entry<T> {
+    at: Instant,
+    value: T,
+}
+
+/// Entries with a generation: a write bumps it under the same lock as it drops entries, and
+/// a value read from the database before the bump is not kept.
+struct Generation<K: std::hash::Hash + Eq, V> {
+    generation: u64,
+    entries: LruCache<K, Entry<V>>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Generation<K, V> {
+    fn new(n: usize) -> Self {
+        Self {
+            generation: 0,
+            entries: LruCache::new(NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)),
+        }
+    }
+
+    fn get(&mut self, key: &K) -> Option<V> {
+        self.entries
+            .get(key)
+            .filter(|e| e.at.elapsed() < MAX_AGE)
+            .map(|e| e.value.clone())
+    }
+
+    /// Keeps `value`, read while the generation was `seen`, if no write came since.
+    fn put(&mut self, key: K, value: V, seen: u64) {
+        if self.generation == seen {
+            self.entries.put(
+                key,
+                Entry {
+                    at: Instant::now(),
+                    value,
+                },
+            );
+        }
+    }
+}
+
+/// [`ReadModels`] with movie details and list pages kept in memory.
+pub struct CachedReadModels {
+    inner: Arc<dyn ReadModels>,
+    movies: Mutex<Generation<Uuid, Option<Arc<MovieView>>>>,
+    pages: Mutex<Generation<String, Arc<Page<MovieView>>>>,
+}
+
+impl CachedReadModels {
+    /// `inner` behind a cache.
+    pub fn new(inner: Arc<dyn ReadModels>) -> Self {
+        Self {
+            inner,
+            movies: Mutex::new(Generation::new(MOVIES)),
+            pages: Mutex::new(Generation::new(PAGES)),
+        }
+    }
+
+    /// Forgets `streams` and every list page; called before a write reaches the database and
+    /// again after, so a read racing the write cannot keep what it read before.
+    fn forget(&self, streams: impl Iterator<Item = Uuid>) {
+        if let Ok(mut movies) = self.movies.lock() {
+            for id in streams {
+                movies.entries.pop(&id);
+            }
+            movies.generation += 1;
+        }
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.entries.clear();
+            pages.generation += 1;
+        }
+    }
+
+    fn forget_all(&self) {
+        if let Ok(mut movies) = self.movies.lock() {
+            movies.entries.clear();
+        }
+        self.forget(std::iter::empty());
+    }
+}
+
+#[async_trait]
+impl ReadModels for CachedReadModels {
+    async fn apply(
+        &self,
+        events: &[StoredEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<ApplyReport, ReadModelError> {
+        let streams = || events.iter().map(|e| e.stream_id);
+        self.forget(streams());
+        let report = self.inner.apply(events, checkpoint).await;
+        self.forget(streams());
+        report
+    }
+
+    async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError> {
+        self.inner.versions(streams).await
+    }
+
+    async fn stream_versions(
+        &self,
+        stream_type: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, u64)>, ReadModelError> {
+        self.inner.stream_versions(stream_type, after, limit).await
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Option<i64>, ReadModelError> {
+        self.inner.checkpoint(name).await
+    }
+
+    async fn movie(&self, id: Uuid) -> Result<Option<MovieView>, ReadModelError> {
+        let cached = self
+            .movies
+            .lock()
+            .ok()
+            .map(|mut movies| match movies.get(&id) {
+                Some(found) => Ok(found),
+                None => Err(movies.generation),
+            });
+        let seen = match cached {
+            Some(Ok(found)) => return Ok(found.map(|m| (*m).clone())),
+            Some(Err(generation)) => generation,
+            None => return self.inner.movie(id).await,
+        };
+        let found = self.inner.movie(id).await?;
+        if let Ok(mut movies) = self.movies.lock() {
+            movies.put(id, found.clone().map(Arc::new), seen);
+        }
+        Ok(found)
+    }
+
+    async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError> {
+        let key = format!("{query:?}");
+        let cached = self
+            .pages
+            .lock()
+            .ok()
+            .map(|mut pages| match pages.get(&key) {
+                Some(found) => Ok(found),
+                None => Err(pages.generation),
+            });
+        let seen = match cached {
+            Some(Ok(found)) => return Ok((*found).clone()),
+            Some(Err(generation)) => generation,
+            None => return self.inner.movies(query).await,
+        };
+        let page = self.inner.movies(query).await?;
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.put(key, Arc::new(page.clone()), seen);
+        }
+        Ok(page)
+    }
+
+    async fn users(&self, page: u32, per_page: u32) -> Result<Page<UserView>, ReadModelError> {
+        self.inner.users(page, per_page).await
+    }
+
+    async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError> {
+        let result = self.inner.dead_letter(event, error).await;
+        self.forget(std::iter::once(event.stream_id));
+        result
+    }
+
+    async fn dead_letter_count(&self) -> Result<u64, ReadModelError> {
+        self.inner.dead_letter_count().await
+    }
+
+    async fn dump(&self) -> Result<Value, ReadModelError> {
+        self.inner.dump().await
+    }
+
+    async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModels>, ReadModelError> {
+        self.inner.begin_rebuild().await
+    }
+
+    async fn finish_rebuild(&self) -> Result<(), ReadModelError> {
+        let result = self.inner.finish_rebuild().await;
+        self.forget_all();
+        result
+    }
+
+    async fn ping(&self) -> Result<(), ReadModelError> {
+        self.inner.ping().await
+    }
+}
