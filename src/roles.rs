@@ -13,7 +13,7 @@ use moviedb_http::{Config, KafkaConfig, SearchConfig};
 use moviedb_projector::{Projector, Stats};
 use moviedb_query_api::{QueryApplication, QueryState};
 use moviedb_read_model::ReadModels;
-use moviedb_search::{ElasticIndex, SearchIndex, TantivyIndex};
+use moviedb_search::{SearchIndex, TantivyIndex};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -48,8 +48,9 @@ async fn search_index(config: &Config) -> anyhow::Result<Arc<dyn SearchIndex>> {
             TantivyIndex::open(dir)
                 .with_context(|| format!("opening the search index in {}", dir.display()))?,
         ),
+        #[cfg(feature = "elasticsearch")]
         SearchConfig::Elasticsearch { url, index_prefix } => Arc::new(
-            ElasticIndex::connect(url, index_prefix)
+            moviedb_search::ElasticIndex::connect(url, index_prefix)
                 .await
                 .with_context(|| {
                     format!(
@@ -57,6 +58,11 @@ async fn search_index(config: &Config) -> anyhow::Result<Arc<dyn SearchIndex>> {
                         moviedb_event_store::redact_url(url)
                     )
                 })?,
+        ),
+        #[cfg(not(feature = "elasticsearch"))]
+        SearchConfig::Elasticsearch { .. } => anyhow::bail!(
+            "MOVIEDB_ELASTICSEARCH_URL is set, but this build has no Elasticsearch adapter: \
+             build with `--features elasticsearch` (or `distributed`)"
         ),
     })
 }
@@ -110,7 +116,7 @@ fn spawn_feeds(
     store: &Arc<dyn EventStore>,
     projector: Option<&Projector>,
     kafka: Option<&KafkaConfig>,
-    relay: bool,
+    #[cfg_attr(not(feature = "kafka"), allow(unused_variables))] relay: bool,
     wake: watch::Receiver<u64>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -131,6 +137,7 @@ fn spawn_feeds(
                 });
             }
         }
+        #[cfg(feature = "kafka")]
         (Some(outbox), Some(kafka)) => {
             if relay {
                 let sink = moviedb_kafka::KafkaSink::new(kafka)?;
@@ -151,6 +158,11 @@ fn spawn_feeds(
                 });
             }
         }
+        #[cfg(not(feature = "kafka"))]
+        (Some(_), Some(_)) => anyhow::bail!(
+            "MOVIEDB_KAFKA_BROKERS is set, but this build has no Kafka adapter: build with \
+             `--features kafka` (or `distributed`)"
+        ),
         (Some(outbox), None) => {
             if let Some(projector) = projector {
                 let (projector, cancel) = (projector.clone(), cancel.clone());

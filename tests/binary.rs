@@ -264,6 +264,14 @@ async fn moviedb_rebuild_swaps_in_equal_read_models_while_the_service_answers() 
         .await
         .expect("sent");
     assert_eq!(caught_up.status(), 200);
+    // The index is written after the read models: a search with the tokens waits for it.
+    let indexed = client
+        .get(format!("{base}/v1/movies/search?q=film"))
+        .header("consistency-token", consistency.join(","))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(indexed.status(), 200);
     let read_url = format!("sqlite://{}", dir.path().join("read-models.db").display());
     let read = moviedb_read_model::SqlReadModels::connect(&read_url)
         .await

@@ -225,7 +225,7 @@ fn bind_row<'q>(
         .bind(at)
 }
 
-fn genres_json(genres: &[String]) -> String {
+pub(crate) fn genres_json(genres: &[String]) -> String {
     serde_json::to_string(genres).unwrap_or_else(|_| "[]".into())
 }
 

@@ -10,7 +10,8 @@
 //! which is never cached, and then read the movie here, which the same apply made current.
 
 use crate::{
-    ApplyReport, Checkpoint, MovieQuery, MovieView, Page, ReadModelError, ReadModels, UserView,
+    ApplyReport, Checkpoint, FoldedStream, MovieQuery, MovieView, Page, ReadModelError, ReadModels,
+    UserView,
 };
 use async_trait::async_trait;
 use lru::LruCache;
@@ -200,6 +201,12 @@ impl ReadModels for CachedReadModels {
 
     async fn dump(&self) -> Result<Value, ReadModelError> {
         self.inner.dump().await
+    }
+
+    async fn load(&self, streams: &[FoldedStream]) -> Result<(), ReadModelError> {
+        let result = self.inner.load(streams).await;
+        self.forget_all();
+        result
     }
 
     async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModels>, ReadModelError> {

@@ -12,12 +12,14 @@
 mod apply;
 mod cache;
 mod error;
+mod fold;
 mod query;
 mod schema;
 mod sql;
 
 pub use cache::CachedReadModels;
 pub use error::ReadModelError;
+pub use fold::{Fold, FoldedState, FoldedStream};
 pub use query::{GenreFilter, MovieFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
 pub use sql::SqlReadModels;
 
@@ -166,6 +168,10 @@ pub trait ReadModels: Send + Sync + 'static {
     /// Every row of the rebuildable tables, in a stable order: for comparing two read models
     /// (a rebuild against the live one, a replay against a clean pass).
     async fn dump(&self) -> Result<Value, ReadModelError>;
+
+    /// Writes `streams` (folded in memory by [`Fold`]) into empty tables, in bulk: a rebuild's
+    /// fast path into the shadow tables of [`ReadModels::begin_rebuild`].
+    async fn load(&self, streams: &[FoldedStream]) -> Result<(), ReadModelError>;
 
     /// Fresh, empty shadow tables beside the live ones, to rebuild into.
     async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModels>, ReadModelError>;

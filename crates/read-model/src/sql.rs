@@ -1,10 +1,11 @@
 //! The one read-model adapter: SQLite or MySQL through sqlx's `Any` driver.
 
-use crate::apply::{apply_events, from_micros, micros, parse_genres, set_version};
+use crate::apply::{apply_events, from_micros, genres_json, micros, parse_genres, set_version};
 use crate::query::{filter_sql, order_sql, Param};
 use crate::schema::{create_fixed_tables, create_tables, Dialect, Tables, SHADOW};
 use crate::{
-    ApplyReport, Checkpoint, MovieQuery, MovieView, Page, ReadModelError, ReadModels, UserView,
+    ApplyReport, Checkpoint, FoldedState, FoldedStream, MovieQuery, MovieView, Page,
+    ReadModelError, ReadModels, UserView,
 };
 use async_trait::async_trait;
 use chrono::Utc;
@@ -149,6 +150,37 @@ impl SqlReadModels {
         };
         Ok(u64::try_from(n).unwrap_or(0))
     }
+}
+
+/// Streams written per round of multi-row `INSERT`s by `load` (well under either database's
+/// limit on bound parameters).
+const LOAD_CHUNK: usize = 500;
+
+fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// One multi-row `INSERT`: `head` (up to `VALUES `) and a row of placeholders per row.
+async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    head: &str,
+    rows: Vec<Vec<Param>>,
+) -> Result<(), ReadModelError> {
+    let Some(width) = rows.first().map(Vec::len) else {
+        return Ok(());
+    };
+    let marks = format!("({})", vec!["?"; width].join(", "));
+    let sql = format!("{head}{}", vec![marks.as_str(); rows.len()].join(", "));
+    let mut query = sqlx::query(&sql);
+    for param in rows.into_iter().flatten() {
+        query = match param {
+            Param::Text(v) => query.bind(v),
+            Param::Real(v) => query.bind(v),
+            Param::Int(v) => query.bind(v),
+        };
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
 fn version_of(row: &AnyRow, index: usize) -> Result<u64, ReadModelError> {
@@ -389,6 +421,94 @@ impl ReadModels for SqlReadModels {
             "users": users.iter().map(|r| user_of(r).map(|u| u.to_json())).collect::<Result<Vec<_>, _>>()?,
             "versions": versions.iter().map(|r| Ok(json!([r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?, version_of(r, 2)?]))).collect::<Result<Vec<_>, ReadModelError>>()?,
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(streams = streams.len()), err)]
+    async fn load(&self, streams: &[FoldedStream]) -> Result<(), ReadModelError> {
+        let t = &self.tables;
+        let mut tx = self.pool.begin().await?;
+        for chunk in streams.chunks(LOAD_CHUNK) {
+            let mut movies = Vec::new();
+            let mut genres = Vec::new();
+            let mut users = Vec::new();
+            for stream in chunk {
+                match &stream.state {
+                    FoldedState::Movie {
+                        fields: Some(fields),
+                        created_at,
+                        updated_at,
+                    } => {
+                        let id = stream.id.to_string();
+                        genres.extend(
+                            fields.genres.iter().map(|g| {
+                                vec![Param::Text(g.to_lowercase()), Param::Text(id.clone())]
+                            }),
+                        );
+                        movies.push(vec![
+                            Param::Text(fields.name.clone()),
+                            Param::Text(fields.name.to_lowercase()),
+                            Param::Text(fields.director.clone()),
+                            Param::Text(fields.director.to_lowercase()),
+                            Param::Text(genres_json(&fields.genres)),
+                            Param::Real(fields.imdb_score),
+                            Param::Real(fields.popularity),
+                            Param::Int(sql_int(stream.version)),
+                            Param::Int(micros(*updated_at)),
+                            Param::Int(micros(*created_at)),
+                            Param::Text(id),
+                        ]);
+                    }
+                    FoldedState::User {
+                        name,
+                        email,
+                        role,
+                        registered_at,
+                    } => users.push(vec![
+                        Param::Text(name.clone()),
+                        Param::Text(email.clone()),
+                        Param::Text((*role).to_owned()),
+                        Param::Int(micros(*registered_at)),
+                        Param::Int(sql_int(stream.version)),
+                        Param::Text(stream.id.to_string()),
+                    ]),
+                    FoldedState::Movie { fields: None, .. } | FoldedState::Nothing => {}
+                }
+            }
+            let versions = chunk
+                .iter()
+                .map(|s| {
+                    vec![
+                        Param::Int(sql_int(s.version)),
+                        Param::Text(s.stream_type.clone()),
+                        Param::Text(s.id.to_string()),
+                    ]
+                })
+                .collect();
+            for (table, columns, rows) in [
+                (
+                    "{movies}",
+                    "name, name_key, director, director_key, genres, imdb_score, popularity, \
+                     version, updated_at, created_at, movie_id",
+                    movies,
+                ),
+                ("{genres}", "genre_key, movie_id", genres),
+                (
+                    "{users}",
+                    "name, email, role, registered_at, version, user_id",
+                    users,
+                ),
+                ("{versions}", "version, stream_type, stream_id", versions),
+            ] {
+                insert_rows(
+                    &mut tx,
+                    &t.sql(&format!("INSERT INTO {table} ({columns}) VALUES ")),
+                    rows,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModels>, ReadModelError> {

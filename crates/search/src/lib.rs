@@ -5,11 +5,13 @@
 //! A delete leaves a tombstone with its version, so a late add cannot bring a movie back (on
 //! Elasticsearch too: a real delete's version is forgotten after `index.gc_deletes`).
 
+#[cfg(feature = "elasticsearch")]
 pub mod elastic;
 mod highlight;
 mod tantivy_dir;
 mod tantivy_index;
 
+#[cfg(feature = "elasticsearch")]
 pub use elastic::ElasticIndex;
 pub use tantivy_index::TantivyIndex;
 
