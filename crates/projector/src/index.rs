@@ -11,7 +11,7 @@
 use crate::ProjectorError;
 use moviedb_domain::movie::{MovieEvent, MovieFields};
 use moviedb_event_store::{Metadata, StoredEvent};
-use moviedb_read_model::{MovieView, ReadModels};
+use moviedb_read_model::{FoldedState, FoldedStream, MovieView, ReadModels};
 use moviedb_search::{EventDocument, IndexOp, MovieDocument, SearchIndex};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -40,6 +40,29 @@ fn fields_of(view: MovieView) -> MovieFields {
 
 fn is_movie(event: &StoredEvent) -> bool {
     event.stream_type == "movie"
+}
+
+/// The index writes for streams a rebuild folded: each movie's document, or a tombstone for
+/// a deleted one.
+pub(crate) fn documents(streams: &[FoldedStream]) -> Vec<IndexOp> {
+    streams
+        .iter()
+        .filter_map(|stream| match &stream.state {
+            FoldedState::Movie {
+                fields: Some(fields),
+                ..
+            } => Some(IndexOp::Upsert(document(
+                stream.id,
+                fields.clone(),
+                stream.version,
+            ))),
+            FoldedState::Movie { fields: None, .. } => Some(IndexOp::Delete {
+                id: stream.id,
+                version: stream.version,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The analysts' view of the events the read models have not applied yet.

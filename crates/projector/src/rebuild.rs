@@ -1,5 +1,10 @@
 //! Rebuild: replay the whole event store into shadow tables, swap them in, catch up.
 //!
+//! The replay folds the log in memory, stream by stream (see `moviedb_read_model::Fold`), and
+//! writes each stream's final row once, in bulk, and each movie's document once: a few
+//! statements per stream rather than per event. Memory grows with the number of streams, not
+//! of events (a few hundred bytes each).
+//!
 //! Readers keep reading the live tables until the swap, which is atomic. Events appended
 //! during the rebuild are applied by the live projector to the old tables and, after the
 //! swap, by the catch-up here to the new ones (applying is idempotent, so an event both see is
@@ -8,13 +13,13 @@
 //! commit order, so an event committed late with a low position would be missed.
 
 use crate::{index, Projector};
-use moviedb_event_store::EventStore;
-use moviedb_read_model::ReadModels;
+use moviedb_event_store::{EventStore, StoredEvent};
+use moviedb_read_model::{Fold, FoldedStream, ReadModels};
 use moviedb_search::SearchIndex;
 use std::sync::Arc;
 
 /// Events read per step.
-const BATCH: u32 = 1000;
+const BATCH: u32 = 10_000;
 
 /// What a rebuild did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +36,10 @@ pub struct Rebuilt {
 /// after every batch; `total` is the head position when the rebuild started, an estimate of
 /// the event count.
 ///
-/// The new index is swapped in just before the new tables. A serving projector writes each
-/// batch to the index before the read models, so what it applies in between lands in the new
-/// index and then in the old tables, and the catch-up brings the new tables there; the final
-/// reconcile writes again any document the index still holds older than the read models.
+/// The new index is swapped in just before the new tables. What a serving projector applies
+/// meanwhile lands in the old tables (and in whichever index its indexer writes); the
+/// catch-up brings the new tables up to the event store, and the final reconcile writes again
+/// any document the new index holds older than the read models.
 pub async fn rebuild(
     store: Arc<dyn EventStore>,
     live: Arc<dyn ReadModels>,
@@ -42,14 +47,26 @@ pub async fn rebuild(
     progress: impl Fn(u64, u64),
 ) -> anyhow::Result<Rebuilt> {
     let total = u64::try_from(store.head_position().await?).unwrap_or(0);
-    let shadow = Projector::new(live.begin_rebuild().await?, store.clone());
-    let shadow = match &search {
-        Some(search) => shadow.with_search(search.begin_rebuild().await?),
-        None => shadow,
+    let shadow = live.begin_rebuild().await?;
+    let shadow_index = match &search {
+        Some(search) => Some(search.begin_rebuild().await?),
+        None => None,
     };
-    let replayed = replay(&shadow, |done| progress(done, total.max(done))).await?;
-    shadow.index_flushed().await;
-    drop(shadow);
+    let (replayed, streams, rejected) =
+        fold(store.as_ref(), |done| progress(done, total.max(done))).await?;
+    shadow.load(&streams).await?;
+    for (event, reason) in &rejected {
+        tracing::error!(event.id = %event.event_id, stream.id = %event.stream_id,
+            event.version = event.version, error = %reason,
+            "event cannot be applied; moved to the dead-letter table");
+        shadow.dead_letter(event, reason).await?;
+    }
+    if let Some(index) = &shadow_index {
+        for chunk in index::documents(&streams).chunks(INDEX_CHUNK) {
+            index.apply(chunk.to_vec()).await?;
+        }
+    }
+    drop(streams);
     let mut projector = Projector::new(live.clone(), store);
     if let Some(search) = search {
         search.finish_rebuild().await?;
@@ -75,14 +92,27 @@ pub async fn rebuild(
     })
 }
 
-async fn replay(projector: &Projector, progress: impl Fn(u64)) -> anyhow::Result<u64> {
+/// Index documents written per call while rebuilding.
+const INDEX_CHUNK: usize = 10_000;
+
+/// Reads the whole event log by position and folds it, stream by stream, in memory. Each
+/// stream's events are in version order by position on both stores (a stream's next event is
+/// appended only after the one before it committed).
+async fn fold(
+    store: &dyn EventStore,
+    progress: impl Fn(u64),
+) -> anyhow::Result<(u64, Vec<FoldedStream>, Vec<(StoredEvent, String)>)> {
+    let mut folded = Fold::default();
     let (mut position, mut done) = (0, 0u64);
     loop {
-        let events = projector.store().read_all(position, BATCH).await?;
+        let events = store.read_all(position, BATCH).await?;
         let Some(last) = events.last().map(|e| e.position) else {
-            return Ok(done);
+            let (streams, rejected) = folded.finish();
+            return Ok((done, streams, rejected));
         };
-        projector.handle(&events, None).await?;
+        for event in &events {
+            folded.add(event);
+        }
         done += events.len() as u64;
         position = last;
         progress(done);
