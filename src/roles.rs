@@ -188,9 +188,8 @@ impl Embedded {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // This process's projector writes every read model it serves: reads may come from
         // memory (see `CachedReadModels`).
-        let read: Arc<dyn ReadModels> = Arc::new(moviedb_read_model::CachedReadModels::new(
-            read_models(&config).await?,
-        ));
+        let read: Arc<dyn ReadModels> =
+            moviedb_read_model::CachedReadModels::spawn(read_models(&config).await?);
         let search = search_index(&config).await?;
         let command = Application::build(config.clone()).await?;
         let cancel = CancellationToken::new();

@@ -65,7 +65,7 @@ pub fn sysbench_inserts(database: &str, threads: usize, seconds: u64) -> Option<
         "--mysql-user=root".to_owned(),
         format!("--mysql-db={database}"),
         "--tables=1".to_owned(),
-        "--table-size=0".to_owned(),
+        "--table-size=10000".to_owned(),
     ];
     let run = |args: &[String]| {
         std::process::Command::new("sysbench")

@@ -6,8 +6,8 @@ use moviedb_event_store::test_support::MySqlTestDatabase;
 use moviedb_event_store::{AppendRequest, EventStore, NewEvent, SqliteEventStore, StoredEvent};
 use moviedb_projector::Projector;
 use moviedb_read_model::{
-    Checkpoint, GenreFilter, MovieFilter, MovieQuery, ReadModelError, ReadModels, Sort, SortField,
-    SqlReadModels,
+    CachedReadModels, Checkpoint, Fold, GenreFilter, MovieFilter, MovieQuery, ReadModelError,
+    ReadModels, Sort, SortField, SqlReadModels,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 struct Subject {
     read: Arc<dyn ReadModels>,
+    url: String,
     _keep: Box<dyn std::any::Any + Send>,
 }
 
@@ -27,6 +28,7 @@ async fn sqlite() -> Subject {
                 .await
                 .expect("sqlite read models"),
         ),
+        url,
         _keep: Box::new(dir),
     }
 }
@@ -38,6 +40,7 @@ async fn mysql() -> Subject {
     );
     Subject {
         read: Arc::new(read),
+        url: db.url().to_owned(),
         _keep: Box::new(db),
     }
 }
@@ -601,4 +604,66 @@ conformance!(
     a_rebuild_swaps_in_tables_equal_to_the_live_ones,
     an_unappliable_event_is_dead_lettered_and_its_stream_goes_on,
     a_gap_in_the_feed_is_repaired_from_the_event_store,
+    a_folded_load_gives_the_tables_applying_gives,
+    the_cache_follows_writes_through_it_and_a_rebuild_made_elsewhere,
 );
+
+/// The rebuild's fast path: the log folded in memory (with duplicates, as a feed may bring
+/// them) and loaded in bulk gives the same tables as applying it event by event.
+async fn a_folded_load_gives_the_tables_applying_gives(s: Subject) {
+    let (h, _) = catalogue();
+    s.read.apply(&h.events, None).await.expect("applied");
+    let live = s.read.dump().await.expect("dump");
+    let mut fold = Fold::default();
+    for event in h.events.iter().chain(&h.events[..3]) {
+        fold.add(event);
+    }
+    let (streams, rejected) = fold.finish();
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let shadow = s.read.begin_rebuild().await.expect("shadow");
+    shadow.load(&streams).await.expect("loaded");
+    s.read.finish_rebuild().await.expect("swap");
+    assert_eq!(s.read.dump().await.expect("dump"), live);
+}
+
+/// Reads from memory stay exact: a write through the cache is seen at once, and a rebuild
+/// swapped in by another handle on the same database (as `moviedb rebuild` run beside the
+/// service) is seen within a second.
+async fn the_cache_follows_writes_through_it_and_a_rebuild_made_elsewhere(s: Subject) {
+    let (h, ids) = catalogue();
+    let cached = CachedReadModels::spawn(s.read.clone());
+    cached.apply(&h.events[..1], None).await.expect("added");
+    let godfather = |read: Arc<dyn ReadModels>| async move {
+        read.movie(ids[0]).await.expect("read").expect("present")
+    };
+    assert_eq!(godfather(cached.clone()).await.imdb_score, 9.2);
+    let list = cached.movies(&MovieQuery::default()).await.expect("list");
+    assert_eq!(list.items[0].imdb_score, 9.2);
+
+    let mut edit = h.events[0].clone();
+    edit.version = 2;
+    edit.event_id = Uuid::now_v7();
+    edit.event_type = "MovieUpdated".into();
+    edit.payload = json!({ "imdb_score": 9.9 });
+    cached.apply(&[edit], None).await.expect("edited");
+    assert_eq!(godfather(cached.clone()).await.imdb_score, 9.9);
+    let list = cached.movies(&MovieQuery::default()).await.expect("list");
+    assert_eq!((list.total, list.items[0].imdb_score), (1, 9.9));
+
+    let elsewhere = SqlReadModels::connect(&s.url)
+        .await
+        .expect("a second handle");
+    let shadow = elsewhere.begin_rebuild().await.expect("shadow");
+    shadow.apply(&h.events, None).await.expect("replayed");
+    elsewhere.finish_rebuild().await.expect("swap");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while godfather(cached.clone()).await.imdb_score != 9.2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache never noticed the rebuild"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let list = cached.movies(&MovieQuery::default()).await.expect("list");
+    assert_eq!(list.total, 4, "the list is the rebuilt one too");
+}

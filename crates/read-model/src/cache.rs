@@ -5,9 +5,11 @@
 //! memory it costs a hash lookup. The cache is exact for writes made through it: every batch
 //! the projector hands to [`ReadModels::apply`] drops the entries of its streams (applied or
 //! skipped as duplicates, so a second process applying them first changes nothing) and every
-//! cached list page. Anything written past it (a `moviedb rebuild` run as another process) is
-//! seen within [`MAX_AGE`]. Reads with a `Consistency-Token` wait on [`ReadModels::versions`],
-//! which is never cached, and then read the movie here, which the same apply made current.
+//! cached list page. The one other writer of these tables, a `moviedb rebuild` run as another
+//! process, counts its swap in `projection_checkpoints` ([`crate::REBUILDS`]); a watcher reads
+//! that count every [`WATCH`] and drops everything when it moves. Reads with a
+//! `Consistency-Token` wait on [`ReadModels::versions`], which is never cached, and then read
+//! the movie here, which the same apply made current.
 
 use crate::{
     ApplyReport, Checkpoint, FoldedStream, MovieQuery, MovieView, Page, ReadModelError, ReadModels,
@@ -20,26 +22,21 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
-/// How long an entry is trusted without a write through this cache.
-pub const MAX_AGE: Duration = Duration::from_secs(1);
+/// How often the rebuild count is read.
+pub const WATCH: Duration = Duration::from_millis(500);
 /// Movies kept (about 0.5 KB each).
 const MOVIES: usize = 50_000;
 /// List pages kept.
 const PAGES: usize = 2_000;
 
-struct Entry<T> {
-    at: Instant,
-    value: T,
-}
-
 /// Entries with a generation: a write bumps it under the same lock as it drops entries, and
 /// a value read from the database before the bump is not kept.
 struct Generation<K: std::hash::Hash + Eq, V> {
     generation: u64,
-    entries: LruCache<K, Entry<V>>,
+    entries: LruCache<K, V>,
 }
 
 impl<K: std::hash::Hash + Eq, V: Clone> Generation<K, V> {
@@ -51,22 +48,13 @@ impl<K: std::hash::Hash + Eq, V: Clone> Generation<K, V> {
     }
 
     fn get(&mut self, key: &K) -> Option<V> {
-        self.entries
-            .get(key)
-            .filter(|e| e.at.elapsed() < MAX_AGE)
-            .map(|e| e.value.clone())
+        self.entries.get(key).cloned()
     }
 
     /// Keeps `value`, read while the generation was `seen`, if no write came since.
     fn put(&mut self, key: K, value: V, seen: u64) {
         if self.generation == seen {
-            self.entries.put(
-                key,
-                Entry {
-                    at: Instant::now(),
-                    value,
-                },
-            );
+            self.entries.put(key, value);
         }
     }
 }
@@ -79,13 +67,35 @@ pub struct CachedReadModels {
 }
 
 impl CachedReadModels {
-    /// `inner` behind a cache.
-    pub fn new(inner: Arc<dyn ReadModels>) -> Self {
-        Self {
+    /// `inner` behind a cache, and a task watching for rebuilds made by other processes (it
+    /// stops with the cache); call within a Tokio runtime.
+    pub fn spawn(inner: Arc<dyn ReadModels>) -> Arc<Self> {
+        let cache = Arc::new(Self {
             inner,
             movies: Mutex::new(Generation::new(MOVIES)),
             pages: Mutex::new(Generation::new(PAGES)),
-        }
+        });
+        let weak = Arc::downgrade(&cache);
+        tokio::spawn(async move {
+            let mut seen = None;
+            loop {
+                let Some(cache) = weak.upgrade() else { return };
+                match cache.inner.checkpoint(crate::REBUILDS).await {
+                    Ok(count) => {
+                        if seen.is_some_and(|seen| seen != count) {
+                            tracing::info!("read models rebuilt elsewhere; cache dropped");
+                            cache.forget_all();
+                        }
+                        seen = Some(count);
+                    }
+                    // Unreachable database: every read fails the same way meanwhile.
+                    Err(e) => tracing::debug!(error = %e, "cannot read the rebuild count"),
+                }
+                drop(cache);
+                tokio::time::sleep(WATCH).await;
+            }
+        });
+        cache
     }
 
     /// Forgets `streams` and every list page; called before a write reaches the database and

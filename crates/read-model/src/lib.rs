@@ -31,6 +31,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// The row of `projection_checkpoints` that counts rebuilds swapped in (its `position`), so
+/// that every process serving the read models from memory notices one made elsewhere.
+pub const REBUILDS: &str = "read-model-rebuilds";
+
 /// A movie as the query side serves it, serialised with the original app's field names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MovieView {

@@ -163,16 +163,21 @@ pub(crate) fn filter_sql(query: &MovieQuery, genres: &str) -> (String, Vec<Param
     }
 }
 
+/// The `ORDER BY ...` of a movie query, with the id as the tie-break.
+pub(crate) fn order_by_sql(query: &MovieQuery) -> String {
+    let direction = if query.sort.descending { "DESC" } else { "ASC" };
+    format!(
+        " ORDER BY {} {direction}, m.movie_id ASC",
+        query.sort.field.column()
+    )
+}
+
 /// The `ORDER BY ... LIMIT ... OFFSET ...` tail of a movie query.
 pub(crate) fn order_sql(query: &MovieQuery) -> (String, Vec<Param>) {
-    let direction = if query.sort.descending { "DESC" } else { "ASC" };
     let per_page = query.per_page.clamp(1, MAX_PER_PAGE);
     let offset = u64::from(query.page.max(1) - 1) * u64::from(per_page);
     (
-        format!(
-            " ORDER BY {} {direction}, m.movie_id ASC LIMIT ? OFFSET ?",
-            query.sort.field.column()
-        ),
+        format!("{} LIMIT ? OFFSET ?", order_by_sql(query)),
         vec![
             Param::Int(i64::from(per_page)),
             Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)),

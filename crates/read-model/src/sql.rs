@@ -1,7 +1,7 @@
 //! The one read-model adapter: SQLite or MySQL through sqlx's `Any` driver.
 
 use crate::apply::{apply_events, from_micros, genres_json, micros, parse_genres, set_version};
-use crate::query::{filter_sql, order_sql, Param};
+use crate::query::{filter_sql, order_by_sql, order_sql, Param};
 use crate::schema::{create_fixed_tables, create_tables, Dialect, Tables, SHADOW};
 use crate::{
     ApplyReport, Checkpoint, FoldedState, FoldedStream, MovieQuery, MovieView, Page,
@@ -320,8 +320,12 @@ impl ReadModels for SqlReadModels {
             )
             .await?;
         let (order, paging) = order_sql(query);
+        // A deferred join: the page's ids come from the sort's index alone (an OFFSET walks
+        // index entries, not rows), then only those rows are read.
+        let outer_order = order_by_sql(query);
         let sql = self.tables.sql(&format!(
-            "SELECT {MOVIE_COLUMNS} FROM {{movies}} m{filter}{order}"
+            "SELECT {MOVIE_COLUMNS} FROM {{movies}} m JOIN (SELECT m.movie_id FROM {{movies}} m\
+             {filter}{order}) page ON page.movie_id = m.movie_id{outer_order}"
         ));
         let rows = self
             .fetch_all(&sql, params.into_iter().chain(paging).collect())
@@ -570,6 +574,25 @@ impl ReadModels for SqlReadModels {
                 }
                 tx.commit().await?;
             }
+        }
+        // Tell other processes serving these tables from memory (see `CachedReadModels`).
+        let now = micros(Utc::now());
+        let bumped = sqlx::query(
+            "UPDATE projection_checkpoints SET position = position + 1, updated_at = ? \
+             WHERE name = ?",
+        )
+        .bind(now)
+        .bind(crate::REBUILDS)
+        .execute(&self.pool)
+        .await?;
+        if bumped.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO projection_checkpoints (position, updated_at, name) VALUES (1, ?, ?)",
+            )
+            .bind(now)
+            .bind(crate::REBUILDS)
+            .execute(&self.pool)
+            .await?;
         }
         Ok(())
     }
