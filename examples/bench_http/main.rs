@@ -218,6 +218,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             )
         });
         let mixed = Duration::from_secs(args.mixed_secs);
+        report.mixed_catalogue = moviedb.total().await?;
         let (r, w) = tokio::join!(
             load::run(addr, conns, mixed, reads),
             load::run(addr, 2, mixed, writes)

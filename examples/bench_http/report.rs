@@ -22,6 +22,8 @@ pub struct Report {
     pub rss_mixed: f64,
     pub mixed: Option<(f64, f64, u64)>,
     pub rebuild: Option<(u64, Duration)>,
+    /// Movies in the catalogue when the mixed load started (the write figures add some).
+    pub mixed_catalogue: u64,
     mixed_secs: u64,
 }
 
@@ -47,6 +49,7 @@ impl Report {
             rss_mixed: f64::NAN,
             mixed: None,
             rebuild: None,
+            mixed_catalogue: 0,
             mixed_secs: args.mixed_secs,
         }
     }

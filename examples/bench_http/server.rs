@@ -211,6 +211,18 @@ impl Moviedb {
         }
     }
 
+    /// How many movies the list has.
+    pub async fn total(&self) -> anyhow::Result<u64> {
+        let page: Value = self
+            .client
+            .get(self.url("/v1/movies?per_page=1"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(page["total"].as_u64().unwrap_or(0))
+    }
+
     /// Every movie id, paging through the list.
     pub async fn ids(&self) -> anyhow::Result<Vec<String>> {
         let mut ids = Vec::new();
