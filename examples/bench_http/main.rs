@@ -4,6 +4,7 @@
 //! cargo run --release --example bench_http                     # SQLite, 10 000 movies
 //! cargo run --release --example bench_http -- --movies 100000
 //! cargo run --release --example bench_http -- --db mariadb     # MariaDB on 127.0.0.1:3306
+//! cargo run --release --example bench_http -- --db mariadb --kafka --only visibility
 //! ```
 //!
 //! It builds and starts the release `moviedb` on a fresh data directory, a bare axum baseline
@@ -52,6 +53,10 @@ pub struct Args {
     /// Events generated for the rebuild figure (0: skip it).
     #[arg(long, default_value_t = 1_000_000)]
     rebuild_events: u64,
+    /// With `--db mariadb`: events go through Kafka (the tansu broker `scripts/ensure-tansu`
+    /// provides, started here): the outbox relay produces, a consumer group projects.
+    #[arg(long)]
+    kafka: bool,
     /// Only these parts (comma separated): reads, search, writes, bulk, visibility, mixed,
     /// rebuild. Default: all.
     #[arg(long, value_delimiter = ',')]

@@ -25,8 +25,12 @@ fn workspace() -> PathBuf {
 
 fn moviedb_binary(args: &Args) -> anyhow::Result<PathBuf> {
     if !args.no_build {
+        let mut build = vec!["build", "--release", "--bin", "moviedb"];
+        if args.kafka {
+            build.extend(["--features", "kafka"]);
+        }
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--bin", "moviedb"])
+            .args(build)
             .current_dir(workspace())
             .status()?;
         if !status.success() {
@@ -95,9 +99,53 @@ impl Database {
     }
 }
 
+/// The Kafka-compatible broker tansu, on a port of its own, keeping nothing.
+struct Broker {
+    _process: Guard,
+    address: String,
+}
+
+impl Broker {
+    fn start() -> anyhow::Result<Self> {
+        let out = Command::new(workspace().join("scripts/ensure-tansu"))
+            .stderr(Stdio::inherit())
+            .output()?;
+        if !out.status.success() {
+            bail!("scripts/ensure-tansu failed");
+        }
+        let binary = String::from_utf8(out.stdout)?.trim().to_owned();
+        let address = format!("127.0.0.1:{}", free_port()?);
+        let url = format!("tcp://{address}");
+        let child = Command::new(binary)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&address).is_err() {
+            if Instant::now() > deadline {
+                bail!("tansu did not start on {address}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Self {
+            _process: Guard(child),
+            address,
+        })
+    }
+}
+
 /// The release moviedb, serving every role on one port.
 pub struct Moviedb {
     process: Option<Guard>,
+    _broker: Option<Broker>,
     pub addr: SocketAddr,
     client: reqwest::Client,
     data: tempfile::TempDir,
@@ -111,7 +159,22 @@ impl Moviedb {
         database.drop_database().await;
         let data = tempfile::tempdir_in(workspace().join("target"))?;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-        let child = Command::new(&binary)
+        let broker = if args.kafka {
+            if matches!(database, Database::Sqlite) {
+                bail!("--kafka needs --db mariadb: SQLite has no outbox");
+            }
+            Some(Broker::start()?)
+        } else {
+            None
+        };
+        let mut command = Command::new(&binary);
+        if let Some(broker) = &broker {
+            command.env("MOVIEDB_KAFKA_BROKERS", &broker.address).env(
+                "MOVIEDB_KAFKA_TOPIC_PREFIX",
+                format!("bench{}", std::process::id()),
+            );
+        }
+        let child = command
             .env("MOVIEDB_DATA_DIR", data.path())
             .env("MOVIEDB_DATABASE_URL", database.url(data.path()))
             .env("MOVIEDB_LISTEN", addr.to_string())
@@ -126,6 +189,7 @@ impl Moviedb {
             .build()?;
         let moviedb = Self {
             process: Some(Guard(child)),
+            _broker: broker,
             addr,
             client,
             data,

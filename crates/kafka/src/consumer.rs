@@ -42,6 +42,10 @@ pub async fn run(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
+        // How long the broker may hold a fetch when it has nothing new. librdkafka's 500 ms
+        // default was the whole write -> readable time through Kafka (tansu answers a fetch
+        // only when this runs out); under load fetches come back full at once anyway.
+        .set("fetch.wait.max.ms", "10")
         .create()
         .context("creating the Kafka consumer")?;
     let topics = crate::topics(&config.topic_prefix);
