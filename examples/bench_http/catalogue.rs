@@ -1,16 +1,17 @@
 //! A deterministic generated catalogue: the same movies on every run, with names made of
 //! real words so that searches with typos have something to find.
 
+use moviedb_domain::movie::MovieFields;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-const WORDS: [&str; 40] = [
+pub const WORDS: [&str; 40] = [
     "shadow", "river", "night", "king", "empire", "last", "dream", "city", "star", "fire",
     "silent", "golden", "dark", "love", "war", "journey", "secret", "ghost", "storm", "heart",
     "lost", "blood", "winter", "summer", "iron", "glass", "broken", "wild", "hidden", "paper",
     "moon", "ocean", "mountain", "garden", "machine", "letter", "island", "crown", "echo", "road",
 ];
-const DIRECTORS: [&str; 12] = [
+pub const DIRECTORS: [&str; 12] = [
     "Alfred Hitchcock",
     "Stanley Kubrick",
     "Akira Kurosawa",
@@ -90,26 +91,38 @@ pub struct MovieJson {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The `n`-th movie's fields, as the domain holds them.
+pub fn fields(n: u64, salt: &str) -> MovieFields {
+    let input = movie(n, salt);
+    let text = |k: &str| input[k].as_str().unwrap_or_default().to_owned();
+    MovieFields {
+        name: text("name"),
+        director: text("director"),
+        genres: input["genre"]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        imdb_score: input["imdb_score"].as_f64().unwrap_or_default(),
+        popularity: input["99popularity"].as_f64().unwrap_or_default(),
+    }
+}
+
 impl MovieJson {
     /// The `n`-th movie as the query API would answer it.
     pub fn generated(n: u64) -> Self {
-        let fields = movie(n, "");
+        let fields = fields(n, "");
         let now = chrono::Utc::now();
-        let text = |k: &str| fields[k].as_str().unwrap_or_default().to_owned();
         Self {
             id: uuid::Uuid::now_v7(),
-            name: text("name"),
-            director: text("director"),
-            genre: fields["genre"]
-                .as_array()
-                .map(|g| {
-                    g.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            imdb_score: fields["imdb_score"].as_f64().unwrap_or_default(),
-            popularity: fields["99popularity"].as_f64().unwrap_or_default(),
+            name: fields.name,
+            director: fields.director,
+            genre: fields.genres,
+            imdb_score: fields.imdb_score,
+            popularity: fields.popularity,
             version: 1,
             created_at: now,
             updated_at: now,

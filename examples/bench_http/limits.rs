@@ -1,7 +1,7 @@
 //! The limits moviedb's writes are measured against, taken on the same disk in the same run,
 //! and the event generator for the rebuild figure.
 
-use moviedb_domain::movie::{Movie, MovieCommand, MovieFields, MoviePatch};
+use moviedb_domain::movie::{Movie, MovieCommand, MoviePatch};
 use moviedb_domain::{Actor, Aggregate};
 use moviedb_event_store::{AppendRequest, EventStore, Metadata, NewEvent, UniqueKey};
 use std::path::Path;
@@ -134,22 +134,7 @@ pub async fn fill_events(
 
 /// The `n`-th generated movie's whole stream, decided by the domain: added, then edited.
 fn movie_stream(n: u64, events: u64) -> anyhow::Result<AppendRequest> {
-    let input = crate::catalogue::movie(n, "r");
-    let text = |k: &str| input[k].as_str().unwrap_or_default().to_owned();
-    let fields = MovieFields {
-        name: text("name"),
-        director: text("director"),
-        genres: input["genre"]
-            .as_array()
-            .map(|g| {
-                g.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        imdb_score: input["imdb_score"].as_f64().unwrap_or_default(),
-        popularity: input["99popularity"].as_f64().unwrap_or_default(),
-    };
+    let fields = crate::catalogue::fields(n, "r");
     let key = fields.title_key();
     let mut movie = Movie::default();
     let mut decided = Vec::new();

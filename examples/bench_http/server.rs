@@ -258,18 +258,12 @@ impl Moviedb {
         }
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
-            let page: Value = self
-                .client
-                .get(self.url("/v1/movies?per_page=1"))
-                .send()
-                .await?
-                .json()
-                .await?;
-            if page["total"].as_u64() >= Some(movies) {
+            let total = self.total().await?;
+            if total >= movies {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("the list never reached {movies} movies: {page}");
+                bail!("the list never reached {movies} movies: {total}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
