@@ -256,10 +256,18 @@ impl Moviedb {
             n += batch.len() as u64;
             self.post(token, "/v1/movies", &Value::Array(batch)).await?;
         }
+        // The read models first, then the search index, which follows them.
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
             let total = self.total().await?;
-            if total >= movies {
+            let searchable: Value = self
+                .client
+                .get(self.url("/v1/movies/search?per_page=1"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if total >= movies && searchable["total"].as_u64() >= Some(movies) {
                 return Ok(());
             }
             if Instant::now() > deadline {
