@@ -5,9 +5,11 @@
 //! here, and one task writes them to the index from the read models, taking everything queued
 //! meanwhile in one go, at most one index commit per [`COMMIT_INTERVAL`] (a commit of a tantivy
 //! index costs about the same for one movie as for thousands; Elasticsearch's own default
-//! refresh interval is a second). Nothing is lost if the
-//! process stops with work queued: the index is compared with the read models at start
-//! ([`crate::index::reconcile`]). A search with a `Consistency-Token` waits for the index.
+//! refresh interval is a second). If the process stops with work queued, the movies are
+//! brought up to date at the next start (the index is compared with the read models, see
+//! [`crate::index::reconcile`]); the analysts' records of those events come back with the
+//! next `moviedb rebuild`, which records every event again. A search with a
+//! `Consistency-Token` waits for the index.
 
 use crate::{index, Stats};
 use moviedb_read_model::ReadModels;

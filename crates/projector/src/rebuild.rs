@@ -52,8 +52,10 @@ pub async fn rebuild(
         Some(search) => Some(search.begin_rebuild().await?),
         None => None,
     };
-    let (replayed, streams, rejected) =
-        fold(store.as_ref(), |done| progress(done, total.max(done))).await?;
+    let (replayed, streams, rejected) = fold(store.as_ref(), shadow_index.as_deref(), |done| {
+        progress(done, total.max(done))
+    })
+    .await?;
     shadow.load(&streams).await?;
     for (event, reason) in &rejected {
         tracing::error!(event.id = %event.event_id, stream.id = %event.stream_id,
@@ -97,9 +99,12 @@ const INDEX_CHUNK: usize = 10_000;
 
 /// Reads the whole event log by position and folds it, stream by stream, in memory. Each
 /// stream's events are in version order by position on both stores (a stream's next event is
-/// appended only after the one before it committed).
+/// appended only after the one before it committed). Every event is recorded for analysts
+/// again on the way (a create by event id: those already there stay as they are), which also
+/// fills in any the live indexer had queued when its process stopped.
 async fn fold(
     store: &dyn EventStore,
+    index: Option<&dyn SearchIndex>,
     progress: impl Fn(u64),
 ) -> anyhow::Result<(u64, Vec<FoldedStream>, Vec<(StoredEvent, String)>)> {
     let mut folded = Fold::default();
@@ -112,6 +117,10 @@ async fn fold(
         };
         for event in &events {
             folded.add(event);
+        }
+        if let Some(index) = index {
+            let documents = index::event_documents(&events, &std::collections::HashMap::new());
+            index.record(documents).await?;
         }
         done += events.len() as u64;
         position = last;
