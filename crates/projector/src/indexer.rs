@@ -16,7 +16,7 @@ use moviedb_read_model::ReadModels;
 use moviedb_search::{EventDocument, SearchIndex};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -34,7 +34,6 @@ struct Job {
 pub(crate) struct Indexer {
     jobs: mpsc::UnboundedSender<Job>,
     stats: Arc<Stats>,
-    done: watch::Receiver<u64>,
 }
 
 impl Indexer {
@@ -45,9 +44,8 @@ impl Indexer {
         stats: Arc<Stats>,
     ) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        let (done_tx, done) = watch::channel(0);
-        tokio::spawn(run(read, search, stats.clone(), queue, done_tx));
-        Self { jobs, stats, done }
+        tokio::spawn(run(read, search, stats.clone(), queue));
+        Self { jobs, stats }
     }
 
     /// Queues `movies` (to be written from the read models) and `documents` (analytics).
@@ -67,9 +65,13 @@ impl Indexer {
     /// Returns once everything queued before the call is in the index.
     pub(crate) async fn flushed(&self) {
         let target = self.stats.index_jobs();
-        let mut done = self.done.clone();
-        // An error means the task is gone (the runtime is stopping): nothing more will come.
-        let _ = done.wait_for(|seq| *seq >= target).await;
+        let mut progress = self.stats.progress();
+        while !self.stats.index_reached(target) {
+            // The sender lives in `stats`, which this holds: `changed` cannot fail here.
+            if progress.changed().await.is_err() {
+                return;
+            }
+        }
     }
 }
 
@@ -78,7 +80,6 @@ async fn run(
     search: Arc<dyn SearchIndex>,
     stats: Arc<Stats>,
     mut queue: mpsc::UnboundedReceiver<Job>,
-    done: watch::Sender<u64>,
 ) {
     let mut last: Option<Instant> = None;
     while let Some(first) = queue.recv().await {
@@ -108,7 +109,6 @@ async fn run(
             }
         }
         stats.index_done(job.seq);
-        done.send_replace(job.seq);
     }
 }
 

@@ -64,6 +64,16 @@ pub struct CachedReadModels {
     inner: Arc<dyn ReadModels>,
     movies: Mutex<Generation<Uuid, Option<Arc<MovieView>>>>,
     pages: Mutex<Generation<String, Arc<Page<MovieView>>>>,
+    in_flight: Mutex<InFlight>,
+}
+
+/// Batches being applied. Between a batch's commit and the moment its entries are dropped, a
+/// read with a `Consistency-Token` can already see its versions (never cached) while the old
+/// rows are still in memory; reads of its movies, and of lists, go to the database meanwhile.
+#[derive(Default)]
+struct InFlight {
+    batches: usize,
+    streams: HashMap<Uuid, usize>,
 }
 
 impl CachedReadModels {
@@ -74,6 +84,7 @@ impl CachedReadModels {
             inner,
             movies: Mutex::new(Generation::new(MOVIES)),
             pages: Mutex::new(Generation::new(PAGES)),
+            in_flight: Mutex::new(InFlight::default()),
         });
         let weak = Arc::downgrade(&cache);
         tokio::spawn(async move {
@@ -113,11 +124,56 @@ impl CachedReadModels {
         }
     }
 
+    /// Marks a batch over `streams` as being applied (`+1`) or done (`-1`).
+    fn in_flight(&self, step: i8, streams: impl Iterator<Item = Uuid>) {
+        let Ok(mut in_flight) = self.in_flight.lock() else {
+            return;
+        };
+        if step > 0 {
+            in_flight.batches += 1;
+            for id in streams {
+                *in_flight.streams.entry(id).or_default() += 1;
+            }
+        } else {
+            in_flight.batches = in_flight.batches.saturating_sub(1);
+            for id in streams {
+                if let std::collections::hash_map::Entry::Occupied(mut n) =
+                    in_flight.streams.entry(id)
+                {
+                    *n.get_mut() -= 1;
+                    if *n.get() == 0 {
+                        n.remove();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether reads of `id` (or, for `None`, of lists) must go to the database now.
+    fn bypass(&self, id: Option<Uuid>) -> bool {
+        self.in_flight.lock().map_or(true, |f| match id {
+            Some(id) => f.streams.contains_key(&id),
+            None => f.batches > 0,
+        })
+    }
+
     fn forget_all(&self) {
         if let Ok(mut movies) = self.movies.lock() {
             movies.entries.clear();
         }
         self.forget(std::iter::empty());
+    }
+}
+
+struct Applied<'a> {
+    cache: &'a CachedReadModels,
+    streams: Vec<Uuid>,
+}
+
+impl Drop for Applied<'_> {
+    fn drop(&mut self) {
+        self.cache.forget(self.streams.iter().copied());
+        self.cache.in_flight(-1, self.streams.iter().copied());
     }
 }
 
@@ -128,11 +184,15 @@ impl ReadModels for CachedReadModels {
         events: &[StoredEvent],
         checkpoint: Option<&Checkpoint>,
     ) -> Result<ApplyReport, ReadModelError> {
-        let streams = || events.iter().map(|e| e.stream_id);
-        self.forget(streams());
-        let report = self.inner.apply(events, checkpoint).await;
-        self.forget(streams());
-        report
+        let streams: Vec<Uuid> = events.iter().map(|e| e.stream_id).collect();
+        self.in_flight(1, streams.iter().copied());
+        self.forget(streams.iter().copied());
+        // Dropped after the write, or if it is cancelled: forget again, then unmark.
+        let _done = Applied {
+            cache: self,
+            streams,
+        };
+        self.inner.apply(events, checkpoint).await
     }
 
     async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError> {
@@ -153,6 +213,9 @@ impl ReadModels for CachedReadModels {
     }
 
     async fn movie(&self, id: Uuid) -> Result<Option<MovieView>, ReadModelError> {
+        if self.bypass(Some(id)) {
+            return self.inner.movie(id).await;
+        }
         let cached = self
             .movies
             .lock()
@@ -174,6 +237,9 @@ impl ReadModels for CachedReadModels {
     }
 
     async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError> {
+        if self.bypass(None) {
+            return self.inner.movies(query).await;
+        }
         let key = format!("{query:?}");
         let cached = self
             .pages
