@@ -260,13 +260,7 @@ impl Moviedb {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
             let total = self.total().await?;
-            let searchable: Value = self
-                .client
-                .get(self.url("/v1/movies/search?per_page=1"))
-                .send()
-                .await?
-                .json()
-                .await?;
+            let searchable = self.get_json("/v1/movies/search?per_page=1").await?;
             if total >= movies && searchable["total"].as_u64() >= Some(movies) {
                 return Ok(());
             }
@@ -277,15 +271,14 @@ impl Moviedb {
         }
     }
 
+    /// A GET answered with JSON.
+    async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        Ok(self.client.get(self.url(path)).send().await?.json().await?)
+    }
+
     /// How many movies the list has.
     pub async fn total(&self) -> anyhow::Result<u64> {
-        let page: Value = self
-            .client
-            .get(self.url("/v1/movies?per_page=1"))
-            .send()
-            .await?
-            .json()
-            .await?;
+        let page = self.get_json("/v1/movies?per_page=1").await?;
         Ok(page["total"].as_u64().unwrap_or(0))
     }
 
@@ -293,12 +286,8 @@ impl Moviedb {
     pub async fn ids(&self) -> anyhow::Result<Vec<String>> {
         let mut ids = Vec::new();
         for page in 1.. {
-            let answer: Value = self
-                .client
-                .get(self.url(&format!("/v1/movies?per_page=100&page={page}")))
-                .send()
-                .await?
-                .json()
+            let answer = self
+                .get_json(&format!("/v1/movies?per_page=100&page={page}"))
                 .await?;
             let items = answer["items"].as_array().cloned().unwrap_or_default();
             if items.is_empty() {
