@@ -21,7 +21,7 @@ pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>, ReadModelError> 
         .ok_or_else(|| ReadModelError::Corrupt(format!("timestamp {micros} out of range")))
 }
 
-fn sql_version(version: u64) -> i64 {
+pub(crate) fn sql_version(version: u64) -> i64 {
     i64::try_from(version).unwrap_or(i64::MAX)
 }
 

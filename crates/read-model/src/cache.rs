@@ -20,6 +20,8 @@ use lru::LruCache;
 use moviedb_event_store::StoredEvent;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,12 +36,12 @@ const PAGES: usize = 2_000;
 
 /// Entries with a generation: a write bumps it under the same lock as it drops entries, and
 /// a value read from the database before the bump is not kept.
-struct Generation<K: std::hash::Hash + Eq, V> {
+struct Generation<K: Hash + Eq, V> {
     generation: u64,
     entries: LruCache<K, V>,
 }
 
-impl<K: std::hash::Hash + Eq, V: Clone> Generation<K, V> {
+impl<K: Hash + Eq, V: Clone> Generation<K, V> {
     fn new(n: usize) -> Self {
         Self {
             generation: 0,
@@ -109,8 +111,8 @@ impl CachedReadModels {
         cache
     }
 
-    /// Forgets `streams` and every list page; called before a write reaches the database and
-    /// again after, so a read racing the write cannot keep what it read before.
+    /// Forgets `streams` and every list page once a write is in the database; the generation
+    /// bump keeps a read that raced the write from storing what it read before.
     fn forget(&self, streams: impl Iterator<Item = Uuid>) {
         if let Ok(mut movies) = self.movies.lock() {
             for id in streams {
@@ -165,6 +167,26 @@ impl CachedReadModels {
     }
 }
 
+/// The entry for `key`, or what `load` reads, kept unless a write came meanwhile.
+async fn read_through<K: Hash + Eq, V: Clone>(
+    entries: &Mutex<Generation<K, V>>,
+    key: K,
+    load: impl Future<Output = Result<V, ReadModelError>>,
+) -> Result<V, ReadModelError> {
+    let seen = match entries.lock() {
+        Ok(mut entries) => match entries.get(&key) {
+            Some(found) => return Ok(found),
+            None => Some(entries.generation),
+        },
+        Err(_) => None,
+    };
+    let value = load.await?;
+    if let (Some(seen), Ok(mut entries)) = (seen, entries.lock()) {
+        entries.put(key, value.clone(), seen);
+    }
+    Ok(value)
+}
+
 struct Applied<'a> {
     cache: &'a CachedReadModels,
     streams: Vec<Uuid>,
@@ -185,9 +207,9 @@ impl ReadModels for CachedReadModels {
         checkpoint: Option<&Checkpoint>,
     ) -> Result<ApplyReport, ReadModelError> {
         let streams: Vec<Uuid> = events.iter().map(|e| e.stream_id).collect();
+        // Reads of these streams, and of lists, bypass the entries until the guard, dropped
+        // after the write (or if it is cancelled), has forgotten them and unmarked the batch.
         self.in_flight(1, streams.iter().copied());
-        self.forget(streams.iter().copied());
-        // Dropped after the write, or if it is cancelled: forget again, then unmark.
         let _done = Applied {
             cache: self,
             streams,
@@ -216,49 +238,22 @@ impl ReadModels for CachedReadModels {
         if self.bypass(Some(id)) {
             return self.inner.movie(id).await;
         }
-        let cached = self
-            .movies
-            .lock()
-            .ok()
-            .map(|mut movies| match movies.get(&id) {
-                Some(found) => Ok(found),
-                None => Err(movies.generation),
-            });
-        let seen = match cached {
-            Some(Ok(found)) => return Ok(found.map(|m| (*m).clone())),
-            Some(Err(generation)) => generation,
-            None => return self.inner.movie(id).await,
-        };
-        let found = self.inner.movie(id).await?;
-        if let Ok(mut movies) = self.movies.lock() {
-            movies.put(id, found.clone().map(Arc::new), seen);
-        }
-        Ok(found)
+        let found = read_through(&self.movies, id, async {
+            Ok(self.inner.movie(id).await?.map(Arc::new))
+        })
+        .await?;
+        Ok(found.map(|m| (*m).clone()))
     }
 
     async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError> {
         if self.bypass(None) {
             return self.inner.movies(query).await;
         }
-        let key = format!("{query:?}");
-        let cached = self
-            .pages
-            .lock()
-            .ok()
-            .map(|mut pages| match pages.get(&key) {
-                Some(found) => Ok(found),
-                None => Err(pages.generation),
-            });
-        let seen = match cached {
-            Some(Ok(found)) => return Ok((*found).clone()),
-            Some(Err(generation)) => generation,
-            None => return self.inner.movies(query).await,
-        };
-        let page = self.inner.movies(query).await?;
-        if let Ok(mut pages) = self.pages.lock() {
-            pages.put(key, Arc::new(page.clone()), seen);
-        }
-        Ok(page)
+        let page = read_through(&self.pages, format!("{query:?}"), async {
+            Ok(Arc::new(self.inner.movies(query).await?))
+        })
+        .await?;
+        Ok((*page).clone())
     }
 
     async fn users(&self, page: u32, per_page: u32) -> Result<Page<UserView>, ReadModelError> {

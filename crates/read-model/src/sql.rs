@@ -1,6 +1,8 @@
 //! The one read-model adapter: SQLite or MySQL through sqlx's `Any` driver.
 
-use crate::apply::{apply_events, from_micros, genres_json, micros, parse_genres, set_version};
+use crate::apply::{
+    apply_events, from_micros, genres_json, micros, parse_genres, set_version, sql_version,
+};
 use crate::query::{filter_sql, order_by_sql, order_sql, Param};
 use crate::schema::{create_fixed_tables, create_tables, Dialect, Tables, SHADOW};
 use crate::{
@@ -131,15 +133,7 @@ impl SqlReadModels {
         sql: &str,
         params: Vec<Param>,
     ) -> Result<Vec<AnyRow>, ReadModelError> {
-        let mut query = sqlx::query(sql);
-        for param in params {
-            query = match param {
-                Param::Text(v) => query.bind(v),
-                Param::Real(v) => query.bind(v),
-                Param::Int(v) => query.bind(v),
-            };
-        }
-        Ok(query.fetch_all(&self.pool).await?)
+        Ok(bound(sql, params).fetch_all(&self.pool).await?)
     }
 
     async fn count(&self, sql: &str, params: Vec<Param>) -> Result<u64, ReadModelError> {
@@ -156,8 +150,18 @@ impl SqlReadModels {
 /// limit on bound parameters).
 const LOAD_CHUNK: usize = 500;
 
-fn sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
+/// `sql` with `params` bound to its `?`s, in order.
+fn bound(
+    sql: &str,
+    params: impl IntoIterator<Item = Param>,
+) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+    params
+        .into_iter()
+        .fold(sqlx::query(sql), |query, param| match param {
+            Param::Text(v) => query.bind(v),
+            Param::Real(v) => query.bind(v),
+            Param::Int(v) => query.bind(v),
+        })
 }
 
 /// One multi-row `INSERT`: `head` (up to `VALUES `) and a row of placeholders per row.
@@ -171,15 +175,9 @@ async fn insert_rows(
     };
     let marks = format!("({})", vec!["?"; width].join(", "));
     let sql = format!("{head}{}", vec![marks.as_str(); rows.len()].join(", "));
-    let mut query = sqlx::query(&sql);
-    for param in rows.into_iter().flatten() {
-        query = match param {
-            Param::Text(v) => query.bind(v),
-            Param::Real(v) => query.bind(v),
-            Param::Int(v) => query.bind(v),
-        };
-    }
-    query.execute(&mut **tx).await?;
+    bound(&sql, rows.into_iter().flatten())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -456,7 +454,7 @@ impl ReadModels for SqlReadModels {
                             Param::Text(genres_json(&fields.genres)),
                             Param::Real(fields.imdb_score),
                             Param::Real(fields.popularity),
-                            Param::Int(sql_int(stream.version)),
+                            Param::Int(sql_version(stream.version)),
                             Param::Int(micros(*updated_at)),
                             Param::Int(micros(*created_at)),
                             Param::Text(id),
@@ -472,7 +470,7 @@ impl ReadModels for SqlReadModels {
                         Param::Text(email.clone()),
                         Param::Text((*role).to_owned()),
                         Param::Int(micros(*registered_at)),
-                        Param::Int(sql_int(stream.version)),
+                        Param::Int(sql_version(stream.version)),
                         Param::Text(stream.id.to_string()),
                     ]),
                     FoldedState::Movie { fields: None, .. } | FoldedState::Nothing => {}
@@ -482,7 +480,7 @@ impl ReadModels for SqlReadModels {
                 .iter()
                 .map(|s| {
                     vec![
-                        Param::Int(sql_int(s.version)),
+                        Param::Int(sql_version(s.version)),
                         Param::Text(s.stream_type.clone()),
                         Param::Text(s.id.to_string()),
                     ]
