@@ -110,6 +110,23 @@ fn queries() -> Vec<(&'static str, SearchRequest)> {
     ]
 }
 
+/// How many segments the index has (one `.fast` file each).
+fn segments(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                segments(&path)
+            } else {
+                usize::from(path.extension().is_some_and(|x| x == "fast"))
+            }
+        })
+        .sum()
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
@@ -136,7 +153,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .apply(chunk.iter().cloned().map(IndexOp::Upsert).collect())
             .await?;
     }
-    println!("indexed {movies} movies in {:.0} ms", ms(started.elapsed()));
+    println!(
+        "indexed {movies} movies in {:.0} ms, {} segments",
+        ms(started.elapsed()),
+        segments(dir.path())
+    );
     let queries = queries();
     for (_, q) in &queries {
         index.search(q).await?;

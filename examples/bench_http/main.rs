@@ -154,6 +154,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     drop(base);
     if part("search") {
+        eprintln!("measuring search");
         let h = host.clone();
         let search: MakeRequest = Arc::new(move |n| {
             let q = catalogue::SEARCHES[n as usize % catalogue::SEARCHES.len()];

@@ -8,13 +8,12 @@ use crate::{
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::query::{
-    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query, RangeQuery,
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query,
     TermQuery,
 };
 use tantivy::schema::{
@@ -106,6 +105,9 @@ const CURRENT: &str = "CURRENT";
 /// How long a batch waits for the writer lock another process holds.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
+/// Segments of one size that are merged into one (see [`merge_policy`]).
+const MERGE_AT: usize = 3;
+
 fn read_current(root: &Path) -> Result<Option<String>, SearchError> {
     match std::fs::read_to_string(root.join(CURRENT)) {
         Ok(name) => Ok(Some(name.trim().to_owned()).filter(|n| !n.is_empty())),
@@ -191,7 +193,10 @@ impl Inner {
             let deadline = Instant::now() + LOCK_WAIT;
             loop {
                 match self.index.writer_with_num_threads(1, 20_000_000) {
-                    Ok(writer) => break slot.writer = Some(writer),
+                    Ok(writer) => {
+                        writer.set_merge_policy(Box::new(merge_policy()));
+                        break slot.writer = Some(writer);
+                    }
                     Err(tantivy::TantivyError::LockFailure(..)) if Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_millis(20));
                     }
@@ -230,6 +235,16 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// Fewer, larger segments than tantivy's default (which merges once 8 segments of a size
+/// exist): a fuzzy query walks every segment's term dictionary, so at 100 000 movies the
+/// segment count, not the hit count, dominated a search. Merging sooner costs the background
+/// merge thread a little more work per write.
+fn merge_policy() -> tantivy::merge_policy::LogMergePolicy {
+    let mut policy = tantivy::merge_policy::LogMergePolicy::default();
+    policy.set_min_num_segments(MERGE_AT);
+    policy
 }
 
 impl TantivyIndex {
@@ -461,17 +476,6 @@ impl Inner {
         Some(Box::new(BooleanQuery::new(clauses)))
     }
 
-    fn range(field: Field, gte: Option<f64>, lte: Option<f64>) -> Option<Box<dyn Query>> {
-        if gte.is_none() && lte.is_none() {
-            return None;
-        }
-        let bound = |v: Option<f64>| match v {
-            Some(v) => Bound::Included(Term::from_field_f64(field, v)),
-            None => Bound::Unbounded,
-        };
-        Some(Box::new(RangeQuery::new(bound(gte), bound(lte))))
-    }
-
     fn query(&self, request: &SearchRequest) -> BooleanQuery {
         let f = self.f;
         let filter = &request.filter;
@@ -506,15 +510,9 @@ impl Inner {
             )),
             None => {}
         }
-        clauses.extend(
-            [
-                Self::range(f.imdb_score, filter.imdb_score_gte, filter.imdb_score_lte),
-                Self::range(f.popularity, filter.popularity_gte, filter.popularity_lte),
-            ]
-            .into_iter()
-            .flatten()
-            .map(|q| (Occur::Must, q)),
-        );
+        // The score and popularity ranges are checked by the collector on the hits
+        // (`Bounds`): a range query over a fast field scans the whole column, so its cost grew
+        // with the catalogue, not with the hits.
         if let Some(director) = &filter.director {
             clauses.push((
                 Occur::Must,
@@ -544,45 +542,31 @@ impl Inner {
 
     fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let searcher = self.reader.searcher();
-        let names = matches!(request.sort, SearchSort::Name { .. });
-        let Matches {
-            list: mut matches,
+        let per_page = request.per_page.max(1) as usize;
+        let skip = (request.page.max(1) as usize - 1).saturating_mul(per_page);
+        let Ranked {
+            mut list,
+            total,
             genres,
+            histogram,
         } = searcher
-            .search(&self.query(request), &AllMatches { names })
+            .search(
+                &self.query(request),
+                &TopMatches {
+                    keep: skip.saturating_add(per_page),
+                    sort: request.sort,
+                    bounds: Bounds::of(request),
+                },
+            )
             .map_err(index_error)?;
-        let by_id = |a: &Match, b: &Match| a.id.cmp(&b.id);
-        match request.sort {
-            SearchSort::Relevance => {
-                matches.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| by_id(a, b)))
-            }
-            SearchSort::ImdbScore { descending } => matches.sort_by(|a, b| {
-                let o = a.imdb_score.total_cmp(&b.imdb_score);
-                (if descending { o.reverse() } else { o }).then_with(|| by_id(a, b))
-            }),
-            SearchSort::Popularity { descending } => matches.sort_by(|a, b| {
-                let o = a.popularity.total_cmp(&b.popularity);
-                (if descending { o.reverse() } else { o }).then_with(|| by_id(a, b))
-            }),
-            SearchSort::Name { descending } => matches.sort_by(|a, b| {
-                let o = a.name_key.cmp(&b.name_key);
-                (if descending { o.reverse() } else { o }).then_with(|| by_id(a, b))
-            }),
-        }
-        let mut buckets = [0u64; 10];
-        for m in &matches {
-            let bucket = m.imdb_score.floor().clamp(0.0, 9.0) as usize;
-            buckets[bucket] += 1;
-        }
+        list.sort_by(|a, b| ranked_order(request.sort, a, b));
         let mut genres: Vec<GenreCount> = genres
             .into_iter()
             .map(|(genre, count)| GenreCount { genre, count })
             .collect();
         genres.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.genre.cmp(&b.genre)));
-        let per_page = request.per_page.max(1) as usize;
-        let skip = (request.page.max(1) as usize - 1).saturating_mul(per_page);
         let query_words = request.q.as_deref().map(words).unwrap_or_default();
-        let hits = matches
+        let hits = list
             .iter()
             .skip(skip)
             .take(per_page)
@@ -598,9 +582,9 @@ impl Inner {
             .collect::<Result<Vec<_>, SearchError>>()?;
         Ok(SearchResponse {
             hits,
-            total: matches.len() as u64,
+            total,
             genres,
-            imdb_score_histogram: buckets
+            imdb_score_histogram: histogram
                 .iter()
                 .enumerate()
                 .map(|(from, count)| ScoreBucket {
@@ -630,10 +614,7 @@ impl Inner {
         ));
         let query = BooleanQuery::new(vec![(Occur::Must, live), (Occur::Must, text)]);
         let searcher = self.reader.searcher();
-        let mut matches = searcher
-            .search(&query, &AllMatches { names: true })
-            .map_err(index_error)?
-            .list;
+        let mut matches = searcher.search(&query, &AllMatches).map_err(index_error)?;
         // Names that start with the prefix first, then by popularity.
         let wanted = words.join(" ");
         let mut ranked: Vec<(bool, Match)> = matches
@@ -722,47 +703,32 @@ impl SearchIndex for TantivyIndex {
     }
 }
 
-/// What a search needs of each hit to sort and page, read from fast fields.
+/// What a suggestion needs of each hit to rank it, read from fast fields.
 struct Match {
     address: DocAddress,
-    score: Score,
     /// The id as two numbers: their order is the order of the UUIDs' text.
     id: (u64, u64),
-    /// The lower-case name, only when the caller asked for names (sorting by name, suggest).
+    /// The lower-case name.
     name_key: String,
-    imdb_score: f64,
     popularity: f64,
 }
 
-/// Every hit, and the genre counts over them.
-#[derive(Default)]
-struct Matches {
-    list: Vec<Match>,
-    genres: HashMap<String, u64>,
-}
-
-/// Collects every hit (facets count them all). Text is read from the columns' dictionaries
-/// once per distinct term and segment, in term order, not once per hit: that lookup is the
-/// expensive part (see the search benchmark).
-struct AllMatches {
-    names: bool,
-}
+/// Collects every hit of a suggestion with its name. Text is read from the name column's
+/// dictionary once per distinct term and segment, in term order, not once per hit: that lookup
+/// is the expensive part (see the search benchmark).
+struct AllMatches;
 
 struct SegmentMatches {
     segment: SegmentOrdinal,
     id_hi: tantivy::columnar::Column<u64>,
     id_lo: tantivy::columnar::Column<u64>,
     name_key: Option<tantivy::columnar::StrColumn>,
-    genre: Option<tantivy::columnar::StrColumn>,
-    imdb_score: tantivy::columnar::Column<f64>,
     popularity: tantivy::columnar::Column<f64>,
-    names: bool,
-    hits: Vec<(DocId, Score, u64)>,
-    genre_counts: HashMap<u64, u64>,
+    hits: Vec<(DocId, u64)>,
 }
 
 impl Collector for AllMatches {
-    type Fruit = Matches;
+    type Fruit = Vec<Match>;
     type Child = SegmentMatches;
 
     fn for_segment(
@@ -776,28 +742,17 @@ impl Collector for AllMatches {
             id_hi: ff.u64("id_hi")?,
             id_lo: ff.u64("id_lo")?,
             name_key: ff.str("name_key")?,
-            genre: ff.str("genre")?,
-            imdb_score: ff.f64("imdb_score")?,
             popularity: ff.f64("popularity")?,
-            names: self.names,
             hits: Vec::new(),
-            genre_counts: HashMap::new(),
         })
     }
 
     fn requires_scoring(&self) -> bool {
-        true
+        false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Matches>) -> tantivy::Result<Matches> {
-        let mut all = Matches::default();
-        for fruit in fruits {
-            all.list.extend(fruit.list);
-            for (genre, count) in fruit.genres {
-                *all.genres.entry(genre).or_default() += count;
-            }
-        }
-        Ok(all)
+    fn merge_fruits(&self, fruits: Vec<Vec<Match>>) -> tantivy::Result<Vec<Match>> {
+        Ok(fruits.into_iter().flatten().collect())
     }
 }
 
@@ -823,51 +778,282 @@ fn terms_of(
 }
 
 impl SegmentCollector for SegmentMatches {
-    type Fruit = Matches;
+    type Fruit = Vec<Match>;
 
-    fn collect(&mut self, doc: DocId, score: Score) {
-        let name_ord = match (&self.name_key, self.names) {
-            (Some(column), true) => column.ords().first(doc).unwrap_or(0),
-            _ => 0,
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let name_ord = match &self.name_key {
+            Some(column) => column.ords().first(doc).unwrap_or(0),
+            None => 0,
         };
-        self.hits.push((doc, score, name_ord));
-        if let Some(genre) = &self.genre {
-            for ord in genre.term_ords(doc) {
-                *self.genre_counts.entry(ord).or_default() += 1;
-            }
-        }
+        self.hits.push((doc, name_ord));
     }
 
-    fn harvest(self) -> Matches {
-        let names = match (&self.name_key, self.names) {
-            (Some(column), true) => terms_of(column, self.hits.iter().map(|h| h.2)),
-            _ => HashMap::new(),
-        };
-        let genres = match &self.genre {
-            Some(column) => {
-                let texts = terms_of(column, self.genre_counts.keys().copied());
-                self.genre_counts
-                    .iter()
-                    .filter_map(|(ord, count)| Some((texts.get(ord)?.clone(), *count)))
-                    .collect()
-            }
+    fn harvest(self) -> Vec<Match> {
+        let names = match &self.name_key {
+            Some(column) => terms_of(column, self.hits.iter().map(|h| h.1)),
             None => HashMap::new(),
         };
-        let list = self
-            .hits
+        self.hits
             .iter()
-            .map(|&(doc, score, name_ord)| Match {
+            .map(|&(doc, name_ord)| Match {
                 address: DocAddress::new(self.segment, doc),
-                score,
                 id: (
                     self.id_hi.first(doc).unwrap_or(0),
                     self.id_lo.first(doc).unwrap_or(0),
                 ),
                 name_key: names.get(&name_ord).cloned().unwrap_or_default(),
-                imdb_score: self.imdb_score.first(doc).unwrap_or(0.0),
                 popularity: self.popularity.first(doc).unwrap_or(0.0),
             })
+            .collect()
+    }
+}
+
+/// The order of two ranked hits under `sort`: the sort key, then the id.
+fn ranked_order(sort: SearchSort, a: &RankedMatch, b: &RankedMatch) -> std::cmp::Ordering {
+    let key = match sort {
+        SearchSort::Name { descending } => {
+            let o = a.name_key.cmp(&b.name_key);
+            if descending {
+                o.reverse()
+            } else {
+                o
+            }
+        }
+        _ => a.key.cmp(&b.key),
+    };
+    key.then_with(|| a.id.cmp(&b.id))
+}
+
+/// An `f64` as a `u64` with the same order (negative numbers below positive ones).
+fn ordered_bits(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+/// One hit kept for the page: where it is, its score, its sort key, its id.
+struct RankedMatch {
+    address: DocAddress,
+    score: Score,
+    /// The sort key as an ascending `u64` (descending orders are complemented); for the name
+    /// order it is the segment's term ordinal, so `name_key` carries the order across segments.
+    key: u64,
+    /// The id as two numbers: their order is the order of the UUIDs' text.
+    id: (u64, u64),
+    /// The lower-case name, only for the name order.
+    name_key: String,
+}
+
+/// The first `keep` hits in each segment, the number of hits, and the facets over all of them.
+#[derive(Default)]
+struct Ranked {
+    list: Vec<RankedMatch>,
+    total: u64,
+    genres: HashMap<String, u64>,
+    histogram: [u64; 10],
+}
+
+/// Keeps only as many hits per segment as the page needs (`page * per_page`), chosen in linear
+/// time, while the total and the facets still count every hit. The cost of a search is then the
+/// matching itself, not sorting and materialising every hit (which grew with the catalogue).
+struct TopMatches {
+    keep: usize,
+    sort: SearchSort,
+    bounds: Bounds,
+}
+
+/// The filter's inclusive ranges on the IMDb score and the popularity.
+#[derive(Clone, Copy)]
+struct Bounds {
+    imdb_score: (f64, f64),
+    popularity: Option<(f64, f64)>,
+}
+
+impl Bounds {
+    fn of(request: &SearchRequest) -> Self {
+        let f = &request.filter;
+        let range = |gte: Option<f64>, lte: Option<f64>| {
+            (gte.unwrap_or(f64::NEG_INFINITY), lte.unwrap_or(f64::INFINITY))
+        };
+        Self {
+            imdb_score: range(f.imdb_score_gte, f.imdb_score_lte),
+            popularity: (f.popularity_gte.is_some() || f.popularity_lte.is_some())
+                .then(|| range(f.popularity_gte, f.popularity_lte)),
+        }
+    }
+}
+
+struct SegmentTop {
+    segment: SegmentOrdinal,
+    keep: usize,
+    sort: SearchSort,
+    bounds: Bounds,
+    id_hi: tantivy::columnar::Column<u64>,
+    id_lo: tantivy::columnar::Column<u64>,
+    name_key: Option<tantivy::columnar::StrColumn>,
+    genre: Option<tantivy::columnar::StrColumn>,
+    imdb_score: tantivy::columnar::Column<f64>,
+    popularity: tantivy::columnar::Column<f64>,
+    /// (key, id_hi, id_lo, doc, score)
+    hits: Vec<(u64, u64, u64, DocId, Score)>,
+    genre_counts: Vec<u64>,
+    histogram: [u64; 10],
+}
+
+impl Collector for TopMatches {
+    type Fruit = Ranked;
+    type Child = SegmentTop;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentTop> {
+        let ff = reader.fast_fields();
+        let genre = ff.str("genre")?;
+        let genre_terms = genre.as_ref().map_or(0, |g| g.num_terms());
+        Ok(SegmentTop {
+            segment,
+            keep: self.keep,
+            sort: self.sort,
+            bounds: self.bounds,
+            id_hi: ff.u64("id_hi")?,
+            id_lo: ff.u64("id_lo")?,
+            name_key: ff.str("name_key")?,
+            genre,
+            imdb_score: ff.f64("imdb_score")?,
+            popularity: ff.f64("popularity")?,
+            hits: Vec::new(),
+            genre_counts: vec![0; genre_terms],
+            histogram: [0; 10],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        // A hit shows its score whenever the search has text, whatever the order.
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Ranked>) -> tantivy::Result<Ranked> {
+        let mut all = Ranked::default();
+        for fruit in fruits {
+            all.list.extend(fruit.list);
+            all.total += fruit.total;
+            for (genre, count) in fruit.genres {
+                *all.genres.entry(genre).or_default() += count;
+            }
+            for (sum, count) in all.histogram.iter_mut().zip(fruit.histogram) {
+                *sum += count;
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for SegmentTop {
+    type Fruit = Ranked;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let imdb_score = self.imdb_score.first(doc).unwrap_or(0.0);
+        let within = |x: f64, (lo, hi): (f64, f64)| lo <= x && x <= hi;
+        if !within(imdb_score, self.bounds.imdb_score) {
+            return;
+        }
+        let popularity = || self.popularity.first(doc).unwrap_or(0.0);
+        if let Some(range) = self.bounds.popularity {
+            if !within(popularity(), range) {
+                return;
+            }
+        }
+        self.histogram[imdb_score.floor().clamp(0.0, 9.0) as usize] += 1;
+        if let Some(genre) = &self.genre {
+            for ord in genre.term_ords(doc) {
+                if let Some(count) = self.genre_counts.get_mut(ord as usize) {
+                    *count += 1;
+                }
+            }
+        }
+        let (key, descending) = match self.sort {
+            SearchSort::Relevance => (ordered_bits(f64::from(score)), true),
+            SearchSort::ImdbScore { descending } => (ordered_bits(imdb_score), descending),
+            SearchSort::Popularity { descending } => (ordered_bits(popularity()), descending),
+            SearchSort::Name { descending } => (
+                self.name_key
+                    .as_ref()
+                    .and_then(|c| c.ords().first(doc))
+                    .unwrap_or(0),
+                descending,
+            ),
+        };
+        let key = if descending { !key } else { key };
+        self.hits.push((
+            key,
+            self.id_hi.first(doc).unwrap_or(0),
+            self.id_lo.first(doc).unwrap_or(0),
+            doc,
+            score,
+        ));
+    }
+
+    fn harvest(mut self) -> Ranked {
+        let total = self.hits.len() as u64;
+        let order = |a: &(u64, u64, u64, DocId, Score), b: &(u64, u64, u64, DocId, Score)| {
+            (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2))
+        };
+        if self.keep == 0 {
+            self.hits.clear();
+        } else if self.hits.len() > self.keep {
+            self.hits.select_nth_unstable_by(self.keep - 1, order);
+            self.hits.truncate(self.keep);
+        }
+        let names = match (&self.name_key, self.sort) {
+            (Some(column), SearchSort::Name { descending }) => terms_of(
+                column,
+                self.hits
+                    .iter()
+                    .map(|h| if descending { !h.0 } else { h.0 }),
+            ),
+            _ => HashMap::new(),
+        };
+        let genres = match &self.genre {
+            Some(column) => {
+                let used = self
+                    .genre_counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, count)| **count > 0)
+                    .map(|(ord, _)| ord as u64);
+                let texts = terms_of(column, used);
+                texts
+                    .into_iter()
+                    .map(|(ord, text)| (text, self.genre_counts[ord as usize]))
+                    .collect()
+            }
+            None => HashMap::new(),
+        };
+        let descending_name = matches!(self.sort, SearchSort::Name { descending: true });
+        let list = self
+            .hits
+            .iter()
+            .map(|&(key, hi, lo, doc, score)| RankedMatch {
+                address: DocAddress::new(self.segment, doc),
+                score,
+                key,
+                id: (hi, lo),
+                name_key: names
+                    .get(&(if descending_name { !key } else { key }))
+                    .cloned()
+                    .unwrap_or_default(),
+            })
             .collect();
-        Matches { list, genres }
+        Ranked {
+            list,
+            total,
+            genres,
+            histogram: self.histogram,
+        }
     }
 }
