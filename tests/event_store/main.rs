@@ -544,3 +544,45 @@ async fn one_relay_per_database_holds_the_outbox_lock() {
         "SQLite is tailed, it keeps no outbox"
     );
 }
+
+/// The levels of the events logged on this thread while it is installed.
+#[derive(Clone, Default)]
+struct Levels(Arc<std::sync::Mutex<Vec<tracing::Level>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Levels {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.lock().expect("levels").push(*event.metadata().level());
+    }
+}
+
+/// A conflict or a taken key is the client's race or mistake: the store does not log it at
+/// ERROR (it did, through `#[instrument(err)]`, once per 409).
+#[tokio::test(flavor = "current_thread")]
+async fn conflicts_and_taken_keys_are_not_logged_as_errors() {
+    use tracing_subscriber::layer::SubscriberExt;
+    for subject in [sqlite().await, mysql().await] {
+        let levels = Levels::default();
+        let _guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(levels.clone()));
+        let stream = Uuid::now_v7();
+        let key = UniqueKey::new("email", format!("{stream}@example.com"));
+        let mut first = append(stream, 0, vec![event(1)]);
+        first.reserve.push(key.clone());
+        subject.store.append(first).await.expect("append");
+        let conflict = subject.store.append(append(stream, 0, vec![event(2)])).await;
+        assert!(matches!(conflict, Err(AppendError::Conflict { .. })), "{conflict:?}");
+        let mut second = append(Uuid::now_v7(), 0, vec![event(3)]);
+        second.reserve.push(key);
+        let taken = subject.store.append(second).await;
+        assert!(matches!(taken, Err(AppendError::KeyTaken { .. })), "{taken:?}");
+        let logged = levels.0.lock().expect("levels").clone();
+        assert!(
+            !logged.contains(&tracing::Level::ERROR),
+            "logged at {logged:?}"
+        );
+    }
+}

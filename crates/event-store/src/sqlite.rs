@@ -75,7 +75,7 @@ fn decode_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
 
 #[async_trait]
 impl EventStore for SqliteEventStore {
-    #[tracing::instrument(skip_all, fields(stream.id = %request.stream_id, stream.expected_version = request.expected_version), err)]
+    #[tracing::instrument(skip_all, fields(stream.id = %request.stream_id, stream.expected_version = request.expected_version), err(level = "debug"))]
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         if request.events.is_empty() {
             return Ok(Appended {

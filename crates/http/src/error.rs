@@ -143,7 +143,15 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(detail) => {
                 tracing::warn!(error.detail = %detail, "dependency unavailable")
             }
-            _ => {}
+            // A client's mistake or a race it can retry: worth a line, not an operator's alarm
+            // (the event store and the handlers log their errors at DEBUG only, so this is the
+            // one line).
+            client => tracing::info!(
+                status = client.status_code().as_u16(),
+                problem = client.slug(),
+                detail = %client,
+                "request refused"
+            ),
         }
         let status = self.status_code();
         let mut response = (status, axum::Json(self.problem())).into_response();
