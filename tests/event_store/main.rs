@@ -550,12 +550,11 @@ async fn one_relay_per_database_holds_the_outbox_lock() {
 struct Levels(Arc<std::sync::Mutex<Vec<tracing::Level>>>);
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Levels {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        self.0.lock().expect("levels").push(*event.metadata().level());
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        self.0
+            .lock()
+            .expect("levels")
+            .push(*event.metadata().level());
     }
 }
 
@@ -573,12 +572,21 @@ async fn conflicts_and_taken_keys_are_not_logged_as_errors() {
         let mut first = append(stream, 0, vec![event(1)]);
         first.reserve.push(key.clone());
         subject.store.append(first).await.expect("append");
-        let conflict = subject.store.append(append(stream, 0, vec![event(2)])).await;
-        assert!(matches!(conflict, Err(AppendError::Conflict { .. })), "{conflict:?}");
+        let conflict = subject
+            .store
+            .append(append(stream, 0, vec![event(2)]))
+            .await;
+        assert!(
+            matches!(conflict, Err(AppendError::Conflict { .. })),
+            "{conflict:?}"
+        );
         let mut second = append(Uuid::now_v7(), 0, vec![event(3)]);
         second.reserve.push(key);
         let taken = subject.store.append(second).await;
-        assert!(matches!(taken, Err(AppendError::KeyTaken { .. })), "{taken:?}");
+        assert!(
+            matches!(taken, Err(AppendError::KeyTaken { .. })),
+            "{taken:?}"
+        );
         let logged = levels.0.lock().expect("levels").clone();
         assert!(
             !logged.contains(&tracing::Level::ERROR),

@@ -8,6 +8,7 @@ on_both_backends!(
     a_body_that_is_not_json_content_is_415,
     a_body_over_one_mebibyte_is_413,
     a_mebibyte_of_genres_is_refused_at_once,
+    everything_the_stack_answers_is_problem_json,
     unknown_routes_and_methods_get_problem_documents,
     health_endpoints_answer,
 );
@@ -102,7 +103,9 @@ async fn a_mebibyte_of_genres_is_refused_at_once(app: TestApp) {
     assert_eq!(problem["errors"][0]["field"], "genre", "{problem}");
     // A bulk add whose items each carry 41 copies of one genre: every item is a 422.
     let item = json!({ "name": "Copies", "director": "D", "genre": vec!["Drama"; 41], "imdb_score": 1, "99popularity": 1 });
-    let response = app.post("/v1/movies", Some(&admin), &json!([item, item])).await;
+    let response = app
+        .post("/v1/movies", Some(&admin), &json!([item, item]))
+        .await;
     let results = body(response).await;
     for result in results["results"].as_array().expect("results") {
         assert_eq!(result["status"], 422, "{result}");
@@ -137,5 +140,140 @@ async fn health_endpoints_answer(app: TestApp) {
             .await
             .expect("sent");
         assert_eq!(response.status(), 200, "{path}");
+    }
+}
+
+/// Finding 4 of the hardening issue, table-driven: each malformed request gets its status as
+/// problem+json with `type`, `title`, `status` and `detail`. `%FF` in a path was text/plain,
+/// a 405 said `/problems/not-found` and had no `Allow`.
+async fn everything_the_stack_answers_is_problem_json(app: TestApp) {
+    let admin = app.admin_token().await;
+    let cases: Vec<(Method, &str, Option<(&str, &str)>, &str, u16, &str)> = vec![
+        (Method::GET, "/v1/movies/%FF", None, "", 400, "bad-request"),
+        (
+            Method::GET,
+            "/v1/movies/not-a-uuid",
+            None,
+            "",
+            404,
+            "not-found",
+        ),
+        (
+            Method::GET,
+            "/v1/movies?page=abc",
+            None,
+            "",
+            400,
+            "bad-request",
+        ),
+        (
+            Method::GET,
+            "/v1/movies?sort_by=%FF",
+            None,
+            "",
+            400,
+            "bad-request",
+        ),
+        (Method::GET, "/nope/%FF", None, "", 404, "not-found"),
+        (
+            Method::DELETE,
+            "/v1/users",
+            None,
+            "",
+            405,
+            "method-not-allowed",
+        ),
+        (
+            Method::PATCH,
+            "/api/register/",
+            None,
+            "",
+            405,
+            "method-not-allowed",
+        ),
+        (
+            Method::POST,
+            "/v1/users",
+            Some(("content-type", "text/plain")),
+            "{}",
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            Method::POST,
+            "/v1/users",
+            Some(("content-type", "application/json")),
+            "{",
+            400,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/v1/movies",
+            Some(("content-type", "application/json")),
+            "[]",
+            422,
+            "unprocessable",
+        ),
+    ];
+    for (method, path, header, body, status, kind) in cases {
+        let mut request = app.request(method.clone(), path, Some(&admin)).body(body);
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.expect("sent");
+        let allow = response.headers().get("allow").cloned();
+        let got = problem(response, status).await;
+        assert_eq!(
+            got["type"],
+            format!("/problems/{kind}"),
+            "{method} {path}: {got}"
+        );
+        if status == 405 {
+            assert!(
+                allow.is_some(),
+                "{method} {path}: a 405 names what is allowed"
+            );
+        }
+    }
+    // A body over the limit.
+    let big = "x".repeat(1024 * 1024 + 1);
+    let response = app
+        .request(Method::POST, "/v1/users", None)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .expect("sent");
+    problem(response, 413).await;
+    // What hyper answers by itself, before any layer runs (a URI over 64 KiB, a header byte it
+    // cannot parse): no setting changes those answers, so they stay clean 4xx answers that
+    // close the connection (the README says so).
+    let host = app.base.trim_start_matches("http://").to_owned();
+    for (request, status) in [
+        (
+            format!(
+                "GET /v1/movies?q={} HTTP/1.1\r\nHost: x\r\n\r\n",
+                "a".repeat(70_000)
+            ),
+            "414",
+        ),
+        (
+            "GET /v1/movies HTTP/1.1\r\nHost: x\r\nIf-Match: \"a\u{1}\"\r\n\r\n".to_owned(),
+            "400",
+        ),
+    ] {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(&host)
+            .await
+            .expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
     }
 }

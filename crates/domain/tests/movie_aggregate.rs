@@ -198,7 +198,11 @@ fn a_genre_array_is_bounded_before_any_de_duplication() {
     assert_eq!(parse_genres(&forty).unwrap(), vec!["Drama".to_owned()]);
     let error = parse_genres(&vec!["Drama".to_owned(); MAX_RAW_GENRES + 1]).unwrap_err();
     assert_eq!(error.field, "genre");
-    assert!(error.message.contains("at most 40 items"), "{}", error.message);
+    assert!(
+        error.message.contains("at most 40 items"),
+        "{}",
+        error.message
+    );
     let huge: Vec<String> = (0..20_000).map(|i| format!("g{i}")).collect();
     assert!(parse_genres(&huge).unwrap_err().message.contains("items"));
 }

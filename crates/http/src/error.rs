@@ -93,6 +93,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad-request",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Route(StatusCode::METHOD_NOT_ALLOWED, _) => "method-not-allowed",
             ApiError::NotFound(_) | ApiError::Route(..) => "not-found",
             ApiError::Conflict { .. } | ApiError::IdempotencyRace => "conflict",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
@@ -170,6 +171,73 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The problem type of an answer the stack gave before or around a handler (an extractor's
+/// rejection, the body limit, a timeout, the throttle, the load shed).
+fn slug_of(status: StatusCode) -> String {
+    match status {
+        StatusCode::BAD_REQUEST => "bad-request".into(),
+        StatusCode::NOT_FOUND => "not-found".into(),
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed".into(),
+        StatusCode::REQUEST_TIMEOUT => "request-timeout".into(),
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large".into(),
+        StatusCode::URI_TOO_LONG => "uri-too-long".into(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type".into(),
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable".into(),
+        StatusCode::TOO_MANY_REQUESTS => "too-many-requests".into(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers-too-large".into(),
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable".into(),
+        StatusCode::GATEWAY_TIMEOUT => "timeout".into(),
+        other => format!("http-{}", other.as_u16()),
+    }
+}
+
+/// A problem+json answer with `status` and `detail`, for what the stack itself answers.
+pub fn problem_response(status: StatusCode, detail: &str) -> Response {
+    let body = json!({
+        "type": format!("/problems/{}", slug_of(status)),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let mut response = (status, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+/// Turns an error answer that is not problem+json (axum's extractor rejections are plain
+/// text: `Invalid URL: Invalid UTF-8 in `id``, a failed header or query parse) into one, with
+/// the same status and headers (`Allow`, `Retry-After`) and the text as its detail.
+pub async fn problem_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // Rejection texts are short; anything longer is not worth showing.
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_owned()
+    } else {
+        text
+    };
+    let mut problem = problem_response(status, &detail);
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem
 }
 
 impl From<DomainError> for ApiError {

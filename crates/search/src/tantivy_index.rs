@@ -13,8 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::query::{
-    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query,
-    TermQuery,
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query, TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT,
@@ -876,7 +875,10 @@ impl Bounds {
     fn of(request: &SearchRequest) -> Self {
         let f = &request.filter;
         let range = |gte: Option<f64>, lte: Option<f64>| {
-            (gte.unwrap_or(f64::NEG_INFINITY), lte.unwrap_or(f64::INFINITY))
+            (
+                gte.unwrap_or(f64::NEG_INFINITY),
+                lte.unwrap_or(f64::INFINITY),
+            )
         };
         Self {
             imdb_score: range(f.imdb_score_gte, f.imdb_score_lte),

@@ -6,8 +6,8 @@ mod values;
 pub use filter::{GenreFilter, MovieFilter};
 
 pub use values::{
-    parse_director, parse_genres, MAX_RAW_GENRES, parse_imdb_score, parse_name, parse_popularity, title_key,
-    MAX_GENRES, MAX_GENRE_CHARS, MAX_TITLE_CHARS,
+    parse_director, parse_genres, parse_imdb_score, parse_name, parse_popularity, title_key,
+    MAX_GENRES, MAX_GENRE_CHARS, MAX_RAW_GENRES, MAX_TITLE_CHARS,
 };
 
 use crate::event::{from_payload, to_payload};
