@@ -310,9 +310,9 @@ pub async fn projector(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "projector health and metrics listening");
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(moviedb_http::shutdown_signal())
-        .await;
+    let limits = moviedb_http::ServerLimits::from_env()?;
+    let served =
+        moviedb_http::serve(listener, router, limits, moviedb_http::shutdown_signal()).await;
     cancel.cancel();
     while tasks.join_next().await.is_some() {}
     Ok(served?)

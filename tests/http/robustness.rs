@@ -148,7 +148,9 @@ async fn health_endpoints_answer(app: TestApp) {
 /// a 405 said `/problems/not-found` and had no `Allow`.
 async fn everything_the_stack_answers_is_problem_json(app: TestApp) {
     let admin = app.admin_token().await;
-    let cases: Vec<(Method, &str, Option<(&str, &str)>, &str, u16, &str)> = vec![
+    // method, path, a header, body, status, problem type
+    type Case<'a> = (Method, &'a str, Option<(&'a str, &'a str)>, &'a str, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (Method::GET, "/v1/movies/%FF", None, "", 400, "bad-request"),
         (
             Method::GET,

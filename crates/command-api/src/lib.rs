@@ -118,9 +118,8 @@ impl Application {
         let body_limit = self.state.body_limit;
         let router =
             moviedb_http::with_middleware(routes::routes(self.state).merge(self.extra), body_limit);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let limits = moviedb_http::ServerLimits::from_env()?;
+        moviedb_http::serve(self.listener, router, limits, shutdown).await
     }
 }
 

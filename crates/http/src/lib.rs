@@ -4,10 +4,12 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod serve;
 pub mod telemetry;
 
 pub use config::{AdminSeed, Config, KafkaConfig, SearchConfig};
 pub use error::{ApiError, PROBLEM_JSON};
+pub use serve::{serve, ServerLimits};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;

@@ -49,8 +49,7 @@ impl QueryApplication {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "query API listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let limits = moviedb_http::ServerLimits::from_env()?;
+        moviedb_http::serve(self.listener, self.router, limits, shutdown).await
     }
 }
