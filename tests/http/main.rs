@@ -10,4 +10,5 @@ mod search;
 mod security;
 mod sessions;
 mod support;
+mod throttle;
 mod users;

@@ -149,7 +149,14 @@ async fn health_endpoints_answer(app: TestApp) {
 async fn everything_the_stack_answers_is_problem_json(app: TestApp) {
     let admin = app.admin_token().await;
     // method, path, a header, body, status, problem type
-    type Case<'a> = (Method, &'a str, Option<(&'a str, &'a str)>, &'a str, u16, &'a str);
+    type Case<'a> = (
+        Method,
+        &'a str,
+        Option<(&'a str, &'a str)>,
+        &'a str,
+        u16,
+        &'a str,
+    );
     let cases: Vec<Case> = vec![
         (Method::GET, "/v1/movies/%FF", None, "", 400, "bad-request"),
         (

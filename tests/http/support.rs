@@ -58,10 +58,27 @@ impl TestApp {
         Self::spawn(url.clone(), url, Box::new(db)).await
     }
 
+    /// The service on SQLite with these throttling settings.
+    pub async fn sqlite_throttled(throttle: moviedb_http::ThrottleConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("moviedb.db").display());
+        let read = format!("sqlite://{}", dir.path().join("read-models.db").display());
+        Self::spawn_with(url, read, Box::new(dir), throttle).await
+    }
+
     pub async fn spawn(
         database_url: String,
         read_database_url: String,
         keep: Box<dyn std::any::Any + Send>,
+    ) -> Self {
+        Self::spawn_with(database_url, read_database_url, keep, Default::default()).await
+    }
+
+    pub async fn spawn_with(
+        database_url: String,
+        read_database_url: String,
+        keep: Box<dyn std::any::Any + Send>,
+        throttle: moviedb_http::ThrottleConfig,
     ) -> Self {
         let search_dir = tempfile::tempdir().expect("temp dir");
         let config = Config {
@@ -80,6 +97,7 @@ impl TestApp {
                 email: ADMIN_EMAIL.into(),
                 password: ADMIN_PASSWORD.into(),
             }),
+            throttle,
         };
         let app = Embedded::build(config)
             .await

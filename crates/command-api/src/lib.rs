@@ -12,6 +12,7 @@ pub mod password;
 pub mod request;
 pub mod routes;
 pub mod state;
+pub mod throttle;
 
 pub use moviedb_http::config::{self, AdminSeed, Config};
 pub use moviedb_http::{error, telemetry, ApiError};
@@ -69,6 +70,7 @@ impl Application {
             commands: commands.clone(),
             tokens: Tokens::new(&config.jwt_secret, config.token_ttl),
             body_limit: config.body_limit,
+            throttle: throttle::Throttle::new(&config.throttle),
         };
         let listener = TcpListener::bind(config.listen)
             .await

@@ -12,4 +12,6 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Login and registration throttling.
+    pub throttle: crate::throttle::Throttle,
 }

@@ -35,6 +35,81 @@ pub struct Config {
     /// The admin to create at start (`MOVIEDB_ADMIN_EMAIL`, `MOVIEDB_ADMIN_PASSWORD`,
     /// `MOVIEDB_ADMIN_NAME`).
     pub admin: Option<AdminSeed>,
+    /// Login and registration throttling.
+    pub throttle: ThrottleConfig,
+}
+
+/// How often logins and registrations are allowed, in a sliding window (`MOVIEDB_THROTTLE_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// The window (`MOVIEDB_THROTTLE_WINDOW_SECS`, default 60).
+    pub window: Duration,
+    /// Login attempts per account (e-mail) per window (`MOVIEDB_THROTTLE_LOGIN_PER_ACCOUNT`,
+    /// default 10).
+    pub login_per_account: u32,
+    /// Login attempts per client address per window (`MOVIEDB_THROTTLE_LOGIN_PER_CLIENT`,
+    /// default 60).
+    pub login_per_client: u32,
+    /// Registrations per client address per window
+    /// (`MOVIEDB_THROTTLE_REGISTER_PER_CLIENT`, default 20).
+    pub register_per_client: u32,
+    /// Peers whose `X-Forwarded-For` is believed: the gateway (`MOVIEDB_TRUSTED_PROXIES`,
+    /// comma-separated addresses; default none, so the header is ignored).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(60),
+            login_per_account: 10,
+            login_per_client: 60,
+            register_per_client: 20,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl ThrottleConfig {
+    fn from_env() -> anyhow::Result<Self> {
+        let d = Self::default();
+        let count = |name: &str, default: u32| -> anyhow::Result<u32> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u32>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => bail!("{name} must be a whole number above 0, not `{v}`"),
+                },
+            }
+        };
+        let trusted_proxies = var("MOVIEDB_TRUSTED_PROXIES")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| {
+                        a.parse().with_context(|| {
+                            format!("MOVIEDB_TRUSTED_PROXIES: `{a}` is not an IP address")
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self {
+            window: Duration::from_secs(u64::from(count(
+                "MOVIEDB_THROTTLE_WINDOW_SECS",
+                d.window.as_secs() as u32,
+            )?)),
+            login_per_account: count("MOVIEDB_THROTTLE_LOGIN_PER_ACCOUNT", d.login_per_account)?,
+            login_per_client: count("MOVIEDB_THROTTLE_LOGIN_PER_CLIENT", d.login_per_client)?,
+            register_per_client: count(
+                "MOVIEDB_THROTTLE_REGISTER_PER_CLIENT",
+                d.register_per_client,
+            )?,
+            trusted_proxies,
+        })
+    }
 }
 
 /// Where Kafka is and how moviedb uses it.
@@ -108,6 +183,7 @@ impl std::fmt::Debug for Config {
             .field("token_ttl", &self.token_ttl)
             .field("body_limit", &self.body_limit)
             .field("admin", &self.admin.as_ref().map(|a| &a.email))
+            .field("throttle", &self.throttle)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +279,7 @@ impl Config {
             token_ttl: Duration::from_secs(minutes.unwrap_or(60) * 60),
             body_limit: body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
             admin,
+            throttle: ThrottleConfig::from_env()?,
         })
     }
 }

@@ -58,6 +58,9 @@ pub enum ApiError {
     /// The JSON has the wrong shape (422).
     #[error("{0}")]
     Unprocessable(String),
+    /// Too many attempts; retry after this many seconds (429).
+    #[error("too many attempts; retry in {0} s")]
+    TooManyRequests(u64),
     /// The read models have not reached the `Consistency-Token` in time (503).
     #[error("{0}")]
     NotCaughtUp(String),
@@ -82,6 +85,7 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Invalid(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) | ApiError::NotCaughtUp(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -99,6 +103,7 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => "precondition-failed",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::TooManyRequests(_) => "too-many-requests",
             ApiError::Invalid(_) => "validation",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::Unavailable(_) => "unavailable",
@@ -165,6 +170,11 @@ impl IntoResponse for ApiError {
                 "5"
             };
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+        }
+        if let ApiError::TooManyRequests(seconds) = self {
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                headers.insert(header::RETRY_AFTER, value);
+            }
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

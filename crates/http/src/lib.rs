@@ -7,7 +7,7 @@ pub mod error;
 pub mod serve;
 pub mod telemetry;
 
-pub use config::{AdminSeed, Config, KafkaConfig, SearchConfig};
+pub use config::{AdminSeed, Config, KafkaConfig, SearchConfig, ThrottleConfig};
 pub use error::{ApiError, PROBLEM_JSON};
 pub use serve::{serve, ServerLimits};
 

@@ -28,6 +28,7 @@ struct LoginInput {
 #[tracing::instrument(skip_all, err(level = "debug"))]
 async fn login(
     State(state): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -44,6 +45,10 @@ async fn login(
     let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::Invalid(errors));
     };
+    // Every attempt counts, right or wrong: a guesser cannot tell a throttled right password
+    // from a wrong one, and the owner gets in once the window has passed.
+    let client = state.throttle.client(peer.as_ref().map(|p| &p.0), &headers);
+    state.throttle.login(&email, client)?;
     let (user_id, role) = state.commands.authenticate(&email, &password).await?;
     let token = state.tokens.issue(user_id, role)?;
     tracing::info!(user.id = %user_id, "logged in");

@@ -29,6 +29,7 @@ pub(super) fn router() -> Router<AppState> {
 async fn register(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     uri: Uri,
     headers: HeaderMap,
     Body(body): Body,
@@ -36,6 +37,18 @@ async fn register(
     let key = IdempotencyKey::from_request(&headers, &actor, "POST", uri.path(), &body)?;
     if let Some(response) = replay(&state, key.as_ref()).await? {
         return Ok(response);
+    }
+    // A replayed answer is free; a new registration counts, except an admin's.
+    let admin = matches!(
+        actor,
+        moviedb_domain::Actor::User {
+            role: moviedb_domain::Role::Admin,
+            ..
+        }
+    );
+    if !admin {
+        let client = state.throttle.client(peer.as_ref().map(|p| &p.0), &headers);
+        state.throttle.register(client)?;
     }
     let input: RegistrationInput = parse_json(&headers, &body)?;
     let command = RegisterUser::parse(input, actor, Utc::now())?;
