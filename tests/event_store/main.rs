@@ -68,6 +68,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    rekey_rewrites_old_keys_and_keeps_clashes,
     appends_several_events_atomically_and_reads_them_back,
     a_wrong_expected_version_is_a_conflict_and_writes_nothing,
     a_failing_append_writes_none_of_its_events,
@@ -593,4 +594,47 @@ async fn conflicts_and_taken_keys_are_not_logged_as_errors() {
             "logged at {logged:?}"
         );
     }
+}
+
+/// Keys stored under an older rule are re-derived in place; one whose new form is already
+/// held stays as it was, and running it again changes nothing.
+async fn rekey_rewrites_old_keys_and_keeps_clashes(s: Subject) {
+    let reserve = |key: &str| {
+        let mut request = append(Uuid::now_v7(), 0, vec![event(1)]);
+        request.reserve.push(UniqueKey::new("movie_title", key));
+        request
+    };
+    let (plain, hidden, wide) = (
+        reserve("inception\u{1f}nolan"),
+        reserve("incep\u{200b}tion\u{1f}nolan"),
+        reserve("ｍｅｍｅｎｔｏ\u{1f}nolan"),
+    );
+    let (plain_id, hidden_id, wide_id) = (plain.stream_id, hidden.stream_id, wide.stream_id);
+    for request in [plain, hidden, wide] {
+        s.store.append(request).await.expect("append");
+    }
+    let done = s
+        .store
+        .rekey("movie_title", moviedb_domain::text::text_key)
+        .await
+        .expect("rekey");
+    assert_eq!((done.changed, done.clashes), (1, 1));
+    let owner = |key: &'static str| {
+        let store = s.store.clone();
+        async move {
+            store
+                .key_owner(&UniqueKey::new("movie_title", key))
+                .await
+                .expect("owner")
+        }
+    };
+    assert_eq!(owner("memento\u{1f}nolan").await, Some(wide_id));
+    assert_eq!(owner("inception\u{1f}nolan").await, Some(plain_id));
+    assert_eq!(owner("incep\u{200b}tion\u{1f}nolan").await, Some(hidden_id));
+    let again = s
+        .store
+        .rekey("movie_title", moviedb_domain::text::text_key)
+        .await
+        .expect("rekey");
+    assert_eq!((again.changed, again.clashes), (0, 1));
 }

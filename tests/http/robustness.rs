@@ -9,6 +9,7 @@ on_both_backends!(
     a_body_over_one_mebibyte_is_413,
     a_mebibyte_of_genres_is_refused_at_once,
     everything_the_stack_answers_is_problem_json,
+    look_alike_titles_are_the_same_movie,
     unknown_routes_and_methods_get_problem_documents,
     health_endpoints_answer,
 );
@@ -285,4 +286,29 @@ async fn everything_the_stack_answers_is_problem_json(app: TestApp) {
             "{answer}"
         );
     }
+}
+
+/// Finding 5 of the hardening issue: `"Incep\u200btion"` was accepted beside `"Inception"` by
+/// the same director; so were a BOM, another normalisation form and Cyrillic look-alikes. A
+/// right-to-left override is refused outright.
+async fn look_alike_titles_are_the_same_movie(app: TestApp) {
+    let admin = app.admin_token().await;
+    let film = |name: &str| json!({ "name": name, "director": "Christopher Nolan", "genre": ["Sci-Fi"], "imdb_score": 8.8, "99popularity": 88 });
+    assert_eq!(
+        app.add_movie(&admin, &film("Inception")).await.status(),
+        201
+    );
+    let before = app.events().await.len();
+    for name in [
+        "Incep\u{200b}tion",
+        "\u{feff}Inception",
+        "ＩＮＣＥＰＴＩＯＮ",
+        "Іnсерtіоn",
+        "inception ",
+    ] {
+        problem(app.add_movie(&admin, &film(name)).await, 409).await;
+    }
+    let got = problem(app.add_movie(&admin, &film("Incep\u{202e}noit")).await, 422).await;
+    assert_eq!(got["errors"][0]["field"], "name", "{got}");
+    assert_eq!(app.events().await.len(), before);
 }

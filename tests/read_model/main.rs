@@ -452,6 +452,13 @@ struct NoStore;
 
 #[async_trait::async_trait]
 impl EventStore for NoStore {
+    async fn rekey(
+        &self,
+        _: &str,
+        _: for<'k> fn(&'k str) -> String,
+    ) -> Result<moviedb_event_store::Rekeyed, moviedb_event_store::StoreError> {
+        Ok(moviedb_event_store::Rekeyed::default())
+    }
     async fn append(
         &self,
         _: AppendRequest,

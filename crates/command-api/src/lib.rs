@@ -48,6 +48,7 @@ impl Application {
                     moviedb_event_store::redact_url(&config.database_url)
                 )
             })?;
+        commands::rekey(store.as_ref()).await?;
         let commands = CommandService::new(store.clone(), PasswordHasher::new()?);
         if let Some(seed) = &config.admin {
             match admin::ensure_admin(&commands, seed)

@@ -11,6 +11,7 @@ pub mod consistency;
 pub mod error;
 pub mod event;
 pub mod movie;
+pub mod text;
 pub mod user;
 pub mod validation;
 

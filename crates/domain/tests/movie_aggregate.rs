@@ -269,3 +269,48 @@ fn movie_events_round_trip_through_their_stored_form() {
         "only changed fields are stored"
     );
 }
+
+/// Finding 5 of the hardening issue: look-alikes of a title got round its uniqueness.
+#[test]
+fn look_alike_titles_share_the_key_of_the_title() {
+    let key = title_key("Inception", "Christopher Nolan");
+    for (name, director) in [
+        ("Incep\u{200b}tion", "Christopher Nolan"), // zero-width space
+        ("\u{feff}Inception", "Christopher Nolan"), // byte-order mark
+        ("Inception\u{2060}", "Christopher\u{00ad} Nolan"), // word joiner, soft hyphen
+        ("ＩＮＣＥＰＴＩＯＮ", "Christopher Nolan"), // full-width (NFKC)
+        ("Іnсерtіоn", "Christopher Nolan"),         // Cyrillic і, с, е, р, о
+        ("Inception", "Christopher  Nolan"),        // two spaces
+        ("Inception", "CΗRΙSΤΟΡΗΕR ΝΟLΑΝ"),         // Greek capitals
+    ] {
+        assert_eq!(title_key(name, director), key, "{name:?} by {director:?}");
+    }
+    // Another normalisation form of an accented title: composed and decomposed agree.
+    assert_eq!(
+        title_key("Amélie", "Jeunet"),
+        title_key("Ame\u{301}lie", "Jeunet")
+    );
+    // Different titles stay different, including the Latin pairs a skeleton would merge.
+    assert_ne!(title_key("Burn", "X"), title_key("Bum", "X"));
+    assert_ne!(title_key("Ocean's 11", "X"), title_key("Ocean's ll", "X"));
+    assert_ne!(
+        title_key("Inception", "Nolan"),
+        title_key("Inceptio", "Nolan")
+    );
+}
+
+#[test]
+fn names_and_directors_refuse_bidi_controls_and_invisible_text() {
+    for bad in [
+        "Incep\u{202e}noit",
+        "\u{2066}Inception\u{2069}",
+        "Inception\u{200f}",
+        "\u{200b}",
+    ] {
+        assert!(parse_name(bad).is_err(), "{bad:?}");
+        assert!(parse_director(bad).is_err(), "{bad:?}");
+    }
+    // A zero-width joiner inside a title is kept as written (emoji and some scripts use it);
+    // only the key ignores it.
+    assert!(parse_name("Incep\u{200d}tion").is_ok());
+}

@@ -210,6 +210,15 @@ pub struct Appended {
     pub positions: Vec<i64>,
 }
 
+/// What [`EventStore::rekey`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// Keys rewritten.
+    pub changed: u64,
+    /// Keys left as they were because their new form was taken.
+    pub clashes: u64,
+}
+
 /// The event store port. Both adapters pass the same conformance suite (`tests/event_store`).
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
@@ -236,6 +245,16 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The stream holding a unique key, if any.
     async fn key_owner(&self, key: &UniqueKey) -> Result<Option<Uuid>, StoreError>;
+
+    /// Re-derives every stored key of `kind` with `derive` (after the rule that makes keys
+    /// changed), so old and new reservations agree. A key whose new form another stream
+    /// already holds is left as it was and counted in [`Rekeyed::clashes`] (two old look-alikes
+    /// of one title): both streams keep their reservation, and the clash is logged.
+    async fn rekey(
+        &self,
+        kind: &str,
+        derive: for<'k> fn(&'k str) -> String,
+    ) -> Result<Rekeyed, StoreError>;
 
     /// The remembered response for `(scope, key)`, if any.
     async fn idempotency_record(

@@ -8,8 +8,8 @@
 use crate::row::{parse_uuid, sql_version, RawEvent, EVENT_COLUMNS};
 use crate::time::{from_mysql, now_micros};
 use crate::{
-    AppendError, AppendRequest, Appended, Credentials, EventStore, IdempotencyRecord, StoreError,
-    StoredEvent, UniqueKey,
+    AppendError, AppendRequest, Appended, Credentials, EventStore, IdempotencyRecord, Rekeyed,
+    StoreError, StoredEvent, UniqueKey,
 };
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
@@ -338,6 +338,41 @@ impl EventStore for MySqlEventStore {
             })
         })
         .transpose()
+    }
+
+    async fn rekey(
+        &self,
+        kind: &str,
+        derive: for<'k> fn(&'k str) -> String,
+    ) -> Result<Rekeyed, StoreError> {
+        let keys: Vec<Vec<u8>> = sqlx::query_scalar("SELECT `key` FROM unique_keys WHERE kind = ?")
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut done = Rekeyed::default();
+        for old in keys {
+            let old = String::from_utf8_lossy(&old).into_owned();
+            let new = derive(&old);
+            if new == old {
+                continue;
+            }
+            let updated =
+                sqlx::query("UPDATE unique_keys SET `key` = ? WHERE kind = ? AND `key` = ?")
+                    .bind(&new)
+                    .bind(kind)
+                    .bind(&old)
+                    .execute(&self.pool)
+                    .await;
+            match updated {
+                Ok(_) => done.changed += 1,
+                Err(e) if is_unique_violation(&e) => {
+                    tracing::warn!(kind, key = %old, "a stored key's new form is taken: kept as it was");
+                    done.clashes += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
     }
 
     async fn key_owner(&self, key: &UniqueKey) -> Result<Option<Uuid>, StoreError> {

@@ -8,8 +8,8 @@ use crate::row::{parse_uuid, RawEvent, EVENT_COLUMNS};
 use crate::sqlite_writer::Writer;
 use crate::time::from_sqlite_text;
 use crate::{
-    AppendError, AppendRequest, Appended, Credentials, EventStore, IdempotencyRecord, StoreError,
-    StoredEvent, UniqueKey,
+    AppendError, AppendRequest, Appended, Credentials, EventStore, IdempotencyRecord, Rekeyed,
+    StoreError, StoredEvent, UniqueKey,
 };
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -28,6 +28,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteEventStore {
     writer: Writer,
     readers: SqlitePool,
+    /// For maintenance writes outside the writer thread ([`EventStore::rekey`]).
+    options: SqliteConnectOptions,
 }
 
 impl SqliteEventStore {
@@ -50,9 +52,13 @@ impl SqliteEventStore {
         let writer = Writer::open(options.get_filename())?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            options,
+        })
     }
 }
 
@@ -145,6 +151,46 @@ impl EventStore for SqliteEventStore {
             })
         })
         .transpose()
+    }
+
+    async fn rekey(
+        &self,
+        kind: &str,
+        derive: for<'k> fn(&'k str) -> String,
+    ) -> Result<Rekeyed, StoreError> {
+        // One connection beside the writer thread's; the busy timeout queues it behind any
+        // group commit in progress.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(self.options.clone())
+            .await?;
+        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM unique_keys WHERE kind = ?")
+            .bind(kind)
+            .fetch_all(&pool)
+            .await?;
+        let mut done = Rekeyed::default();
+        for old in keys {
+            let new = derive(&old);
+            if new == old {
+                continue;
+            }
+            let updated = sqlx::query("UPDATE unique_keys SET key = ? WHERE kind = ? AND key = ?")
+                .bind(&new)
+                .bind(kind)
+                .bind(&old)
+                .execute(&pool)
+                .await;
+            match updated {
+                Ok(_) => done.changed += 1,
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    tracing::warn!(kind, key = %old, "a stored key's new form is taken: kept as it was");
+                    done.clashes += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        pool.close().await;
+        Ok(done)
     }
 
     async fn key_owner(&self, key: &UniqueKey) -> Result<Option<Uuid>, StoreError> {

@@ -13,14 +13,27 @@ pub const MAX_GENRE_CHARS: usize = 40;
 /// an array of thousands is refused before any work is done on its items.
 pub const MAX_RAW_GENRES: usize = 4 * MAX_GENRES;
 
-/// A movie's name: trimmed, 1 to 200 characters.
+/// A movie's name: trimmed, 1 to 200 characters, no control or bidi control characters.
 pub fn parse_name(raw: &str) -> Result<String, FieldError> {
-    bounded_text("name", raw, MAX_TITLE_CHARS)
+    without_bidi_controls("name", bounded_text("name", raw, MAX_TITLE_CHARS)?)
 }
 
-/// A movie's director: trimmed, 1 to 200 characters.
+/// A movie's director: as a name.
 pub fn parse_director(raw: &str) -> Result<String, FieldError> {
-    bounded_text("director", raw, MAX_TITLE_CHARS)
+    without_bidi_controls("director", bounded_text("director", raw, MAX_TITLE_CHARS)?)
+}
+
+fn without_bidi_controls(field: &str, text: String) -> Result<String, FieldError> {
+    if text.chars().any(crate::text::is_bidi_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain bidirectional control characters",
+        ));
+    }
+    if crate::text::text_key(&text).is_empty() {
+        return Err(FieldError::new(field, "must have a visible character"));
+    }
+    Ok(text)
 }
 
 /// Genres: 1 to 10 after trimming and case-insensitive de-duplication (first spelling kept),
@@ -74,12 +87,13 @@ pub fn parse_popularity(raw: f64) -> Result<f64, FieldError> {
     }
 }
 
-/// The key `name` + `director` are unique on among live movies: trimmed, lower case,
-/// joined by a unit separator (which validation keeps out of both fields).
+/// The key `name` + `director` are unique on among live movies: each field's
+/// [`text_key`](crate::text::text_key), joined by a unit separator (which validation keeps out
+/// of both fields).
 pub fn title_key(name: &str, director: &str) -> String {
     format!(
         "{}\u{1f}{}",
-        name.trim().to_lowercase(),
-        director.trim().to_lowercase()
+        crate::text::text_key(name),
+        crate::text::text_key(director)
     )
 }

@@ -84,9 +84,12 @@ impl Email {
     }
 }
 
-/// Lower-cases an address the way [`Email::key`] does, for looking one up at login.
+/// The key of an address, as [`Email::key`] makes it, for looking one up at login: its
+/// [`text_key`](crate::text::text_key). Addresses are ASCII (see [`Email::parse`]), so for a
+/// valid one this is its lower case; a look-alike with a zero-width space or a Cyrillic letter
+/// is refused by the parser before it gets here.
 pub fn normalise_email(raw: &str) -> String {
-    raw.trim().to_lowercase()
+    crate::text::text_key(raw)
 }
 
 impl AsRef<str> for Email {
