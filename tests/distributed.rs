@@ -5,91 +5,21 @@
 //! The broker comes from `MOVIEDB_TANSU` (set by `scripts/test`) or `tansu` on the `PATH`.
 //! Without one these tests print that they were skipped, unless `MOVIEDB_REQUIRE_KAFKA=1`.
 
+#[path = "common/broker.rs"]
+mod broker;
 #[path = "common/process.rs"]
 mod process;
 
+use broker::{tansu, Broker};
 use moviedb_event_store::test_support::MySqlTestDatabase;
-use process::{free_port, role, Process};
+use process::{role, Process};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ADMIN_EMAIL: &str = "ops@example.com";
 const ADMIN_PASSWORD: &str = "Distr1buted_ok";
 const SECRET: &str = "distributed-test-secret-0123456789-abcdef";
-
-fn tansu() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("MOVIEDB_TANSU") {
-        return Some(PathBuf::from(path));
-    }
-    let found = Command::new("sh")
-        .args(["-c", "command -v tansu"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    if found.is_none() {
-        assert!(
-            std::env::var("MOVIEDB_REQUIRE_KAFKA").is_err(),
-            "MOVIEDB_REQUIRE_KAFKA is set but no tansu broker was found (scripts/ensure-tansu)"
-        );
-        eprintln!("SKIPPED: no tansu broker (set MOVIEDB_TANSU or run scripts/test)");
-    }
-    found
-}
-
-struct Broker {
-    binary: PathBuf,
-    port: u16,
-    dir: tempfile::TempDir,
-    process: Option<Process>,
-}
-
-impl Broker {
-    fn start(binary: PathBuf) -> Self {
-        let mut broker = Self {
-            binary,
-            port: free_port(),
-            dir: tempfile::tempdir().expect("temp dir"),
-            process: None,
-        };
-        broker.restart();
-        broker
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// (Re)starts the broker on the same port and the same on-disk storage.
-    fn restart(&mut self) {
-        self.process = None;
-        let url = format!("tcp://{}", self.address());
-        let mut command = Command::new(&self.binary);
-        command.args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-            // tansu reads the path after `sqlite://` relative to its working directory.
-            "--storage-engine",
-            "sqlite://tansu.db",
-        ]);
-        command.current_dir(self.dir.path());
-        self.process = Some(Process::spawn(command));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(self.address()).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(&mut self) {
-        self.process = None;
-    }
-}
 
 struct Stack {
     broker: Broker,
