@@ -29,7 +29,9 @@ async fn throttled(response: reqwest::Response) {
 
 #[tokio::test]
 async fn guessing_one_accounts_password_is_slowed_and_others_are_not_locked_out() {
-    let app = TestApp::sqlite_throttled(config(2000, 3, 100, 100)).await;
+    // 3 attempts per 6 s: one comes back every 2 s, far longer than three logins take even
+    // on a loaded machine.
+    let app = TestApp::sqlite_throttled(config(6000, 3, 100, 100)).await;
     assert_eq!(
         app.register("Victim", "victim@example.com").await.status(),
         201
@@ -48,7 +50,7 @@ async fn guessing_one_accounts_password_is_slowed_and_others_are_not_locked_out(
     // Another account is not locked out.
     assert_eq!(app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.status(), 201);
     // After the window, the right password works.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(6100)).await;
     assert_eq!(
         app.login("victim@example.com", PASSWORD).await.status(),
         201
