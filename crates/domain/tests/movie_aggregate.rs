@@ -316,6 +316,10 @@ fn names_and_directors_refuse_bidi_controls_and_invisible_text() {
         assert!(parse_name(bad).is_err(), "{bad:?}");
         assert!(parse_director(bad).is_err(), "{bad:?}");
     }
+    // A ligature that NFKC expands 18 times: 20 of them fit as written, not once normalised
+    // (the stored key is bounded).
+    assert!(parse_name(&"\u{fdfa}".repeat(20)).is_err());
+    assert!(parse_name(&"\u{fdfa}".repeat(11)).is_ok());
     // A zero-width joiner inside a title is kept as written (emoji and some scripts use it);
     // only the key ignores it.
     assert!(parse_name("Incep\u{200d}tion").is_ok());

@@ -30,8 +30,17 @@ fn without_bidi_controls(field: &str, text: String) -> Result<String, FieldError
             "must not contain bidirectional control characters",
         ));
     }
-    if crate::text::text_key(&text).is_empty() {
+    let key = crate::text::text_key(&text);
+    if key.is_empty() {
         return Err(FieldError::new(field, "must have a visible character"));
+    }
+    // NFKC can expand a character many times (U+FDFA becomes 18): the key must stay within
+    // the stored key's bound too.
+    if key.chars().count() > MAX_TITLE_CHARS {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_TITLE_CHARS} characters once normalised"),
+        ));
     }
     Ok(text)
 }
