@@ -15,15 +15,17 @@ pub const MAX_RAW_GENRES: usize = 4 * MAX_GENRES;
 
 /// A movie's name: trimmed, 1 to 200 characters, no control or bidi control characters.
 pub fn parse_name(raw: &str) -> Result<String, FieldError> {
-    without_bidi_controls("name", bounded_text("name", raw, MAX_TITLE_CHARS)?)
+    visible_title_text("name", bounded_text("name", raw, MAX_TITLE_CHARS)?)
 }
 
 /// A movie's director: as a name.
 pub fn parse_director(raw: &str) -> Result<String, FieldError> {
-    without_bidi_controls("director", bounded_text("director", raw, MAX_TITLE_CHARS)?)
+    visible_title_text("director", bounded_text("director", raw, MAX_TITLE_CHARS)?)
 }
 
-fn without_bidi_controls(field: &str, text: String) -> Result<String, FieldError> {
+/// The further rules of a name or a director: no bidi controls, something visible, and at
+/// most [`MAX_TITLE_CHARS`] once normalised.
+fn visible_title_text(field: &str, text: String) -> Result<String, FieldError> {
     if text.chars().any(crate::text::is_bidi_control) {
         return Err(FieldError::new(
             field,
