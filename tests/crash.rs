@@ -36,6 +36,8 @@ enum Backend {
     Kafka {
         database: String,
         brokers: String,
+        /// The broker's stderr, shown when the run fails.
+        broker_logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     },
 }
 
@@ -43,7 +45,9 @@ impl Backend {
     fn env(&self) -> Vec<(&'static str, String)> {
         match self {
             Backend::Sqlite => Vec::new(),
-            Backend::Kafka { database, brokers } => vec![
+            Backend::Kafka {
+                database, brokers, ..
+            } => vec![
                 ("MOVIEDB_DATABASE_URL", database.clone()),
                 ("MOVIEDB_KAFKA_BROKERS", brokers.clone()),
                 (
@@ -244,21 +248,23 @@ async fn killed_at_any_point_the_embedded_projections_equal_a_clean_replay() {
     crash_run(Backend::Sqlite, None).await;
 }
 
-/// Known to fail (see the hardening issue's note): after the service is killed with SIGKILL a
-/// few times, the restarted Kafka consumer gets no partitions from tansu's group coordinator
-/// and the projections stop where they were, with the outbox empty and no error logged. Run it
-/// with `--ignored` to see it; it comes back into CI with the distributed-mode work.
+/// The same on MariaDB with the outbox relayed through tansu and consumed back. A restarted
+/// consumer may first be left without partitions by tansu's group coordinator (its dead
+/// predecessor was the group's leader); the consumer's stall check makes it rejoin, so the
+/// catch-up below also proves that.
 #[cfg(feature = "kafka")]
-#[ignore = "the restarted consumer is never given partitions after SIGKILLs (tansu group); see issue 13"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_at_any_point_the_kafka_fed_projections_equal_a_clean_replay() {
     use moviedb_event_store::test_support::MySqlTestDatabase;
     let Some(tansu) = broker::tansu() else { return };
-    let broker = broker::Broker::start(tansu);
+    // In memory: the broker is never restarted here, and tansu's SQLite engine is not up to
+    // clients killed twenty times (see `Broker::start_in_memory`).
+    let broker = broker::Broker::start_in_memory(tansu);
     let (events, replay) = (MySqlTestDatabase::new(), MySqlTestDatabase::new());
     let backend = Backend::Kafka {
         database: events.url().to_owned(),
         brokers: broker.address(),
+        broker_logs: broker.logs(),
     };
     crash_run(backend, Some(replay.url())).await;
 }
@@ -328,9 +334,17 @@ async fn crash_run(backend: Backend, replay_url: Option<&str>) {
     let replay = tempfile::tempdir().expect("temp dir");
     copy_events(&backend, dir.path(), replay.path(), replay_url).await;
     let replay_backend = match (&backend, replay_url) {
-        (Backend::Kafka { brokers, .. }, Some(url)) => Backend::Kafka {
+        (
+            Backend::Kafka {
+                brokers,
+                broker_logs,
+                ..
+            },
+            Some(url),
+        ) => Backend::Kafka {
             database: url.to_owned(),
             brokers: brokers.clone(),
+            broker_logs: broker_logs.clone(),
         },
         _ => Backend::Sqlite,
     };
@@ -415,7 +429,15 @@ async fn crash_run(backend: Backend, replay_url: Option<&str>) {
             .take(40)
             .collect();
         eprintln!("the service's last log lines: {notable:#?}");
-        if let Backend::Kafka { database, .. } = &backend {
+        if let Backend::Kafka {
+            database,
+            broker_logs,
+            ..
+        } = &backend
+        {
+            let broker_logs = broker_logs.lock().expect("logs").clone();
+            let tail = &broker_logs[broker_logs.len().saturating_sub(40)..];
+            eprintln!("the broker's last log lines: {tail:#?}");
             let pool = sqlx::MySqlPool::connect(database).await.expect("db");
             let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
                 .fetch_one(&pool)

@@ -29,6 +29,7 @@ struct Stack {
     projectors: Vec<(Process, String)>,
     queries: Vec<(Process, String)>,
     client: reqwest::Client,
+    env: Vec<(&'static str, String)>,
     _data: tempfile::TempDir,
 }
 
@@ -58,9 +59,11 @@ impl Stack {
             projectors: Vec::new(),
             queries: Vec::new(),
             client: reqwest::Client::new(),
+            env,
             _data: data,
         };
         let data = stack._data.path().to_owned();
+        let env = stack.env.clone();
         for _ in 0..commands {
             let p = role(env!("CARGO_BIN_EXE_command-api"), &env, &data);
             let a = p.address();
@@ -77,6 +80,21 @@ impl Stack {
             stack.queries.push((p, a));
         }
         stack
+    }
+
+    /// Kills projector `n` with SIGKILL and starts another in its place `after` that.
+    async fn kill_and_replace_projector(&mut self, n: usize, after: Duration) {
+        let (mut old, _) = self.projectors.remove(n);
+        old.child.kill().expect("SIGKILL");
+        old.child.wait().expect("reaped");
+        tokio::time::sleep(after).await;
+        let p = role(
+            env!("CARGO_BIN_EXE_projector"),
+            &self.env,
+            self._data.path(),
+        );
+        let a = p.address();
+        self.projectors.insert(n, (p, a));
     }
 
     fn command(&self, n: usize) -> &str {
@@ -353,4 +371,44 @@ async fn a_broker_restart_during_writes_loses_nothing_and_applies_nothing_twice(
         "duplicates delivered and skipped: {}",
         stack.metric("moviedb_projector_events_skipped_total").await
     );
+}
+
+/// A projector killed with SIGKILL and replaced a few seconds later: the new one joins the
+/// consumer group while its dead predecessor is still listed as the group's leader. tansu 0.6
+/// drops the dead leader (session timeout) while the newcomer is between its JoinGroup and its
+/// SyncGroup, then accepts the newcomer's empty SyncGroup as the leader's: the group settles
+/// with no partition assigned to anyone and answers heartbeats as if all were well. (Replaced
+/// at once, both expire together and the newcomer starts afresh.) The consumer notices the
+/// lag that no one consumes and rejoins, so the write after the restart becomes readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_projector_killed_and_replaced_gets_the_partitions_back() {
+    let Some(tansu) = tansu() else { return };
+    let mut stack = Stack::start(tansu, 1, 1, 1);
+    let admin = stack.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    for round in 0..2 {
+        if round == 1 {
+            // More than tansu's 3 s join pause, less than the 10 s session timeout.
+            stack
+                .kill_and_replace_projector(0, Duration::from_secs(4))
+                .await;
+        }
+        let response = stack
+            .send(reqwest::Method::POST, format!("{}/v1/movies", stack.command(0)), Some(&admin), Some(json!({ "name": format!("Replaced {round}"), "director": "Kill", "genre": ["Drama"], "imdb_score": 5.0, "99popularity": 50 })), None)
+            .await;
+        assert_eq!(response.status(), 201);
+        let token = consistency(&response);
+        let started = Instant::now();
+        let (status, list) = stack
+            .read(0, "/v1/movies?director=Kill", None, &token)
+            .await;
+        assert_eq!(
+            status, 200,
+            "round {round}: the write became readable: {list}"
+        );
+        assert_eq!(list["total"], round + 1);
+        eprintln!(
+            "round {round}: readable after {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
 }

@@ -123,6 +123,9 @@ pub struct KafkaConfig {
     pub partitions: i32,
     /// The projector's consumer group (`MOVIEDB_KAFKA_GROUP`, default `moviedb-projector`).
     pub group: String,
+    /// librdkafka debug contexts (`MOVIEDB_KAFKA_DEBUG`, for example `cgrp,fetch`), logged at
+    /// the `librdkafka` target; unset, none.
+    pub debug: Option<String>,
 }
 
 /// Where movie search lives.
@@ -225,6 +228,7 @@ impl Config {
                     .unwrap_or(3)
                     .max(1),
                 group: var("MOVIEDB_KAFKA_GROUP").unwrap_or_else(|| "moviedb-projector".into()),
+                debug: var("MOVIEDB_KAFKA_DEBUG"),
             }),
             None => None,
         };

@@ -2,7 +2,7 @@
 //! `<prefix>.user-events`, key = stream id (so a stream's events stay in order on one
 //! partition), value = the JSON envelope, headers `event_type`, `schema_version`, `event_id`.
 //!
-//! [`KafkaSink`] is what the outbox relay publishes to (idempotent producer, `acks=all`);
+//! [`KafkaSink`] is what the outbox relay publishes to (`acks=all`, one request in flight, so a stream stays in order);
 //! [`consumer::run`] is the projector's consumer group, which stores offsets only after a batch
 //! is applied.
 
