@@ -86,7 +86,10 @@ fn moviedb(data_dir: &Path, backend: &Backend) -> Command {
         .env("MOVIEDB_ADMIN_PASSWORD", ADMIN_PASSWORD)
         // Many logins from one test client over the run.
         .env("MOVIEDB_THROTTLE_LOGIN_PER_ACCOUNT", "1000")
-        .env("RUST_LOG", "info,tantivy=warn");
+        .env(
+            "RUST_LOG",
+            std::env::var("MOVIEDB_CRASH_RUST_LOG").unwrap_or_else(|_| "info,tantivy=warn".into()),
+        );
     command
 }
 
@@ -320,6 +323,16 @@ async fn crash_run(backend: Backend, replay_url: Option<&str>) {
         writer.abort();
         let _ = writer.await;
         kills += 1;
+        // MOVIEDB_CRASH_LOG_DIR keeps each killed process's log, to study a failure.
+        if let Ok(logs) = std::env::var("MOVIEDB_CRASH_LOG_DIR") {
+            std::thread::sleep(Duration::from_millis(100));
+            let lines = process.logs.lock().expect("logs").join("\n");
+            std::fs::write(
+                Path::new(&logs).join(format!("service-{point:02}.log")),
+                lines,
+            )
+            .expect("log written");
+        }
     }
     let total = event_count(&backend.events_url(dir.path())).await;
     assert!(
@@ -429,6 +442,10 @@ async fn crash_run(backend: Backend, replay_url: Option<&str>) {
             .take(40)
             .collect();
         eprintln!("the service's last log lines: {notable:#?}");
+        if let Ok(dir) = std::env::var("MOVIEDB_CRASH_LOG_DIR") {
+            std::fs::write(Path::new(&dir).join("service-final.log"), logs.join("\n"))
+                .expect("log written");
+        }
         if let Backend::Kafka {
             database,
             broker_logs,

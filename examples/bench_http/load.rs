@@ -21,6 +21,8 @@ pub struct Outcome {
     pub ok: u64,
     /// Any other answer, or a failed connection.
     pub failed: u64,
+    /// Answers with a 5xx status (counted in `failed` too).
+    pub server_errors: u64,
     /// Latency of every answer, in microseconds.
     pub latencies_us: Vec<u64>,
     /// How long the run took.
@@ -71,6 +73,7 @@ pub async fn run(
         if let Ok(part) = task.await {
             total.ok += part.ok;
             total.failed += part.failed;
+            total.server_errors += part.server_errors;
             total.latencies_us.extend(part.latencies_us);
         }
     }
@@ -120,6 +123,9 @@ async fn connection(
                 outcome.ok += 1;
             } else {
                 outcome.failed += 1;
+                if status.is_server_error() {
+                    outcome.server_errors += 1;
+                }
             }
         }
     }

@@ -13,6 +13,7 @@
 
 mod baseline;
 mod catalogue;
+mod hostile;
 mod limits;
 mod load;
 mod report;
@@ -57,8 +58,8 @@ pub struct Args {
     /// provides, started here): the outbox relay produces, a consumer group projects.
     #[arg(long)]
     kafka: bool,
-    /// Only these parts (comma separated): reads, search, writes, bulk, visibility, mixed,
-    /// rebuild. Default: all.
+    /// Only these parts (comma separated): reads, search, writes, bulk, hostile, visibility,
+    /// mixed, rebuild. Default: all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Do not run `cargo build --release --bin moviedb` first.
@@ -189,6 +190,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let took = started.elapsed();
         let created = answer["created"].as_u64().unwrap_or(0) as usize;
         report.bulk(created, took);
+    }
+
+    if part("hostile") {
+        eprintln!("sending hostile bodies");
+        let user = moviedb.user_id().await?;
+        let (cases, hostile) = hostile::requests(host.clone(), token.clone(), &ids[0], &user);
+        let h = host.clone();
+        let health: MakeRequest = Arc::new(move |_| get(&h, "/health/live"));
+        let (mut bad, mut live) = tokio::join!(
+            load::run(addr, 2, secs, hostile),
+            load::run(addr, 1, secs, health)
+        );
+        report.hostile(cases, &mut bad, &mut live);
     }
 
     // Visibility.

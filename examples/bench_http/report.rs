@@ -137,6 +137,37 @@ impl Report {
         );
     }
 
+    pub fn hostile(&mut self, cases: usize, hostile: &mut Outcome, health: &mut Outcome) {
+        let answered = hostile.latencies_us.len();
+        self.row(
+            format!("1 MiB hostile bodies ({cases} route x shape pairs) at 2 conns, ms"),
+            format!(
+                "p50 {:.2}, p99 {:.2}, max {:.2} ({answered} answered, {} 2xx, {} 5xx)",
+                hostile.percentile_ms(50.0),
+                hostile.percentile_ms(99.0),
+                hostile.percentile_ms(100.0),
+                hostile.ok,
+                hostile.server_errors
+            ),
+            "-".into(),
+            "-".into(),
+            "every one a 4xx in milliseconds (hardening issue)",
+        );
+        self.row(
+            "GET /health/live meanwhile, ms",
+            format!(
+                "p50 {:.2}, p99 {:.2}, max {:.2} ({} failed)",
+                health.percentile_ms(50.0),
+                health.percentile_ms(99.0),
+                health.percentile_ms(100.0),
+                health.failed
+            ),
+            "-".into(),
+            "-".into(),
+            "unaffected",
+        );
+    }
+
     pub fn visibility(&mut self, mut plain: Vec<u64>, mut with_token: Vec<u64>) {
         let (p50, p99, max) = summary(&mut plain);
         self.row(

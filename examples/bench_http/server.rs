@@ -235,6 +235,22 @@ impl Moviedb {
             .context("login answered without a token")
     }
 
+    /// The admin's user id.
+    pub async fn user_id(&self) -> anyhow::Result<String> {
+        let answer: Value = self
+            .client
+            .post(self.url("/v1/sessions"))
+            .json(&json!({ "email": ADMIN, "password": PASSWORD }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        answer["user_id"]
+            .as_str()
+            .map(str::to_owned)
+            .context("login answered without a user id")
+    }
+
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
         let r = self
             .client

@@ -1,6 +1,11 @@
 //! The projector's consumer group. Offsets are stored only after the batch they belong to is
 //! applied (`enable.auto.offset.store=false`), and committed from there; a crash replays at
 //! most the last batches, which the projector skips as duplicates.
+//!
+//! Two guards, because the event store, not the broker, is the source of truth (both were
+//! needed against tansu 0.6 in the crash-point suite): a member rejoins the group when events
+//! wait in partitions no one consumes ([`Stall`]), and when the broker passes over offsets the
+//! projections catch up from the event store.
 
 use anyhow::Context;
 use moviedb_event_store::StoredEvent;
@@ -10,9 +15,9 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Largest batch handed to the projector.
@@ -20,9 +25,14 @@ const BATCH: usize = 500;
 /// How long to wait for more messages once one arrived.
 const LINGER: Duration = Duration::from_millis(5);
 
-/// How often a consumer that holds no partition checks that someone consumes them.
+/// How often a consumer checks that the partitions it does not hold are consumed.
 const STALL_CHECK: Duration = Duration::from_secs(5);
-/// Checks in a row with a lag and no committed progress before the group counts as stuck.
+/// How long the feed must be quiet before a due catch-up from the event store runs.
+const CATCH_UP_QUIET: Duration = Duration::from_secs(1);
+/// How long a due catch-up may wait for a quiet feed.
+const CATCH_UP_LATEST: Duration = Duration::from_secs(60);
+/// Checks in a row with a lag and no committed progress before the group counts as stuck
+/// (the first time; see [`Stall`]).
 const STALLED_CHECKS: u32 = 3;
 
 /// Consumes until `cancel` fires.
@@ -43,12 +53,13 @@ pub async fn run(
         }
     }
     let topics = crate::topics(&config.topic_prefix);
+    let mut stall = Stall::default();
     loop {
         let consumer = Arc::new(consumer(&config)?);
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;
         tracing::info!(group = %config.group, topics = ?topics, "Kafka consumer started");
-        let outcome = consume(&projector, &consumer, &topics, &cancel).await;
+        let outcome = consume(&projector, &consumer, &topics, &mut stall, &cancel).await;
         if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
             if !matches!(e.rdkafka_error_code(), Some(RDKafkaErrorCode::NoOffset)) {
                 tracing::warn!(error = %e, "final offset commit failed; the last batch will be re-read");
@@ -91,7 +102,7 @@ fn consumer(config: &KafkaConfig) -> anyhow::Result<StreamConsumer> {
 enum Outcome {
     /// `cancel` fired.
     Stopped,
-    /// This consumer holds no partition while events wait that no one consumes.
+    /// Events wait in partitions that no one consumes.
     Stuck,
 }
 
@@ -99,9 +110,14 @@ async fn consume(
     projector: &Projector,
     consumer: &Arc<StreamConsumer>,
     topics: &[String],
+    stall: &mut Stall,
     cancel: &CancellationToken,
 ) -> Outcome {
-    let mut stall = Stall::default();
+    // The offset expected next from each partition, to notice records passed over.
+    let mut next: HashMap<(String, i32), i64> = HashMap::new();
+    // Since when a catch-up from the event store is due, and when a batch last came.
+    let mut catch_up: Option<Instant> = None;
+    let mut last_batch = Instant::now();
     let mut check = tokio::time::interval(STALL_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -110,6 +126,20 @@ async fn consume(
             _ = check.tick() => {
                 if stall.stuck(consumer, topics).await {
                     return Outcome::Stuck;
+                }
+                // Once the feed is quiet (the stream heads then differ only by what was passed
+                // over), or after a minute of steady load at the latest.
+                if let Some(due) = catch_up {
+                    if last_batch.elapsed() >= CATCH_UP_QUIET || due.elapsed() >= CATCH_UP_LATEST {
+                        // Every stream the read models hold at an older version than the store.
+                        match moviedb_projector::rebuild::catch_up(projector).await {
+                            Ok(behind) => {
+                                tracing::info!(streams = behind, "caught up from the event store");
+                                catch_up = None;
+                            }
+                            Err(e) => tracing::warn!(error = %e, "cannot catch up from the event store yet"),
+                        }
+                    }
                 }
                 continue;
             }
@@ -137,9 +167,17 @@ async fn consume(
         let mut events = Vec::with_capacity(messages.len());
         let mut offsets: HashMap<(String, i32), i64> = HashMap::new();
         for message in &messages {
-            let offset = offsets
-                .entry((message.topic().to_owned(), message.partition()))
-                .or_insert(message.offset());
+            let key = (message.topic().to_owned(), message.partition());
+            // Our topics are neither compacted nor transactional: offsets come one by one. A
+            // jump means the broker passed over records (tansu 0.6 does, now and then, after
+            // producers were killed); what they held is read from the event store below.
+            if let Some(&expected) = next.get(&key).filter(|&&e| e < message.offset()) {
+                tracing::warn!(topic = message.topic(), partition = message.partition(), expected, offset = message.offset(),
+                    "the broker skipped offsets; the projections will catch up from the event store");
+                catch_up.get_or_insert_with(Instant::now);
+            }
+            next.insert(key.clone(), message.offset() + 1);
+            let offset = offsets.entry(key).or_insert(message.offset());
             *offset = (*offset).max(message.offset());
             match message.payload().map(serde_json::from_slice::<StoredEvent>) {
                 Some(Ok(event)) => events.push(event),
@@ -161,79 +199,107 @@ async fn consume(
                 tracing::warn!(error = %e, topic, partition, "cannot store an offset");
             }
         }
+        last_batch = Instant::now();
     }
 }
 
-/// Watches for a consumer group that has settled with partitions no member holds.
+/// Watches for a consumer group that has settled with partitions no member consumes.
 ///
 /// A broker's group coordinator can end a rebalance that way: tansu 0.6 does when a member
 /// joins while the leader it replaces (killed, not yet timed out) is still listed, and then
-/// answers every heartbeat as if all were well. A member that holds no partition therefore
-/// checks, every [`STALL_CHECK`], whether the group's committed offsets lag the end of the
-/// topics without moving; after [`STALLED_CHECKS`] such checks it rejoins. In a healthy group
-/// an idle member sees offsets move (or no lag) and does nothing.
-#[derive(Default)]
+/// answers every heartbeat as if all were well; the newcomer holds none or only some of the
+/// partitions. So every [`STALL_CHECK`] a member looks at the partitions it does not hold: if
+/// one of them lags the end of its topic and its committed offset has not moved for
+/// [`STALLED_CHECKS`] checks in a row, the member rejoins the group. In a healthy group the
+/// other members' offsets move (or nothing lags) and it does nothing. After each rejoin the
+/// number of checks doubles (up to an hour's worth), so a member that is alive but stuck
+/// elsewhere (its database down) does not make the group rebalance every few seconds; the
+/// count starts again once the group is seen making progress.
 struct Stall {
-    last: Option<Vec<i64>>,
+    /// The partitions last seen lagging and not held here, with their committed offsets.
+    last: Option<Vec<(String, i32, i64)>>,
     checks: u32,
+    needed: u32,
 }
 
-impl Stall {
-    async fn stuck(&mut self, consumer: &Arc<StreamConsumer>, topics: &[String]) -> bool {
-        match consumer.assignment() {
-            Ok(assigned) if assigned.count() == 0 => {}
-            // Holding partitions (or not knowing): this member consumes; nothing to watch.
-            _ => {
-                *self = Self::default();
-                return false;
-            }
-        }
-        let (consumer, topics) = (Arc::clone(consumer), topics.to_vec());
-        let progress = tokio::task::spawn_blocking(move || lag_and_offsets(&consumer, &topics))
-            .await
-            .map_err(anyhow::Error::from)
-            .and_then(|r| r);
-        match progress {
-            Ok((lag, committed)) if lag > 0 => {
-                if self.last.as_ref() == Some(&committed) {
-                    self.checks += 1;
-                } else {
-                    self.checks = 0;
-                    self.last = Some(committed);
-                }
-                tracing::debug!(lag, checks = self.checks, "no partition assigned here");
-                self.checks >= STALLED_CHECKS
-            }
-            Ok(_) => {
-                *self = Self::default();
-                false
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "cannot read the group's progress");
-                false
-            }
+impl Default for Stall {
+    fn default() -> Self {
+        Self {
+            last: None,
+            checks: 0,
+            needed: STALLED_CHECKS,
         }
     }
 }
 
-/// The events not yet consumed by the group, and its committed offsets, over every partition
-/// of `topics` (blocking calls to the broker).
-fn lag_and_offsets(
+impl Stall {
+    /// Whether this member should rejoin the group.
+    async fn stuck(&mut self, consumer: &Arc<StreamConsumer>, topics: &[String]) -> bool {
+        let (consumer, topics) = (Arc::clone(consumer), topics.to_vec());
+        let waiting = tokio::task::spawn_blocking(move || unconsumed(&consumer, &topics))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+        let waiting = match waiting {
+            Ok(waiting) => waiting,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the group's progress");
+                return false;
+            }
+        };
+        if waiting.is_empty() {
+            // Everything not held here is consumed: the group works.
+            self.last = None;
+            self.checks = 0;
+            self.needed = STALLED_CHECKS;
+            return false;
+        }
+        if self.last.as_ref() == Some(&waiting) {
+            self.checks += 1;
+        } else {
+            self.checks = 0;
+            self.last = Some(waiting);
+        }
+        tracing::debug!(checks = self.checks, needed = self.needed, waiting = ?self.last, "partitions lag and are not held here");
+        if self.checks < self.needed {
+            return false;
+        }
+        self.last = None;
+        self.checks = 0;
+        self.needed = (self.needed * 2).min(3600 / STALL_CHECK.as_secs() as u32);
+        true
+    }
+}
+
+/// The partitions of `topics` that this member does not hold and that lag the end of their
+/// topic, with the group's committed offset of each (blocking calls to the broker).
+fn unconsumed(
     consumer: &StreamConsumer,
     topics: &[String],
-) -> anyhow::Result<(i64, Vec<i64>)> {
+) -> anyhow::Result<Vec<(String, i32, i64)>> {
     const TIMEOUT: Duration = Duration::from_secs(5);
-    let mut partitions = TopicPartitionList::new();
+    let held: HashSet<(String, i32)> = consumer
+        .assignment()?
+        .elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect();
+    let mut others = TopicPartitionList::new();
     for topic in topics {
         let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT)?;
         for found in metadata.topics() {
             for partition in found.partitions() {
-                partitions.add_partition(topic, partition.id());
+                if !held.contains(&(topic.clone(), partition.id())) {
+                    others.add_partition(topic, partition.id());
+                }
             }
         }
     }
-    let committed = consumer.committed_offsets(partitions, TIMEOUT)?;
-    let (mut lag, mut offsets) = (0i64, Vec::new());
+    if others.count() == 0 {
+        return Ok(Vec::new());
+    }
+    let committed = consumer.committed_offsets(others, TIMEOUT)?;
+    let mut waiting = Vec::new();
     for element in committed.elements() {
         let (low, high) =
             consumer.fetch_watermarks(element.topic(), element.partition(), TIMEOUT)?;
@@ -241,10 +307,11 @@ fn lag_and_offsets(
             Offset::Offset(at) => at.max(low),
             _ => low,
         };
-        lag += (high - at).max(0);
-        offsets.push(at);
+        if high > at {
+            waiting.push((element.topic().to_owned(), element.partition(), at));
+        }
     }
-    Ok((lag, offsets))
+    Ok(waiting)
 }
 
 /// Retries a batch until it is applied (or the projector is stopped): its offsets are not
