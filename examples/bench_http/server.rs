@@ -220,16 +220,21 @@ impl Moviedb {
         rss_mb(child.id())
     }
 
-    pub async fn login(&self) -> anyhow::Result<String> {
-        let answer: Value = self
+    /// Logs the admin in: the session's JSON.
+    async fn session(&self) -> anyhow::Result<Value> {
+        Ok(self
             .client
             .post(self.url("/v1/sessions"))
             .json(&json!({ "email": ADMIN, "password": PASSWORD }))
             .send()
             .await?
             .json()
-            .await?;
-        answer["token"]
+            .await?)
+    }
+
+    /// A fresh admin token.
+    pub async fn login(&self) -> anyhow::Result<String> {
+        self.session().await?["token"]
             .as_str()
             .map(str::to_owned)
             .context("login answered without a token")
@@ -237,15 +242,7 @@ impl Moviedb {
 
     /// The admin's user id.
     pub async fn user_id(&self) -> anyhow::Result<String> {
-        let answer: Value = self
-            .client
-            .post(self.url("/v1/sessions"))
-            .json(&json!({ "email": ADMIN, "password": PASSWORD }))
-            .send()
-            .await?
-            .json()
-            .await?;
-        answer["user_id"]
+        self.session().await?["user_id"]
             .as_str()
             .map(str::to_owned)
             .context("login answered without a user id")

@@ -170,7 +170,9 @@ async fn consume(
             let key = (message.topic().to_owned(), message.partition());
             // Our topics are neither compacted nor transactional: offsets come one by one. A
             // jump means the broker passed over records (tansu 0.6 does, now and then, after
-            // producers were killed); what they held is read from the event store below.
+            // producers were killed), or that the partition came back after another member
+            // consumed part of it (the catch-up then finds nothing to do). What was passed
+            // over is read from the event store once the feed is quiet.
             if let Some(&expected) = next.get(&key).filter(|&&e| e < message.offset()) {
                 tracing::warn!(topic = message.topic(), partition = message.partition(), expected, offset = message.offset(),
                     "the broker skipped offsets; the projections will catch up from the event store");
