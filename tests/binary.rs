@@ -5,7 +5,7 @@
 mod process;
 
 use moviedb_event_store::test_support::MySqlTestDatabase;
-use moviedb_event_store::{EventStore, SqliteEventStore};
+use moviedb_event_store::{EventStore, MySqlEventStore, SqliteEventStore};
 use process::Process;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -364,13 +364,30 @@ async fn moviedb_rebuild_swaps_in_equal_read_models_while_the_service_answers() 
 }
 
 /// Group commit never acknowledges what is not durable: 32 clients add movies at once (so the
-/// SQLite writer commits them in groups), the process is killed with SIGKILL in the middle,
-/// and every movie that was answered 201 is in the event store afterwards, whole.
+/// writer commits them in groups), the process is killed with SIGKILL in the middle, and every
+/// movie that was answered 201 is in the event store afterwards, whole. On SQLite and MySQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_kill_during_grouped_appends_loses_no_acknowledged_movie() {
+async fn a_kill_during_grouped_appends_loses_no_acknowledged_movie_on_sqlite() {
+    kill_during_grouped_appends(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_during_grouped_appends_loses_no_acknowledged_movie_on_mysql() {
+    let db = MySqlTestDatabase::new();
+    kill_during_grouped_appends(Some(db.url())).await;
+}
+
+async fn kill_during_grouped_appends(database_url: Option<&str>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut running = start(dir.path());
-    let base = running.base.clone();
+    let mut command = moviedb(dir.path());
+    command
+        .env("MOVIEDB_ADMIN_EMAIL", "boot@example.com")
+        .env("MOVIEDB_ADMIN_PASSWORD", ADMIN_PASSWORD);
+    if let Some(url) = database_url {
+        command.env("MOVIEDB_DATABASE_URL", url);
+    }
+    let mut process = Process::spawn(command);
+    let base = process.address();
     let client = reqwest::Client::new();
     let token = client
         .post(format!("{base}/v1/sessions"))
@@ -424,8 +441,8 @@ async fn a_kill_during_grouped_appends_loses_no_acknowledged_movie() {
     while acknowledged.lock().expect("lock").len() < 300 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    running.process.child.kill().expect("SIGKILL");
-    running.process.child.wait().expect("reaped");
+    process.child.kill().expect("SIGKILL");
+    process.child.wait().expect("reaped");
     for writer in writers {
         let _ = writer.await;
     }
@@ -436,12 +453,21 @@ async fn a_kill_during_grouped_appends_loses_no_acknowledged_movie() {
         acknowledged.len()
     );
 
-    let store = SqliteEventStore::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("moviedb.db").display()
-    ))
-    .await
-    .expect("the event store opens after a kill");
+    let store: Arc<dyn EventStore> = match database_url {
+        Some(url) => Arc::new(
+            MySqlEventStore::connect(url)
+                .await
+                .expect("the event store opens after a kill"),
+        ),
+        None => Arc::new(
+            SqliteEventStore::connect(&format!(
+                "sqlite://{}",
+                dir.path().join("moviedb.db").display()
+            ))
+            .await
+            .expect("the event store opens after a kill"),
+        ),
+    };
     for id in &acknowledged {
         let stream = store
             .read_stream(id.parse().expect("uuid"))

@@ -80,6 +80,7 @@ conformance!(
     an_idempotency_record_is_kept_with_the_append_and_never_overwritten,
     an_empty_append_writes_nothing,
     concurrent_appends_each_get_their_own_answer_when_some_fail,
+    concurrent_appends_that_all_succeed_are_stored_whole,
 );
 
 async fn appends_several_events_atomically_and_reads_them_back(s: Subject) {
@@ -470,6 +471,117 @@ async fn concurrent_appends_each_get_their_own_answer_when_some_fail(s: Subject)
         Some(taken),
         "a refused claim did not move the key"
     );
+}
+
+/// Many appends at once that all succeed (committed together on both adapters): each is
+/// stored whole, with its own versions, positions, keys, released key, idempotency record and,
+/// on MySQL, one outbox row per event.
+async fn concurrent_appends_that_all_succeed_are_stored_whole(s: Subject) {
+    // Streams at version 2 holding a key each, to be renamed (release one key, take another).
+    let mut renamed = Vec::new();
+    for n in 0..16 {
+        let stream = Uuid::now_v7();
+        let mut first = append(stream, 0, vec![event(0), event(1)]);
+        first
+            .reserve
+            .push(UniqueKey::new("movie_title", format!("old-{n}")));
+        s.store.append(first).await.expect("a stream at version 2");
+        renamed.push(stream);
+    }
+    let before = s.store.head_position().await.expect("head");
+    let outbox_before = match s.store.outbox() {
+        Some(outbox) => outbox.pending_count().await.expect("outbox"),
+        None => 0,
+    };
+
+    let mut requests = Vec::new();
+    for n in 0..48u32 {
+        let mut r = append(Uuid::now_v7(), 0, vec![event(n), event(n + 100)]);
+        r.reserve
+            .push(UniqueKey::new("movie_title", format!("new-{n}")));
+        r.idempotency = Some(IdempotencyRecord {
+            scope: "bulk".into(),
+            key: format!("k-{n}"),
+            request_hash: format!("{n:064}"),
+            response: json!({ "n": n }),
+        });
+        requests.push(r);
+    }
+    for (n, stream) in renamed.iter().enumerate() {
+        let mut r = append(*stream, 2, vec![event(7)]);
+        r.release
+            .push(UniqueKey::new("movie_title", format!("old-{n}")));
+        r.reserve
+            .push(UniqueKey::new("movie_title", format!("renamed-{n}")));
+        requests.push(r);
+    }
+    let expected: Vec<(Uuid, u64, usize)> = requests
+        .iter()
+        .map(|r| {
+            let len = r.events.len();
+            (r.stream_id, r.expected_version + len as u64, len)
+        })
+        .collect();
+    let outcomes = join_all(requests.into_iter().map(|r| {
+        let store = s.store.clone();
+        async move { store.append(r).await }
+    }))
+    .await;
+
+    let mut positions = HashSet::new();
+    for ((stream, version, len), outcome) in expected.iter().zip(outcomes) {
+        let appended = outcome.unwrap_or_else(|e| panic!("append to {stream}: {e}"));
+        assert_eq!((appended.stream_id, appended.version), (*stream, *version));
+        assert_eq!(appended.positions.len(), *len);
+        let stored = s.store.read_stream(*stream).await.expect("read");
+        assert_eq!(stored.len() as u64, *version, "stream {stream} is whole");
+        let mine: Vec<i64> = stored
+            .iter()
+            .filter(|e| e.position > before)
+            .map(|e| e.position)
+            .collect();
+        assert_eq!(
+            mine, appended.positions,
+            "the positions told are the stored ones, in version order"
+        );
+        positions.extend(mine);
+    }
+    assert_eq!(
+        positions.len(),
+        48 * 2 + 16,
+        "every event has a position of its own"
+    );
+    for n in 0..48u32 {
+        let record = s
+            .store
+            .idempotency_record("bulk", &format!("k-{n}"))
+            .await
+            .expect("record")
+            .expect("the record is stored with its append");
+        assert_eq!(record.response, json!({ "n": n }));
+        assert_eq!(
+            s.store
+                .key_owner(&UniqueKey::new("movie_title", format!("new-{n}")))
+                .await
+                .expect("key"),
+            Some(expected[n as usize].0)
+        );
+    }
+    for (n, stream) in renamed.iter().enumerate() {
+        let key = |name: &str| UniqueKey::new("movie_title", format!("{name}-{n}"));
+        assert_eq!(s.store.key_owner(&key("old")).await.expect("key"), None);
+        assert_eq!(
+            s.store.key_owner(&key("renamed")).await.expect("key"),
+            Some(*stream)
+        );
+    }
+    if let Some(outbox) = s.store.outbox() {
+        assert_eq!(
+            outbox.pending_count().await.expect("outbox") - outbox_before,
+            48 * 2 + 16,
+            "one outbox row per event"
+        );
+    }
 }
 
 async fn an_empty_append_writes_nothing(s: Subject) {

@@ -227,10 +227,9 @@ impl CommandService {
             fields: fields.clone(),
             actor,
         })?;
+        // No look-up first: the append's reservation refuses a taken name + director, and
+        // `commit` turns that into the same 409.
         let key = UniqueKey::new(MOVIE_TITLE_KEY, fields.title_key());
-        if let Some(owner) = self.store.key_owner(&key).await? {
-            return Err(self.movie_exists(owner).await);
-        }
         let mut append = AppendRequest::new("movie", movie_id, 0, new_events(&events, metadata));
         append.reserve.push(key);
         Ok(Write {

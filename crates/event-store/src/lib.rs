@@ -8,7 +8,9 @@
 
 mod error;
 mod mysql;
+mod mysql_writer;
 mod outbox;
+mod pool;
 mod row;
 mod sqlite;
 mod sqlite_writer;
@@ -19,6 +21,7 @@ mod time;
 pub use error::{AppendError, StoreError};
 pub use mysql::MySqlEventStore;
 pub use outbox::{MySqlOutbox, RelayLock, RELAY_LOCK};
+pub use pool::ping_when_idle;
 pub use sqlite::SqliteEventStore;
 
 use async_trait::async_trait;

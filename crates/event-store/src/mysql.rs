@@ -5,6 +5,7 @@
 //! writers racing for the same unique key; that transaction rolled back entirely, so it is
 //! retried as it was, and then either wins or sees the conflict.
 
+use crate::mysql_writer::GroupWriter;
 use crate::row::{parse_uuid, sql_version, RawEvent, EVENT_COLUMNS};
 use crate::time::{from_mysql, now_micros};
 use crate::{
@@ -28,6 +29,7 @@ const MAX_ATTEMPTS: u32 = 5;
 #[derive(Clone)]
 pub struct MySqlEventStore {
     pool: MySqlPool,
+    writer: GroupWriter,
 }
 
 impl MySqlEventStore {
@@ -43,7 +45,7 @@ impl MySqlEventStore {
             MySql::create_database(&url).await?;
         }
         let options = MySqlConnectOptions::from_str(&url)?.timezone(Some(String::from("+00:00")));
-        let pool = MySqlPoolOptions::new()
+        let pool = crate::ping_when_idle(MySqlPoolOptions::new())
             .max_connections(max_connections)
             // Fail fast when the database is down: the client gets a 503 with Retry-After in
             // seconds, rather than a request that hangs.
@@ -51,24 +53,48 @@ impl MySqlEventStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            writer: GroupWriter::spawn(pool.clone()),
+            pool,
+        })
     }
 
     /// The pool, for the read models and the relay of later roles.
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
     }
+}
 
-    async fn try_append(&self, request: &AppendRequest) -> Result<Appended, AppendError> {
-        let mut tx = self.pool.begin().await?;
-        let stream_id = request.stream_id.to_string();
-        let recorded_at = now_micros().naive_utc();
-        let mut positions = Vec::with_capacity(request.events.len());
-        let mut version = request.expected_version;
+/// One append in a transaction of its own, run again when InnoDB rolled it back to break a
+/// deadlock.
+pub(crate) async fn append_one(
+    pool: &MySqlPool,
+    request: &AppendRequest,
+) -> Result<Appended, AppendError> {
+    let mut attempt = 1;
+    loop {
+        match try_append(pool, request).await {
+            Err(AppendError::Store(e @ StoreError::Contention(_))) if attempt < MAX_ATTEMPTS => {
+                tracing::debug!(attempt, error = %e, "append rolled back by InnoDB, retrying");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+            }
+            other => return other,
+        }
+    }
+}
 
-        for event in &request.events {
-            version += 1;
-            let inserted = sqlx::query(
+/// One append in a transaction of its own.
+async fn try_append(pool: &MySqlPool, request: &AppendRequest) -> Result<Appended, AppendError> {
+    let mut tx = pool.begin().await?;
+    let stream_id = request.stream_id.to_string();
+    let recorded_at = now_micros().naive_utc();
+    let mut positions = Vec::with_capacity(request.events.len());
+    let mut version = request.expected_version;
+
+    for event in &request.events {
+        version += 1;
+        let inserted = sqlx::query(
                 "INSERT INTO events (event_id, stream_type, stream_id, version, event_type, \
                  schema_version, payload, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
@@ -83,78 +109,76 @@ impl MySqlEventStore {
             .bind(recorded_at)
             .execute(&mut *tx)
             .await;
-            match inserted {
-                Ok(done) => positions.push(
-                    i64::try_from(done.last_insert_id())
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                ),
-                Err(e) if is_unique_violation(&e) => return Err(conflict(request)),
-                Err(e) => return Err(e.into()),
-            }
+        match inserted {
+            Ok(done) => positions.push(
+                i64::try_from(done.last_insert_id())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ),
+            Err(e) if is_unique_violation(&e) => return Err(conflict(request)),
+            Err(e) => return Err(e.into()),
         }
-        if request.expected_version > 0
-            && !version_exists(&mut tx, &stream_id, request.expected_version).await?
-        {
-            return Err(conflict(request));
-        }
-        for position in &positions {
-            sqlx::query("INSERT INTO outbox (position, created_at) VALUES (?, ?)")
-                .bind(position)
-                .bind(recorded_at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for key in &request.release {
-            sqlx::query("DELETE FROM unique_keys WHERE kind = ? AND `key` = ? AND stream_id = ?")
+    }
+    if request.expected_version > 0
+        && !version_exists(&mut tx, &stream_id, request.expected_version).await?
+    {
+        return Err(conflict(request));
+    }
+    for position in &positions {
+        sqlx::query("INSERT INTO outbox (position, created_at) VALUES (?, ?)")
+            .bind(position)
+            .bind(recorded_at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for key in &request.release {
+        sqlx::query("DELETE FROM unique_keys WHERE kind = ? AND `key` = ? AND stream_id = ?")
+            .bind(&key.kind)
+            .bind(&key.key)
+            .bind(&stream_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for key in &request.reserve {
+        let claimed =
+            sqlx::query("INSERT INTO unique_keys (kind, `key`, stream_id) VALUES (?, ?, ?)")
                 .bind(&key.kind)
                 .bind(&key.key)
                 .bind(&stream_id)
                 .execute(&mut *tx)
-                .await?;
+                .await;
+        if let Err(e) = claimed {
+            return Err(if is_unique_violation(&e) {
+                key_taken(key, &mut tx).await?
+            } else {
+                e.into()
+            });
         }
-        for key in &request.reserve {
-            let claimed =
-                sqlx::query("INSERT INTO unique_keys (kind, `key`, stream_id) VALUES (?, ?, ?)")
-                    .bind(&key.kind)
-                    .bind(&key.key)
-                    .bind(&stream_id)
-                    .execute(&mut *tx)
-                    .await;
-            if let Err(e) = claimed {
-                return Err(if is_unique_violation(&e) {
-                    key_taken(key, &mut tx).await?
-                } else {
-                    e.into()
-                });
-            }
-        }
-        if let Some(credentials) = &request.credentials {
-            let inserted = sqlx::query(
-                "INSERT INTO credentials (user_id, email, password_hash) VALUES (?, ?, ?)",
-            )
-            .bind(credentials.user_id.to_string())
-            .bind(&credentials.email)
-            .bind(&credentials.password_hash)
-            .execute(&mut *tx)
-            .await;
-            if let Err(e) = inserted {
-                return Err(if is_unique_violation(&e) {
-                    key_taken(&UniqueKey::new("email", credentials.email.clone()), &mut tx).await?
-                } else {
-                    e.into()
-                });
-            }
-        }
-        if let Some(record) = &request.idempotency {
-            insert_idempotency(&mut tx, record).await?;
-        }
-        tx.commit().await?;
-        Ok(Appended {
-            stream_id: request.stream_id,
-            version,
-            positions,
-        })
     }
+    if let Some(credentials) = &request.credentials {
+        let inserted =
+            sqlx::query("INSERT INTO credentials (user_id, email, password_hash) VALUES (?, ?, ?)")
+                .bind(credentials.user_id.to_string())
+                .bind(&credentials.email)
+                .bind(&credentials.password_hash)
+                .execute(&mut *tx)
+                .await;
+        if let Err(e) = inserted {
+            return Err(if is_unique_violation(&e) {
+                key_taken(&UniqueKey::new("email", credentials.email.clone()), &mut tx).await?
+            } else {
+                e.into()
+            });
+        }
+    }
+    if let Some(record) = &request.idempotency {
+        insert_idempotency(&mut tx, record).await?;
+    }
+    tx.commit().await?;
+    Ok(Appended {
+        stream_id: request.stream_id,
+        version,
+        positions,
+    })
 }
 
 fn conflict(request: &AppendRequest) -> AppendError {
@@ -164,7 +188,7 @@ fn conflict(request: &AppendRequest) -> AppendError {
     }
 }
 
-fn is_unique_violation(error: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
@@ -261,19 +285,10 @@ impl EventStore for MySqlEventStore {
                 positions: vec![],
             });
         }
-        let mut attempt = 1;
-        loop {
-            match self.try_append(&request).await {
-                Err(AppendError::Store(e @ StoreError::Contention(_)))
-                    if attempt < MAX_ATTEMPTS =>
-                {
-                    tracing::debug!(attempt, error = %e, "append rolled back by InnoDB, retrying");
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
-                }
-                other => return other,
-            }
+        if request.credentials.is_some() {
+            return append_one(&self.pool, &request).await;
         }
+        self.writer.append(request).await
     }
 
     async fn read_stream(&self, stream_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {

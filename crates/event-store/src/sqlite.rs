@@ -50,7 +50,7 @@ impl SqliteEventStore {
         MIGRATOR.run(&migrations).await?;
         migrations.close().await;
         let writer = Writer::open(options.get_filename())?;
-        let readers = SqlitePoolOptions::new()
+        let readers = crate::ping_when_idle(SqlitePoolOptions::new())
             .max_connections(4)
             .connect_with(options.clone().read_only(true))
             .await?;

@@ -52,7 +52,7 @@ impl SqlReadModels {
         if !Any::database_exists(&url).await? {
             Any::create_database(&url).await?;
         }
-        let options = AnyPoolOptions::new()
+        let options = moviedb_event_store::ping_when_idle(AnyPoolOptions::new())
             .max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 })
             // Fail fast when the database is down (a 503), rather than hang the request.
             .acquire_timeout(Duration::from_secs(3));
