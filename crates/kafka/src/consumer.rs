@@ -30,7 +30,7 @@ const STALL_CHECK: Duration = Duration::from_secs(5);
 /// How long the feed must be quiet before a due catch-up from the event store runs.
 const CATCH_UP_QUIET: Duration = Duration::from_secs(1);
 /// How long a due catch-up may wait for a quiet feed.
-const CATCH_UP_LATEST: Duration = Duration::from_secs(60);
+const CATCH_UP_LATEST: Duration = Duration::from_secs(10);
 /// Checks in a row with a lag and no committed progress before the group counts as stuck
 /// (the first time; see [`Stall`]).
 const STALLED_CHECKS: u32 = 3;
@@ -128,7 +128,7 @@ async fn consume(
                     return Outcome::Stuck;
                 }
                 // Once the feed is quiet (the stream heads then differ only by what was passed
-                // over), or after a minute of steady load at the latest.
+                // over), or after ten seconds of steady load at the latest.
                 if let Some(due) = catch_up {
                     if last_batch.elapsed() >= CATCH_UP_QUIET || due.elapsed() >= CATCH_UP_LATEST {
                         // Every stream the read models hold at an older version than the store.

@@ -133,23 +133,53 @@ async fn fold(
 pub async fn catch_up(projector: &Projector) -> anyhow::Result<u64> {
     let heads = projector.store().stream_heads().await?;
     let mut behind = 0;
-    for chunk in heads.chunks(500) {
+    for chunk in heads.chunks(CATCH_UP_CHUNK) {
         let ids: Vec<_> = chunk.iter().map(|(id, _)| *id).collect();
         let applied = projector.read_models().versions(&ids).await?;
+        // The streams behind are read a few at a time and applied together: after a feed
+        // lost part of a long run, thousands may be behind.
+        let mut reads = tokio::task::JoinSet::new();
+        let mut events = Vec::new();
         for (id, head) in chunk {
             let have = applied.get(id).copied().unwrap_or(0);
-            if have < *head {
-                let events: Vec<_> = projector
-                    .store()
-                    .read_stream(*id)
-                    .await?
-                    .into_iter()
-                    .filter(|e| e.version > have)
-                    .collect();
-                projector.handle(&events, None).await?;
-                behind += 1;
+            if have >= *head {
+                continue;
             }
+            behind += 1;
+            if reads.len() >= CATCH_UP_READS {
+                events.extend(next_stream(&mut reads).await?.into_iter().flatten());
+            }
+            let (store, id) = (projector.store().clone(), *id);
+            reads.spawn(async move {
+                let stream = store.read_stream(id).await?;
+                Ok::<_, anyhow::Error>(
+                    stream
+                        .into_iter()
+                        .filter(|e| e.version > have)
+                        .collect::<Vec<_>>(),
+                )
+            });
+        }
+        while !reads.is_empty() {
+            events.extend(next_stream(&mut reads).await?.into_iter().flatten());
+        }
+        if !events.is_empty() {
+            projector.handle(&events, None).await?;
         }
     }
     Ok(behind)
+}
+
+/// Streams compared (and at most applied) per step of [`catch_up`].
+const CATCH_UP_CHUNK: usize = 500;
+/// Streams read from the event store at once by [`catch_up`].
+const CATCH_UP_READS: usize = 8;
+
+async fn next_stream<T: 'static>(
+    reads: &mut tokio::task::JoinSet<anyhow::Result<T>>,
+) -> anyhow::Result<Option<T>> {
+    match reads.join_next().await {
+        Some(read) => Ok(Some(read??)),
+        None => Ok(None),
+    }
 }
