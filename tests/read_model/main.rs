@@ -613,6 +613,7 @@ conformance!(
     a_gap_in_the_feed_is_repaired_from_the_event_store,
     a_folded_load_gives_the_tables_applying_gives,
     the_cache_follows_writes_through_it_and_a_rebuild_made_elsewhere,
+    an_edit_drops_only_the_cached_list_pages_it_can_change,
 );
 
 /// The rebuild's fast path: the log folded in memory (with duplicates, as a feed may bring
@@ -631,6 +632,90 @@ async fn a_folded_load_gives_the_tables_applying_gives(s: Subject) {
     shadow.load(&streams).await.expect("loaded");
     s.read.finish_rebuild().await.expect("swap");
     assert_eq!(s.read.dump().await.expect("dump"), live);
+}
+
+/// An edit through the cache drops the list pages that filter or sort on a field it changed
+/// and the pages showing the edited movie; the others stay in memory. A movie added behind the
+/// cache's back (no writer of the serving process does that) shows which pages were kept.
+async fn an_edit_drops_only_the_cached_list_pages_it_can_change(s: Subject) {
+    let (h, ids) = catalogue();
+    let cached = CachedReadModels::spawn(s.read.clone());
+    // The Godfather (popularity 92), Psycho (85), Paths of Glory (84).
+    cached.apply(&h.events[..3], None).await.expect("added");
+    let by_popularity = MovieQuery {
+        sort: Sort {
+            field: SortField::Popularity,
+            descending: true,
+        },
+        ..MovieQuery::default()
+    };
+    let hitchcock = MovieQuery {
+        filter: MovieFilter {
+            director: Some("Alfred Hitchcock".into()),
+            ..MovieFilter::default()
+        },
+        ..MovieQuery::default()
+    };
+    let first_by_name = MovieQuery {
+        sort: Sort {
+            field: SortField::Name,
+            descending: false,
+        },
+        per_page: 1,
+        ..MovieQuery::default()
+    };
+    for (query, total) in [(&by_popularity, 3), (&hitchcock, 1), (&first_by_name, 3)] {
+        assert_eq!(cached.movies(query).await.expect("list").total, total);
+    }
+    s.read
+        .apply(&h.events[3..4], None)
+        .await
+        .expect("100% Wolf, behind the cache");
+    let edit = |stream: Uuid, version: u64, payload: Value| {
+        let mut event = h.events[0].clone();
+        event.stream_id = stream;
+        event.version = version;
+        event.event_id = Uuid::now_v7();
+        event.event_type = "MovieUpdated".into();
+        event.payload = payload;
+        event
+    };
+
+    // Psycho's popularity: lists sorted by popularity and lists showing Psycho change.
+    cached
+        .apply(&[edit(ids[1], 2, json!({ "popularity": 99.0 }))], None)
+        .await
+        .expect("edited");
+    let list = cached.movies(&by_popularity).await.expect("list");
+    assert_eq!(
+        (list.total, list.items[0].id, list.items[0].popularity),
+        (4, ids[1], 99.0),
+        "a list sorted by the edited field is read again"
+    );
+    let list = cached.movies(&hitchcock).await.expect("list");
+    assert_eq!(
+        (list.total, list.items[0].popularity),
+        (1, 99.0),
+        "a list showing the edited movie is read again"
+    );
+    let list = cached.movies(&first_by_name).await.expect("list");
+    assert_eq!(
+        (list.total, list.items[0].id),
+        (3, ids[2]),
+        "a list by name not showing Psycho stayed in memory"
+    );
+
+    // A rename: lists sorted by name change.
+    cached
+        .apply(&[edit(ids[2], 2, json!({ "name": "A Path" }))], None)
+        .await
+        .expect("renamed");
+    let list = cached.movies(&first_by_name).await.expect("list");
+    assert_eq!(
+        (list.total, list.items[0].id),
+        (4, ids[3]),
+        "a list sorted by name is read again after a rename"
+    );
 }
 
 /// Reads from memory stay exact: a write through the cache is seen at once, and a rebuild

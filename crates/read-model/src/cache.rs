@@ -4,8 +4,12 @@
 //! A detail or a list page from SQLite costs tens of microseconds in the driver alone; from
 //! memory it costs a hash lookup. The cache is exact for writes made through it: every batch
 //! the projector hands to [`ReadModels::apply`] drops the entries of its streams (applied or
-//! skipped as duplicates, so a second process applying them first changes nothing) and every
-//! cached list page. The one other writer of these tables, a `moviedb rebuild` run as another
+//! skipped as duplicates, so a second process applying them first changes nothing) and the
+//! list pages it may have changed: every page when it adds or deletes a movie (or holds an
+//! event it cannot read), else the pages that show one of its movies and the pages whose
+//! filters or sort use a field it changed ([`Fields`]). So a list sorted by name stays in
+//! memory while popularity is edited, except the pages showing the edited movies; dropping
+//! every page on every batch sent each list read under steady writes to the database. The one other writer of these tables, a `moviedb rebuild` run as another
 //! process, counts its swap in `projection_checkpoints` ([`crate::REBUILDS`]); a watcher reads
 //! that count every [`WATCH`] and drops everything when it moves. Reads with a
 //! `Consistency-Token` wait on [`ReadModels::versions`], which is never cached, and then read
@@ -13,13 +17,15 @@
 
 use crate::{
     ApplyReport, Checkpoint, FoldedStream, MovieQuery, MovieView, Page, ReadModelError, ReadModels,
-    UserView,
+    SortField, UserView,
 };
 use async_trait::async_trait;
 use lru::LruCache;
+use moviedb_domain::movie::{Movie, MovieEvent};
+use moviedb_domain::Aggregate;
 use moviedb_event_store::StoredEvent;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::Hash;
 use std::num::NonZeroUsize;
@@ -33,6 +39,101 @@ pub const WATCH: Duration = Duration::from_millis(500);
 const MOVIES: usize = 50_000;
 /// List pages kept.
 const PAGES: usize = 2_000;
+
+/// The fields of a movie a list filters or sorts on, as bits: what a list page depends on, or
+/// what a batch of events changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Fields(u8);
+
+impl Fields {
+    const NAME: u8 = 1;
+    const DIRECTOR: u8 = 1 << 1;
+    const GENRES: u8 = 1 << 2;
+    const SCORE: u8 = 1 << 3;
+    const POPULARITY: u8 = 1 << 4;
+    /// `updated_at`: every update changes it.
+    const UPDATED: u8 = 1 << 5;
+    /// Which movies exist: adds and deletes change every list's members and total.
+    const MEMBERS: u8 = 1 << 6;
+    const ALL: Fields = Fields(u8::MAX);
+
+    fn touches(self, other: Fields) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// What a list query depends on: its members, its filters and its sort.
+    fn of_query(query: &MovieQuery) -> Self {
+        let filter = &query.filter;
+        let mut bits = Self::MEMBERS;
+        for (used, bit) in [
+            (query.name_contains.is_some(), Self::NAME),
+            (filter.director.is_some(), Self::DIRECTOR),
+            (filter.genres.is_some(), Self::GENRES),
+            (
+                filter.imdb_score_gte.is_some() || filter.imdb_score_lte.is_some(),
+                Self::SCORE,
+            ),
+            (
+                filter.popularity_gte.is_some() || filter.popularity_lte.is_some(),
+                Self::POPULARITY,
+            ),
+        ] {
+            if used {
+                bits |= bit;
+            }
+        }
+        bits |= match query.sort.field {
+            SortField::Name => Self::NAME,
+            SortField::Director => Self::DIRECTOR,
+            SortField::ImdbScore => Self::SCORE,
+            SortField::Popularity => Self::POPULARITY,
+            SortField::CreatedAt => 0,
+            SortField::UpdatedAt => Self::UPDATED,
+        };
+        Self(bits)
+    }
+
+    /// What applying `events` can change in movie lists. Events of other streams (users)
+    /// change none; an update changes the fields it sets; anything else (an add, a delete, an
+    /// event this version cannot read) may change everything.
+    fn of_events(events: &[StoredEvent]) -> Self {
+        let mut bits = 0;
+        for event in events
+            .iter()
+            .filter(|e| e.stream_type == Movie::STREAM_TYPE)
+        {
+            let Ok(MovieEvent::Updated(patch)) = event.decode::<MovieEvent>() else {
+                return Self::ALL;
+            };
+            bits |= Self::UPDATED;
+            for (set, bit) in [
+                (patch.name.is_some(), Self::NAME),
+                (patch.director.is_some(), Self::DIRECTOR),
+                (patch.genres.is_some(), Self::GENRES),
+                (patch.imdb_score.is_some(), Self::SCORE),
+                (patch.popularity.is_some(), Self::POPULARITY),
+            ] {
+                if set {
+                    bits |= bit;
+                }
+            }
+        }
+        Self(bits)
+    }
+}
+
+/// A cached list page and the fields it depends on.
+#[derive(Clone)]
+struct CachedPage {
+    depends: Fields,
+    page: Arc<Page<MovieView>>,
+}
+
+impl CachedPage {
+    fn shows_any(&self, streams: &HashSet<Uuid>) -> bool {
+        self.page.items.iter().any(|m| streams.contains(&m.id))
+    }
+}
 
 /// Entries with a generation: a write bumps it under the same lock as it drops entries, and
 /// a value read from the database before the bump is not kept.
@@ -65,16 +166,18 @@ impl<K: Hash + Eq, V: Clone> Generation<K, V> {
 pub struct CachedReadModels {
     inner: Arc<dyn ReadModels>,
     movies: Mutex<Generation<Uuid, Option<Arc<MovieView>>>>,
-    pages: Mutex<Generation<String, Arc<Page<MovieView>>>>,
+    pages: Mutex<Generation<String, CachedPage>>,
     in_flight: Mutex<InFlight>,
 }
 
 /// Batches being applied. Between a batch's commit and the moment its entries are dropped, a
 /// read with a `Consistency-Token` can already see its versions (never cached) while the old
-/// rows are still in memory; reads of its movies, and of lists, go to the database meanwhile.
+/// rows are still in memory; reads of its movies, and of the lists it may change, go to the
+/// database meanwhile.
 #[derive(Default)]
 struct InFlight {
-    batches: usize,
+    /// Batches in flight changing each bit of [`Fields`].
+    fields: [usize; 8],
     streams: HashMap<Uuid, usize>,
 }
 
@@ -111,36 +214,57 @@ impl CachedReadModels {
         cache
     }
 
-    /// Forgets `streams` and every list page once a write is in the database; the generation
-    /// bump keeps a read that raced the write from storing what it read before.
-    fn forget(&self, streams: impl Iterator<Item = Uuid>) {
+    /// Forgets `streams` and the list pages a write of them that `changed` these fields may
+    /// have changed, once it is in the database; the generation bump keeps a read that raced
+    /// the write from storing what it read before.
+    fn forget(&self, streams: &HashSet<Uuid>, changed: Fields) {
         if let Ok(mut movies) = self.movies.lock() {
             for id in streams {
-                movies.entries.pop(&id);
+                movies.entries.pop(id);
             }
             movies.generation += 1;
         }
         if let Ok(mut pages) = self.pages.lock() {
-            pages.entries.clear();
+            if changed == Fields::ALL {
+                pages.entries.clear();
+            } else {
+                let stale: Vec<String> = pages
+                    .entries
+                    .iter()
+                    .filter(|(_, c)| c.depends.touches(changed) || c.shows_any(streams))
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                for key in stale {
+                    pages.entries.pop(&key);
+                }
+            }
             pages.generation += 1;
         }
     }
 
-    /// Marks a batch over `streams` as being applied (`+1`) or done (`-1`).
-    fn in_flight(&self, step: i8, streams: impl Iterator<Item = Uuid>) {
+    /// Marks a batch over `streams`, changing `changed`, as being applied (`+1`) or done
+    /// (`-1`).
+    fn in_flight(&self, step: i8, streams: &HashSet<Uuid>, changed: Fields) {
         let Ok(mut in_flight) = self.in_flight.lock() else {
             return;
         };
+        for (bit, count) in in_flight.fields.iter_mut().enumerate() {
+            if changed.touches(Fields(1 << bit)) {
+                *count = if step > 0 {
+                    *count + 1
+                } else {
+                    count.saturating_sub(1)
+                };
+            }
+        }
         if step > 0 {
-            in_flight.batches += 1;
             for id in streams {
-                *in_flight.streams.entry(id).or_default() += 1;
+                *in_flight.streams.entry(*id).or_default() += 1;
             }
         } else {
-            in_flight.batches = in_flight.batches.saturating_sub(1);
             for id in streams {
                 if let std::collections::hash_map::Entry::Occupied(mut n) =
-                    in_flight.streams.entry(id)
+                    in_flight.streams.entry(*id)
                 {
                     *n.get_mut() -= 1;
                     if *n.get() == 0 {
@@ -151,11 +275,24 @@ impl CachedReadModels {
         }
     }
 
-    /// Whether reads of `id` (or, for `None`, of lists) must go to the database now.
-    fn bypass(&self, id: Option<Uuid>) -> bool {
-        self.in_flight.lock().map_or(true, |f| match id {
-            Some(id) => f.streams.contains_key(&id),
-            None => f.batches > 0,
+    /// Whether reads of `id` must go to the database now.
+    fn bypass(&self, id: Uuid) -> bool {
+        self.in_flight
+            .lock()
+            .map_or(true, |f| f.streams.contains_key(&id))
+    }
+
+    /// Whether reads of a list that depends on `depends` (and, once it is found, shows
+    /// `page`) must go to the database now.
+    fn bypass_list(&self, depends: Fields, page: Option<&CachedPage>) -> bool {
+        self.in_flight.lock().map_or(true, |f| {
+            let changing = f
+                .fields
+                .iter()
+                .enumerate()
+                .any(|(bit, n)| *n > 0 && depends.touches(Fields(1 << bit)));
+            changing
+                || page.is_some_and(|c| c.page.items.iter().any(|m| f.streams.contains_key(&m.id)))
         })
     }
 
@@ -163,7 +300,7 @@ impl CachedReadModels {
         if let Ok(mut movies) = self.movies.lock() {
             movies.entries.clear();
         }
-        self.forget(std::iter::empty());
+        self.forget(&HashSet::new(), Fields::ALL);
     }
 }
 
@@ -189,13 +326,14 @@ async fn read_through<K: Hash + Eq, V: Clone>(
 
 struct Applied<'a> {
     cache: &'a CachedReadModels,
-    streams: Vec<Uuid>,
+    streams: HashSet<Uuid>,
+    changed: Fields,
 }
 
 impl Drop for Applied<'_> {
     fn drop(&mut self) {
-        self.cache.forget(self.streams.iter().copied());
-        self.cache.in_flight(-1, self.streams.iter().copied());
+        self.cache.forget(&self.streams, self.changed);
+        self.cache.in_flight(-1, &self.streams, self.changed);
     }
 }
 
@@ -206,13 +344,16 @@ impl ReadModels for CachedReadModels {
         events: &[StoredEvent],
         checkpoint: Option<&Checkpoint>,
     ) -> Result<ApplyReport, ReadModelError> {
-        let streams: Vec<Uuid> = events.iter().map(|e| e.stream_id).collect();
-        // Reads of these streams, and of lists, bypass the entries until the guard, dropped
-        // after the write (or if it is cancelled), has forgotten them and unmarked the batch.
-        self.in_flight(1, streams.iter().copied());
+        let streams: HashSet<Uuid> = events.iter().map(|e| e.stream_id).collect();
+        let changed = Fields::of_events(events);
+        // Reads of these streams, and of the lists they may change, bypass the entries until
+        // the guard, dropped after the write (or if it is cancelled), has forgotten them and
+        // unmarked the batch.
+        self.in_flight(1, &streams, changed);
         let _done = Applied {
             cache: self,
             streams,
+            changed,
         };
         self.inner.apply(events, checkpoint).await
     }
@@ -235,7 +376,7 @@ impl ReadModels for CachedReadModels {
     }
 
     async fn movie(&self, id: Uuid) -> Result<Option<MovieView>, ReadModelError> {
-        if self.bypass(Some(id)) {
+        if self.bypass(id) {
             return self.inner.movie(id).await;
         }
         let found = read_through(&self.movies, id, async {
@@ -246,14 +387,22 @@ impl ReadModels for CachedReadModels {
     }
 
     async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError> {
-        if self.bypass(None) {
+        let depends = Fields::of_query(query);
+        if self.bypass_list(depends, None) {
             return self.inner.movies(query).await;
         }
-        let page = read_through(&self.pages, format!("{query:?}"), async {
-            Ok(Arc::new(self.inner.movies(query).await?))
+        let cached = read_through(&self.pages, format!("{query:?}"), async {
+            Ok(CachedPage {
+                depends,
+                page: Arc::new(self.inner.movies(query).await?),
+            })
         })
         .await?;
-        Ok((*page).clone())
+        // A batch that changes one of its movies may have started since.
+        if self.bypass_list(depends, Some(&cached)) {
+            return self.inner.movies(query).await;
+        }
+        Ok((*cached.page).clone())
     }
 
     async fn users(&self, page: u32, per_page: u32) -> Result<Page<UserView>, ReadModelError> {
@@ -262,7 +411,7 @@ impl ReadModels for CachedReadModels {
 
     async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError> {
         let result = self.inner.dead_letter(event, error).await;
-        self.forget(std::iter::once(event.stream_id));
+        self.forget(&HashSet::from([event.stream_id]), Fields::ALL);
         result
     }
 
