@@ -6,10 +6,11 @@
 //! the projector hands to [`ReadModels::apply`] drops the entries of its streams (applied or
 //! skipped as duplicates, so a second process applying them first changes nothing) and the
 //! list pages it may have changed: every page when it adds or deletes a movie (or holds an
-//! event it cannot read), else the pages that show one of its movies and the pages whose
-//! filters or sort use a field it changed ([`Fields`]). So a list sorted by name stays in
-//! memory while popularity is edited, except the pages showing the edited movies; dropping
-//! every page on every batch sent each list read under steady writes to the database. The one other writer of these tables, a `moviedb rebuild` run as another
+//! event it cannot read), else the pages whose filters or sort use a field it changed
+//! ([`Fields`]). A page that only shows an edited movie keeps its place, with the movie read
+//! again after the commit. So lists sorted by name stay in memory while popularity is edited;
+//! dropping every page on every batch sent each list read under steady writes to the
+//! database, each a count and a deep offset. The one other writer of these tables, a `moviedb rebuild` run as another
 //! process, counts its swap in `projection_checkpoints` ([`crate::REBUILDS`]); a watcher reads
 //! that count every [`WATCH`] and drops everything when it moves. Reads with a
 //! `Consistency-Token` wait on [`ReadModels::versions`], which is never cached, and then read
@@ -133,6 +134,24 @@ impl CachedPage {
     fn shows_any(&self, streams: &HashSet<Uuid>) -> bool {
         self.page.items.iter().any(|m| streams.contains(&m.id))
     }
+
+    /// The page with the movies of `streams` it shows replaced by their `fresh` views, if it
+    /// has one for each (none for a movie means it must be read again).
+    fn refreshed(
+        &self,
+        streams: &HashSet<Uuid>,
+        fresh: &HashMap<Uuid, Arc<MovieView>>,
+    ) -> Option<Self> {
+        let mut page = (*self.page).clone();
+        for item in page.items.iter_mut().filter(|m| streams.contains(&m.id)) {
+            let view = fresh.get(&item.id).filter(|v| v.version >= item.version)?;
+            *item = (**view).clone();
+        }
+        Some(Self {
+            depends: self.depends,
+            page: Arc::new(page),
+        })
+    }
 }
 
 /// Entries with a generation: a write bumps it under the same lock as it drops entries, and
@@ -214,10 +233,30 @@ impl CachedReadModels {
         cache
     }
 
+    /// The movies of `streams` that a cached list page shows.
+    fn shown(&self, streams: &HashSet<Uuid>) -> HashSet<Uuid> {
+        let Ok(pages) = self.pages.lock() else {
+            return HashSet::new();
+        };
+        pages
+            .entries
+            .iter()
+            .flat_map(|(_, c)| c.page.items.iter().map(|m| m.id))
+            .filter(|id| streams.contains(id))
+            .collect()
+    }
+
     /// Forgets `streams` and the list pages a write of them that `changed` these fields may
-    /// have changed, once it is in the database; the generation bump keeps a read that raced
-    /// the write from storing what it read before.
-    fn forget(&self, streams: &HashSet<Uuid>, changed: Fields) {
+    /// have changed, once it is in the database: a page that filters or sorts on a changed
+    /// field is dropped; a page that only shows one of the movies keeps its place with the
+    /// movie's `fresh` view (read after the commit), or is dropped without one. The
+    /// generation bump keeps a read that raced the write from storing what it read before.
+    fn forget(
+        &self,
+        streams: &HashSet<Uuid>,
+        changed: Fields,
+        fresh: &HashMap<Uuid, Arc<MovieView>>,
+    ) {
         if let Ok(mut movies) = self.movies.lock() {
             for id in streams {
                 movies.entries.pop(id);
@@ -228,14 +267,25 @@ impl CachedReadModels {
             if changed == Fields::ALL {
                 pages.entries.clear();
             } else {
-                let stale: Vec<String> = pages
-                    .entries
-                    .iter()
-                    .filter(|(_, c)| c.depends.touches(changed) || c.shows_any(streams))
-                    .map(|(key, _)| key.clone())
-                    .collect();
+                let mut stale = Vec::new();
+                let mut refreshed = Vec::new();
+                for (key, cached) in pages.entries.iter() {
+                    if cached.depends.touches(changed) {
+                        stale.push(key.clone());
+                    } else if cached.shows_any(streams) {
+                        match cached.refreshed(streams, fresh) {
+                            Some(page) => refreshed.push((key.clone(), page)),
+                            None => stale.push(key.clone()),
+                        }
+                    }
+                }
                 for key in stale {
                     pages.entries.pop(&key);
+                }
+                for (key, page) in refreshed {
+                    if let Some(cached) = pages.entries.peek_mut(&key) {
+                        *cached = page;
+                    }
                 }
             }
             pages.generation += 1;
@@ -300,7 +350,7 @@ impl CachedReadModels {
         if let Ok(mut movies) = self.movies.lock() {
             movies.entries.clear();
         }
-        self.forget(&HashSet::new(), Fields::ALL);
+        self.forget(&HashSet::new(), Fields::ALL, &HashMap::new());
     }
 }
 
@@ -328,11 +378,13 @@ struct Applied<'a> {
     cache: &'a CachedReadModels,
     streams: HashSet<Uuid>,
     changed: Fields,
+    /// The batch's movies as committed, for the list pages that show them.
+    fresh: HashMap<Uuid, Arc<MovieView>>,
 }
 
 impl Drop for Applied<'_> {
     fn drop(&mut self) {
-        self.cache.forget(&self.streams, self.changed);
+        self.cache.forget(&self.streams, self.changed, &self.fresh);
         self.cache.in_flight(-1, &self.streams, self.changed);
     }
 }
@@ -350,12 +402,25 @@ impl ReadModels for CachedReadModels {
         // the guard, dropped after the write (or if it is cancelled), has forgotten them and
         // unmarked the batch.
         self.in_flight(1, &streams, changed);
-        let _done = Applied {
+        let mut done = Applied {
             cache: self,
             streams,
             changed,
+            fresh: HashMap::new(),
         };
-        self.inner.apply(events, checkpoint).await
+        let report = self.inner.apply(events, checkpoint).await?;
+        // Edits that leave every list's members and order alone: the pages showing the edited
+        // movies keep their place with the movies read again (by key), rather than being
+        // dropped and each read again whole (a count and a deep offset).
+        if changed != Fields::ALL {
+            for id in self.shown(&done.streams) {
+                // Without its fresh view (a failed read), a page showing it is dropped.
+                if let Ok(Some(view)) = self.inner.movie(id).await {
+                    done.fresh.insert(id, Arc::new(view));
+                }
+            }
+        }
+        Ok(report)
     }
 
     async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError> {
@@ -411,7 +476,11 @@ impl ReadModels for CachedReadModels {
 
     async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError> {
         let result = self.inner.dead_letter(event, error).await;
-        self.forget(&HashSet::from([event.stream_id]), Fields::ALL);
+        self.forget(
+            &HashSet::from([event.stream_id]),
+            Fields::ALL,
+            &HashMap::new(),
+        );
         result
     }
 
