@@ -5,7 +5,8 @@
 //! Two guards, because the event store, not the broker, is the source of truth (both were
 //! needed against tansu 0.6 in the crash-point suite): a member rejoins the group when events
 //! wait in partitions no one consumes ([`Stall`]), and when the broker passes over offsets the
-//! projections catch up from the event store.
+//! projections catch up from the event store (once the feed is quiet; also once after every
+//! start or rejoin, where a jump cannot be seen).
 
 use anyhow::Context;
 use moviedb_event_store::StoredEvent;
@@ -115,8 +116,10 @@ async fn consume(
 ) -> Outcome {
     // The offset expected next from each partition, to notice records passed over.
     let mut next: HashMap<(String, i32), i64> = HashMap::new();
-    // Since when a catch-up from the event store is due, and when a batch last came.
-    let mut catch_up: Option<Instant> = None;
+    // Since when a catch-up from the event store is due, and when a batch last came. One is
+    // due at every start: a jump at the first record of a partition cannot be seen (there is
+    // no offset before it to compare with), and after a rejoin that is where one shows up.
+    let mut catch_up: Option<Instant> = Some(Instant::now());
     let mut last_batch = Instant::now();
     let mut check = tokio::time::interval(STALL_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
