@@ -18,6 +18,7 @@ use crate::mysql::{append_one, is_unique_violation};
 use crate::row::sql_version;
 use crate::time::now_micros;
 use crate::{AppendError, AppendRequest, Appended, StoreError};
+use chrono::NaiveDateTime;
 use sqlx::mysql::{MySql, MySqlPool};
 use sqlx::{QueryBuilder, Row, Transaction};
 use std::collections::HashMap;
@@ -146,6 +147,15 @@ fn refused(what: &str) -> StoreError {
     StoreError::Database(format!("{what}: the group is written append by append"))
 }
 
+/// A failed insert: a unique key it hit means one append of the group must be told apart.
+fn refused_if_taken(error: sqlx::Error, what: &str) -> StoreError {
+    if is_unique_violation(&error) {
+        refused(what)
+    } else {
+        error.into()
+    }
+}
+
 /// Writes the whole group inside `tx`; any failure leaves it to be rolled back.
 async fn write(
     tx: &mut Transaction<'_, MySql>,
@@ -153,12 +163,22 @@ async fn write(
 ) -> Result<Vec<Appended>, StoreError> {
     let recorded_at = now_micros().naive_utc();
     let stream_ids: Vec<String> = requests.iter().map(|r| r.stream_id.to_string()).collect();
+    check_versions(tx, requests, &stream_ids).await?;
+    let done = insert_events(tx, requests, &stream_ids, recorded_at).await?;
+    insert_keys_and_records(tx, requests, &stream_ids, recorded_at).await?;
+    Ok(done)
+}
 
-    // Each stream must be at its expected version: that version exists (the unique key on
-    // stream and version refuses the next one if it is already taken).
+/// Each stream must be at its expected version: that version exists (the unique key on stream
+/// and version refuses the next one if it is already taken).
+async fn check_versions(
+    tx: &mut Transaction<'_, MySql>,
+    requests: &[&AppendRequest],
+    stream_ids: &[String],
+) -> Result<(), StoreError> {
     let expected: Vec<(&str, i64)> = requests
         .iter()
-        .zip(&stream_ids)
+        .zip(stream_ids)
         .filter(|(r, _)| r.expected_version > 0)
         .map(|(r, id)| Ok((id.as_str(), sql_version(r.expected_version)?)))
         .collect::<Result<_, StoreError>>()?;
@@ -177,10 +197,18 @@ async fn write(
             return Err(refused("a stream is not at its expected version"));
         }
     }
+    Ok(())
+}
 
-    // The events, and the positions they were given.
+/// Inserts the events, reads back the positions they were given, and adds their outbox rows.
+async fn insert_events(
+    tx: &mut Transaction<'_, MySql>,
+    requests: &[&AppendRequest],
+    stream_ids: &[String],
+    recorded_at: NaiveDateTime,
+) -> Result<Vec<Appended>, StoreError> {
     let mut rows = Vec::new();
-    for (request, stream_id) in requests.iter().zip(&stream_ids) {
+    for (request, stream_id) in requests.iter().zip(stream_ids) {
         for (n, event) in request.events.iter().enumerate() {
             let version = sql_version(request.expected_version + n as u64 + 1)?;
             rows.push((*request, stream_id.as_str(), version, event));
@@ -203,13 +231,11 @@ async fn write(
                 .push_bind(event.metadata.to_string())
                 .push_bind(recorded_at);
         });
-        if let Err(e) = insert.build().execute(&mut **tx).await {
-            return Err(if is_unique_violation(&e) {
-                refused("an event's version is taken")
-            } else {
-                e.into()
-            });
-        }
+        insert
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| refused_if_taken(e, "an event's version is taken"))?;
         let mut select =
             QueryBuilder::<MySql>::new("SELECT event_id, position FROM events WHERE event_id IN (");
         let mut ids = select.separated(", ");
@@ -246,9 +272,18 @@ async fn write(
         });
         outbox.build().execute(&mut **tx).await?;
     }
+    Ok(done)
+}
 
-    // Keys: released ones first, so a name freed and taken in the same group is free.
-    for (request, stream_id) in requests.iter().zip(&stream_ids) {
+/// Releases and reserves the group's keys (released first, so a name freed and taken in the
+/// same group is free) and stores its idempotency records.
+async fn insert_keys_and_records(
+    tx: &mut Transaction<'_, MySql>,
+    requests: &[&AppendRequest],
+    stream_ids: &[String],
+    recorded_at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    for (request, stream_id) in requests.iter().zip(stream_ids) {
         for key in &request.release {
             sqlx::query("DELETE FROM unique_keys WHERE kind = ? AND `key` = ? AND stream_id = ?")
                 .bind(&key.kind)
@@ -260,7 +295,7 @@ async fn write(
     }
     let reserved: Vec<_> = requests
         .iter()
-        .zip(&stream_ids)
+        .zip(stream_ids)
         .flat_map(|(r, id)| r.reserve.iter().map(move |key| (key, id)))
         .collect();
     for chunk in reserved.chunks(MAX_ROWS) {
@@ -271,13 +306,11 @@ async fn write(
                 .push_bind(&key.key)
                 .push_bind(stream_id.as_str());
         });
-        if let Err(e) = insert.build().execute(&mut **tx).await {
-            return Err(if is_unique_violation(&e) {
-                refused("a key is taken")
-            } else {
-                e.into()
-            });
-        }
+        insert
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| refused_if_taken(e, "a key is taken"))?;
     }
     let records: Vec<_> = requests
         .iter()
@@ -294,13 +327,11 @@ async fn write(
                 .push_bind(record.response.to_string())
                 .push_bind(recorded_at);
         });
-        if let Err(e) = insert.build().execute(&mut **tx).await {
-            return Err(if is_unique_violation(&e) {
-                refused("an idempotency key is used")
-            } else {
-                e.into()
-            });
-        }
+        insert
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| refused_if_taken(e, "an idempotency key is used"))?;
     }
-    Ok(done)
+    Ok(())
 }
