@@ -40,6 +40,8 @@ pub const WATCH: Duration = Duration::from_millis(500);
 const MOVIES: usize = 50_000;
 /// List pages kept.
 const PAGES: usize = 2_000;
+/// The most edited movies read again after a batch to keep the list pages showing them.
+const REFRESH_AT_MOST: usize = 64;
 
 /// The fields of a movie a list filters or sorts on, as bits: what a list page depends on, or
 /// what a batch of events changes.
@@ -412,8 +414,15 @@ impl ReadModels for CachedReadModels {
         // Edits that leave every list's members and order alone: the pages showing the edited
         // movies keep their place with the movies read again (by key), rather than being
         // dropped and each read again whole (a count and a deep offset).
-        if changed != Fields::ALL {
-            for id in self.shown(&done.streams) {
+        let shown = if changed == Fields::ALL {
+            HashSet::new()
+        } else {
+            self.shown(&done.streams)
+        };
+        // A few reads by key, one after the other: for a large batch, dropping the pages is
+        // cheaper than holding the projector back.
+        if shown.len() <= REFRESH_AT_MOST {
+            for id in shown {
                 // Without its fresh view (a failed read), a page showing it is dropped.
                 if let Ok(Some(view)) = self.inner.movie(id).await {
                     done.fresh.insert(id, Arc::new(view));
