@@ -67,6 +67,9 @@ async fn search_index(config: &Config) -> anyhow::Result<Arc<dyn SearchIndex>> {
     })
 }
 
+/// How long a clean stop waits for the search index to take what was applied.
+const SHUTDOWN_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A projector over `read` and `store` that also writes `search`, after bringing the index up
 /// to date with the read models in the background (a first start on an existing catalogue, or
 /// a crash between the two writes).
@@ -259,6 +262,14 @@ impl Embedded {
         let served = self.command.run_until_stopped(shutdown).await;
         self.cancel.cancel();
         while self.tasks.join_next().await.is_some() {}
+        // What the feeds applied reaches the search index before the process exits: the index
+        // is reconciled at start anyway, but a clean stop leaves it current.
+        let flushed = self.projector.index_flushed();
+        if tokio::time::timeout(SHUTDOWN_FLUSH, flushed).await.is_err() {
+            tracing::warn!(
+                "the search index did not catch up before the stop; it is reconciled at the next start"
+            );
+        }
         served.context("serving HTTP")
     }
 }
