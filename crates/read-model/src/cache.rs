@@ -10,8 +10,8 @@
 //! ([`Fields`]). A page that only shows an edited movie keeps its place, with the movie read
 //! again after the commit. So lists sorted by name stay in memory while popularity is edited;
 //! dropping every page on every batch sent each list read under steady writes to the
-//! database, each a count and a deep offset. The one other writer of these tables, a `moviedb rebuild` run as another
-//! process, counts its swap in `projection_checkpoints` ([`crate::REBUILDS`]); a watcher reads
+//! database, each a count and a deep offset. The one other writer of these tables, a
+//! `moviedb rebuild` run as another process, counts its swap in `projection_checkpoints` ([`crate::REBUILDS`]); a watcher reads
 //! that count every [`WATCH`] and drops everything when it moves. Reads with a
 //! `Consistency-Token` wait on [`ReadModels::versions`], which is never cached, and then read
 //! the movie here, which the same apply made current.
@@ -67,24 +67,20 @@ impl Fields {
     /// What a list query depends on: its members, its filters and its sort.
     fn of_query(query: &MovieQuery) -> Self {
         let filter = &query.filter;
-        let mut bits = Self::MEMBERS;
-        for (used, bit) in [
-            (query.name_contains.is_some(), Self::NAME),
-            (filter.director.is_some(), Self::DIRECTOR),
-            (filter.genres.is_some(), Self::GENRES),
-            (
-                filter.imdb_score_gte.is_some() || filter.imdb_score_lte.is_some(),
-                Self::SCORE,
-            ),
-            (
-                filter.popularity_gte.is_some() || filter.popularity_lte.is_some(),
-                Self::POPULARITY,
-            ),
-        ] {
-            if used {
-                bits |= bit;
-            }
-        }
+        let mut bits = Self::MEMBERS
+            | Self::bits_of([
+                (query.name_contains.is_some(), Self::NAME),
+                (filter.director.is_some(), Self::DIRECTOR),
+                (filter.genres.is_some(), Self::GENRES),
+                (
+                    filter.imdb_score_gte.is_some() || filter.imdb_score_lte.is_some(),
+                    Self::SCORE,
+                ),
+                (
+                    filter.popularity_gte.is_some() || filter.popularity_lte.is_some(),
+                    Self::POPULARITY,
+                ),
+            ]);
         bits |= match query.sort.field {
             SortField::Name => Self::NAME,
             SortField::Director => Self::DIRECTOR,
@@ -108,20 +104,24 @@ impl Fields {
             let Ok(MovieEvent::Updated(patch)) = event.decode::<MovieEvent>() else {
                 return Self::ALL;
             };
-            bits |= Self::UPDATED;
-            for (set, bit) in [
-                (patch.name.is_some(), Self::NAME),
-                (patch.director.is_some(), Self::DIRECTOR),
-                (patch.genres.is_some(), Self::GENRES),
-                (patch.imdb_score.is_some(), Self::SCORE),
-                (patch.popularity.is_some(), Self::POPULARITY),
-            ] {
-                if set {
-                    bits |= bit;
-                }
-            }
+            bits |= Self::UPDATED
+                | Self::bits_of([
+                    (patch.name.is_some(), Self::NAME),
+                    (patch.director.is_some(), Self::DIRECTOR),
+                    (patch.genres.is_some(), Self::GENRES),
+                    (patch.imdb_score.is_some(), Self::SCORE),
+                    (patch.popularity.is_some(), Self::POPULARITY),
+                ]);
         }
         Self(bits)
+    }
+
+    /// The bits whose flag is set.
+    fn bits_of<const N: usize>(flags: [(bool, u8); N]) -> u8 {
+        flags
+            .into_iter()
+            .filter(|(set, _)| *set)
+            .fold(0, |bits, (_, bit)| bits | bit)
     }
 }
 
