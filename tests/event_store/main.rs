@@ -5,7 +5,7 @@ use futures::future::join_all;
 use moviedb_event_store::test_support::MySqlTestDatabase;
 use moviedb_event_store::{
     AppendError, AppendRequest, Credentials, EventStore, IdempotencyRecord, MySqlEventStore,
-    NewEvent, SqliteEventStore, UniqueKey,
+    NewEvent, SqliteEventStore, StreamGuard, UniqueKey,
 };
 use serde_json::json;
 use std::collections::HashSet;
@@ -81,6 +81,8 @@ conformance!(
     an_empty_append_writes_nothing,
     concurrent_appends_each_get_their_own_answer_when_some_fail,
     concurrent_appends_that_all_succeed_are_stored_whole,
+    a_guarded_append_is_written_only_while_the_guarded_stream_stays_put,
+    concurrent_guarded_appends_fail_alone_when_their_guard_moved,
 );
 
 async fn appends_several_events_atomically_and_reads_them_back(s: Subject) {
@@ -749,4 +751,114 @@ async fn rekey_rewrites_old_keys_and_keeps_clashes(s: Subject) {
         .await
         .expect("rekey");
     assert_eq!((again.changed, again.clashes), (0, 1));
+}
+
+fn guarded(stream: Uuid, guard: Uuid, version: u64) -> AppendRequest {
+    let mut request = append(stream, 0, vec![event(1)]);
+    request.guard = Some(StreamGuard {
+        stream_id: guard,
+        version,
+    });
+    request
+}
+
+async fn a_guarded_append_is_written_only_while_the_guarded_stream_stays_put(s: Subject) {
+    // The guarded stream (an admin's) at version 2.
+    let admin = Uuid::now_v7();
+    s.store
+        .append(AppendRequest::new(
+            "user",
+            admin,
+            0,
+            vec![event(1), event(2)],
+        ))
+        .await
+        .expect("the guarded stream");
+    let written = Uuid::now_v7();
+    s.store
+        .append(guarded(written, admin, 2))
+        .await
+        .expect("guard at the stream's version");
+    for stale in [0, 1, 3] {
+        let stream = Uuid::now_v7();
+        let err = s
+            .store
+            .append(guarded(stream, admin, stale))
+            .await
+            .expect_err("a guard off the stream's version");
+        assert!(
+            matches!(err, AppendError::GuardMoved { stream_id, version } if stream_id == admin && version == stale),
+            "{err:?}"
+        );
+        assert!(s.store.read_stream(stream).await.expect("read").is_empty());
+    }
+    // A guard on a stream that does not exist never holds.
+    let err = s
+        .store
+        .append(guarded(Uuid::now_v7(), Uuid::now_v7(), 1))
+        .await
+        .expect_err("no such guarded stream");
+    assert!(matches!(err, AppendError::GuardMoved { .. }), "{err:?}");
+    // The guarded stream moves on: the old guard fails, the new one holds.
+    s.store
+        .append(AppendRequest::new("user", admin, 2, vec![event(3)]))
+        .await
+        .expect("the guarded stream moves");
+    assert!(matches!(
+        s.store.append(guarded(Uuid::now_v7(), admin, 2)).await,
+        Err(AppendError::GuardMoved { .. })
+    ));
+    s.store
+        .append(guarded(Uuid::now_v7(), admin, 3))
+        .await
+        .expect("guard at the new version");
+    assert_eq!(s.store.read_stream(written).await.expect("read").len(), 1);
+}
+
+async fn concurrent_guarded_appends_fail_alone_when_their_guard_moved(s: Subject) {
+    let (current, moved) = (Uuid::now_v7(), Uuid::now_v7());
+    for admin in [current, moved] {
+        s.store
+            .append(AppendRequest::new(
+                "user",
+                admin,
+                0,
+                vec![event(1), event(2)],
+            ))
+            .await
+            .expect("an admin stream");
+    }
+    // 64 appends at once, so the MySQL writer groups them: every fourth is guarded on a
+    // version its stream has left, the rest on current ones (many on the same guard).
+    let requests: Vec<(Uuid, bool, AppendRequest)> = (0..64)
+        .map(|n| {
+            let stream = Uuid::now_v7();
+            let stale = n % 4 == 0;
+            let request = if stale {
+                guarded(stream, moved, 1)
+            } else {
+                guarded(stream, current, 2)
+            };
+            (stream, stale, request)
+        })
+        .collect();
+    let answers = join_all(requests.iter().map(|(_, _, request)| {
+        let store = s.store.clone();
+        let request = request.clone();
+        async move { store.append(request).await }
+    }))
+    .await;
+    for ((stream, stale, _), answer) in requests.iter().zip(answers) {
+        let stored = s.store.read_stream(*stream).await.expect("read").len();
+        if *stale {
+            assert!(
+                matches!(answer, Err(AppendError::GuardMoved { stream_id, version: 1 }) if stream_id == moved),
+                "{answer:?}"
+            );
+            assert_eq!(stored, 0, "a refused append wrote nothing");
+        } else {
+            assert_eq!(answer.expect("a current guard").version, 1);
+            assert_eq!(stored, 1);
+        }
+    }
 }

@@ -13,6 +13,7 @@ on_both_backends!(
     an_admin_changes_a_users_role_and_the_new_role_applies_at_once,
     role_changes_are_refused_to_users_to_oneself_and_for_unknown_users,
     a_role_change_with_a_stale_if_match_is_412,
+    an_admin_demoted_by_another_process_loses_the_right_at_once,
 );
 
 async fn registering_returns_201_with_id_version_etag_and_consistency_token(app: TestApp) {
@@ -287,4 +288,67 @@ async fn a_role_change_with_a_stale_if_match_is_412(app: TestApp) {
         .await
         .expect("sent");
     assert_eq!(response.status(), 200);
+}
+
+/// Appends a role change straight to the event store, as another command-api instance (or
+/// the CLI) would: this service's remembered roles do not see it.
+async fn change_role_elsewhere(app: &TestApp, user_id: &str, role: &str) {
+    use moviedb_domain::user::{UserEvent, UserRoleChanged};
+    use moviedb_event_store::{AppendRequest, Metadata, NewEvent};
+    let id = user_id.parse().expect("a user id");
+    let version = app.store.read_stream(id).await.expect("read").len() as u64;
+    let event = UserEvent::RoleChanged(UserRoleChanged {
+        role: role.parse().expect("a role"),
+    });
+    app.store
+        .append(AppendRequest::new(
+            "user",
+            id,
+            version,
+            vec![NewEvent::from_domain(&event, &Metadata::default())],
+        ))
+        .await
+        .expect("a role change written elsewhere");
+}
+
+async fn an_admin_demoted_by_another_process_loses_the_right_at_once(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (id, user) = app.user().await;
+    let promoted = app
+        .send(
+            Method::PUT,
+            &format!("/v1/users/{id}/role"),
+            Some(&admin),
+            &json!({ "role": "admin" }),
+        )
+        .await;
+    assert_eq!(promoted.status(), 200);
+    // Two writes, so the service has read and remembered the new admin's role.
+    for name in ["First", "Second"] {
+        assert_eq!(app.add_movie(&user, &movie(name)).await.status(), 201);
+    }
+
+    // Their stream moves without a change of role: writes go on (the role is read again).
+    change_role_elsewhere(&app, &id, "admin").await;
+    assert_eq!(app.add_movie(&user, &movie("Third")).await.status(), 201);
+
+    // Demoted elsewhere: the very next write is refused and writes nothing.
+    let before = app.events().await.len();
+    change_role_elsewhere(&app, &id, "user").await;
+    problem(app.add_movie(&user, &movie("Fourth")).await, 403).await;
+    assert_eq!(app.events().await.len(), before + 1, "only the role change");
+    let edit = app
+        .send(
+            Method::PATCH,
+            "/v1/movies/00000000-0000-0000-0000-000000000000",
+            Some(&user),
+            &json!({ "imdb_score": 1.0 }),
+        )
+        .await;
+    assert!(
+        matches!(edit.status().as_u16(), 403 | 404),
+        "{}",
+        edit.status()
+    );
+    assert_eq!(app.events().await.len(), before + 1);
 }

@@ -21,13 +21,19 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        moviedb_http::auth::caller(
-            &parts.headers,
-            &state.tokens,
-            state.commands.store().as_ref(),
-        )
-        .await
-        .map(Caller)
+        // As `moviedb_http::auth::caller`, with the role from the command service, which
+        // remembers admins and guards their appends (see `CommandService::current_role`).
+        let Some(token) = bearer_token(&parts.headers)? else {
+            return Ok(Caller(Actor::Anonymous));
+        };
+        let claims = state.tokens.verify(token)?;
+        match state.commands.current_role(claims.sub).await? {
+            Some(role) => Ok(Caller(Actor::User {
+                id: claims.sub,
+                role,
+            })),
+            None => Err(ApiError::Unauthorized("the token's user does not exist")),
+        }
     }
 }
 

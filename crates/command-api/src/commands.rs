@@ -7,10 +7,12 @@ use moviedb_domain::movie::{Movie, MovieCommand, MovieEvent, MovieFields, MovieP
 use moviedb_domain::user::{normalise_email, ChangeRole, RegisterUser, User, UserCommand};
 use moviedb_domain::{Actor, Aggregate, DomainEvent, Role};
 use moviedb_event_store::{
-    AppendRequest, Credentials, EventStore, Metadata, NewEvent, StoredEvent, UniqueKey,
+    AppendError, AppendRequest, Credentials, EventStore, Metadata, NewEvent, StoredEvent,
+    StreamGuard, UniqueKey,
 };
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 /// The unique-key kind of e-mail addresses.
@@ -77,12 +79,58 @@ pub fn movie_view(fields: &MovieFields) -> Value {
     })
 }
 
+/// The most admins [`Admins`] remembers; past it, it starts again empty.
+const ADMINS_AT_MOST: usize = 10_000;
+
+/// The admins seen lately, each with the version of their stream at which they were admins.
+///
+/// Every write checks its caller's role. Reading the caller's stream for it cost a database
+/// round trip per request (two on MySQL, with the ping sqlx sends when it takes the connection
+/// back), as much as the append itself. Instead an admin's role is read once and remembered
+/// with its stream version, and every append decided on it carries that version as a
+/// [`StreamGuard`]: the store writes it only if the admin's stream has not moved since, in the
+/// same transaction. If it moved (a role change, from any process), the role is read again and
+/// the append retried, or refused if the caller is no longer an admin. So a demoted admin
+/// loses the right at once, as before, and a steady stream of writes reads no role at all.
+/// Users who are not admins are not remembered: nothing they may do depends on their role.
+#[derive(Default)]
+struct Admins(Mutex<HashMap<Uuid, u64>>);
+
+impl Admins {
+    fn version(&self, user_id: Uuid) -> Option<u64> {
+        self.lock().get(&user_id).copied()
+    }
+
+    fn remember(&self, user_id: Uuid, version: u64) {
+        let mut seen = self.lock();
+        if seen.len() >= ADMINS_AT_MOST {
+            seen.clear();
+        }
+        seen.insert(user_id, version);
+    }
+
+    fn forget(&self, user_id: Uuid) {
+        self.lock().remove(&user_id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, u64>> {
+        // The map holds no invariant a panic could break.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// How often an append whose caller's stream moved is decided again before it is given up.
+const GUARD_ATTEMPTS: usize = 3;
+
 /// Runs commands against the event store.
 #[derive(Clone)]
 pub struct CommandService {
     store: Arc<dyn EventStore>,
     hasher: PasswordHasher,
     committed: Arc<tokio::sync::watch::Sender<u64>>,
+    admins: Arc<Admins>,
 }
 
 impl CommandService {
@@ -92,6 +140,7 @@ impl CommandService {
             store,
             hasher,
             committed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            admins: Arc::default(),
         }
     }
 
@@ -119,9 +168,32 @@ impl CommandService {
         Ok((A::replay(&events), version))
     }
 
-    /// The current role of a user, or `None` if no such user.
+    /// The current role of a user, or `None` if no such user. An admin's is remembered (see
+    /// [`Admins`]): every append decided on it is guarded by the admin's stream version.
     pub async fn current_role(&self, user_id: Uuid) -> Result<Option<Role>, ApiError> {
-        Ok(self.load::<User>(user_id).await?.0.role())
+        if self.admins.version(user_id).is_some() {
+            return Ok(Some(Role::Admin));
+        }
+        let (user, version) = self.load::<User>(user_id).await?;
+        let role = user.role();
+        if role == Some(Role::Admin) {
+            self.admins.remember(user_id, version);
+        }
+        Ok(role)
+    }
+
+    /// The guard for an append decided on `actor`'s role: an admin's stream version.
+    fn guard(&self, actor: Actor) -> Option<StreamGuard> {
+        match actor {
+            Actor::User {
+                id,
+                role: Role::Admin,
+            } => self.admins.version(id).map(|version| StreamGuard {
+                stream_id: id,
+                version,
+            }),
+            _ => None,
+        }
     }
 
     /// Decides a registration; the password is hashed only once the domain accepted it.
@@ -143,6 +215,7 @@ impl CommandService {
         }
         let password_hash = self.hasher.hash(command.password.expose()).await?;
         let mut append = AppendRequest::new("user", user_id, 0, new_events(&events, metadata));
+        append.guard = self.guard(command.actor);
         append
             .reserve
             .push(UniqueKey::new(EMAIL_KEY, email.clone()));
@@ -203,7 +276,9 @@ impl CommandService {
             role,
             actor,
         }))?;
-        let append = AppendRequest::new("user", user_id, version, new_events(&events, metadata));
+        let mut append =
+            AppendRequest::new("user", user_id, version, new_events(&events, metadata));
+        append.guard = self.guard(actor);
         let view = json!({ "role": role });
         Ok(Write {
             outcome: Outcome {
@@ -232,6 +307,7 @@ impl CommandService {
         let key = UniqueKey::new(MOVIE_TITLE_KEY, fields.title_key());
         let mut append = AppendRequest::new("movie", movie_id, 0, new_events(&events, metadata));
         append.reserve.push(key);
+        append.guard = self.guard(actor);
         Ok(Write {
             outcome: Outcome {
                 stream_id: movie_id,
@@ -265,6 +341,7 @@ impl CommandService {
             after.ok_or_else(|| ApiError::Internal("an update left no live movie".into()))?;
         let mut append =
             AppendRequest::new("movie", movie_id, version, new_events(&events, metadata));
+        append.guard = self.guard(actor);
         if before.as_deref() != Some(after.title_key().as_str()) {
             let key = UniqueKey::new(MOVIE_TITLE_KEY, after.title_key());
             if let Some(owner) = self.store.key_owner(&key).await?.filter(|o| *o != movie_id) {
@@ -298,6 +375,7 @@ impl CommandService {
         check_if_match(if_match, version)?;
         let mut append =
             AppendRequest::new("movie", movie_id, version, new_events(&events, metadata));
+        append.guard = self.guard(actor);
         append.release.extend(
             movie
                 .fields()
@@ -311,23 +389,54 @@ impl CommandService {
         Ok(Write { append, outcome })
     }
 
-    /// Stores a decided write.
+    /// Stores a decided write. If it was decided on an admin's remembered role and the admin's
+    /// stream has moved since, the role is read again: the write is stored if they are still an
+    /// admin, refused if not.
     pub async fn commit(&self, write: Write) -> Result<Outcome, ApiError> {
-        match self.store.append(write.append).await {
+        let Write {
+            mut append,
+            outcome,
+        } = write;
+        let user_stream = (append.stream_type == "user").then_some(append.stream_id);
+        let mut attempt = 1;
+        let stored = loop {
+            let retry =
+                (append.guard.is_some() && attempt < GUARD_ATTEMPTS).then(|| append.clone());
+            match (self.store.append(append).await, retry) {
+                (Err(AppendError::GuardMoved { stream_id, .. }), Some(again)) => {
+                    self.admins.forget(stream_id);
+                    if self.current_role(stream_id).await? != Some(Role::Admin) {
+                        return Err(ApiError::Forbidden(
+                            "only an admin may do this, and your role has changed",
+                        ));
+                    }
+                    append = again;
+                    append.guard = self.guard(Actor::User {
+                        id: stream_id,
+                        role: Role::Admin,
+                    });
+                    attempt += 1;
+                }
+                (result, _) => break result,
+            }
+        };
+        // A role may have changed here: whoever is remembered under that stream is read again.
+        if let Some(user_id) = user_stream {
+            self.admins.forget(user_id);
+        }
+        match stored {
             Ok(_) => {
                 self.committed.send_modify(|n| *n = n.wrapping_add(1));
-                Ok(write.outcome)
+                Ok(outcome)
             }
-            Err(moviedb_event_store::AppendError::KeyTaken { kind, owner }) => {
-                Err(match kind.as_str() {
-                    EMAIL_KEY => email_taken(),
-                    MOVIE_TITLE_KEY => self.movie_exists(owner).await,
-                    _ => ApiError::Conflict {
-                        detail: format!("{kind} is already taken"),
-                        existing: None,
-                    },
-                })
-            }
+            Err(AppendError::KeyTaken { kind, owner }) => Err(match kind.as_str() {
+                EMAIL_KEY => email_taken(),
+                MOVIE_TITLE_KEY => self.movie_exists(owner).await,
+                _ => ApiError::Conflict {
+                    detail: format!("{kind} is already taken"),
+                    existing: None,
+                },
+            }),
             Err(e) => Err(e.into()),
         }
     }

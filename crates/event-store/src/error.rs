@@ -71,6 +71,15 @@ pub enum AppendError {
         /// The stream that holds it.
         owner: Uuid,
     },
+    /// The append's [`crate::StreamGuard`] failed: the guarded stream moved on (an actor's role
+    /// may have changed), so the decision must be taken again.
+    #[error("stream {stream_id} is no longer at version {version}")]
+    GuardMoved {
+        /// The guarded stream.
+        stream_id: Uuid,
+        /// The version the append was guarded on.
+        version: u64,
+    },
     /// The idempotency key was used by an earlier request.
     #[error("idempotency key already used")]
     IdempotencyKeyUsed,

@@ -179,6 +179,19 @@ pub struct AppendRequest {
     pub credentials: Option<Credentials>,
     /// The response to remember for an `Idempotency-Key`.
     pub idempotency: Option<IdempotencyRecord>,
+    /// Another stream that must still be at a version for the append to be written: the
+    /// actor's own stream, so a decision taken on a role read earlier (and cached) is stored
+    /// only if that role has not changed since. [`AppendError::GuardMoved`] otherwise.
+    pub guard: Option<StreamGuard>,
+}
+
+/// A precondition on a stream other than the one appended to: it must be exactly at `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamGuard {
+    /// The guarded stream.
+    pub stream_id: Uuid,
+    /// The version it must still be at (its last event's).
+    pub version: u64,
 }
 
 impl AppendRequest {
@@ -198,6 +211,7 @@ impl AppendRequest {
             release: Vec::new(),
             credentials: None,
             idempotency: None,
+            guard: None,
         }
     }
 }

@@ -123,6 +123,9 @@ async fn try_append(pool: &MySqlPool, request: &AppendRequest) -> Result<Appende
     {
         return Err(conflict(request));
     }
+    if let Some(guard) = &request.guard {
+        check_guard(&mut tx, guard).await?;
+    }
     for position in &positions {
         sqlx::query("INSERT INTO outbox (position, created_at) VALUES (?, ?)")
             .bind(position)
@@ -224,6 +227,26 @@ async fn version_exists(
             .fetch_optional(&mut **tx)
             .await?;
     Ok(found.is_some())
+}
+
+/// The guarded stream must be exactly at the guard's version (versions have no gaps, so that
+/// version exists and no later one does).
+async fn check_guard(
+    tx: &mut Transaction<'_, MySql>,
+    guard: &crate::StreamGuard,
+) -> Result<(), AppendError> {
+    let head: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM events WHERE stream_id = ?")
+            .bind(guard.stream_id.to_string())
+            .fetch_one(&mut **tx)
+            .await?;
+    if head != Some(sql_version(guard.version)?) {
+        return Err(AppendError::GuardMoved {
+            stream_id: guard.stream_id,
+            version: guard.version,
+        });
+    }
+    Ok(())
 }
 
 async fn insert_idempotency(

@@ -170,31 +170,46 @@ async fn write(
 }
 
 /// Each stream must be at its expected version: that version exists (the unique key on stream
-/// and version refuses the next one if it is already taken).
+/// and version refuses the next one if it is already taken). Each guarded stream must be at
+/// its guard's version: that version is its last, so exactly one row has it or a later one.
+/// One row counted for each condition, or the group is written append by append (which also
+/// tells a stream guarded and appended to in the same group apart).
 async fn check_versions(
     tx: &mut Transaction<'_, MySql>,
     requests: &[&AppendRequest],
     stream_ids: &[String],
 ) -> Result<(), StoreError> {
-    let expected: Vec<(&str, i64)> = requests
+    let mut conditions: Vec<(String, &str, i64)> = requests
         .iter()
         .zip(stream_ids)
         .filter(|(r, _)| r.expected_version > 0)
-        .map(|(r, id)| Ok((id.as_str(), sql_version(r.expected_version)?)))
+        .map(|(r, id)| Ok((id.clone(), "=", sql_version(r.expected_version)?)))
         .collect::<Result<_, StoreError>>()?;
-    for chunk in expected.chunks(MAX_ROWS) {
+    let mut guards: Vec<_> = requests.iter().filter_map(|r| r.guard).collect();
+    guards.sort_by_key(|g| (g.stream_id, g.version));
+    guards.dedup();
+    for guard in guards {
+        conditions.push((
+            guard.stream_id.to_string(),
+            ">=",
+            sql_version(guard.version)?,
+        ));
+    }
+    for chunk in conditions.chunks(MAX_ROWS) {
         let mut check = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM events WHERE ");
-        let mut conditions = check.separated(" OR ");
-        for (stream_id, version) in chunk {
-            conditions.push("(stream_id = ");
-            conditions.push_bind_unseparated(*stream_id);
-            conditions.push_unseparated(" AND version = ");
-            conditions.push_bind_unseparated(*version);
-            conditions.push_unseparated(")");
+        let mut each = check.separated(" OR ");
+        for (stream_id, compare, version) in chunk {
+            each.push("(stream_id = ");
+            each.push_bind_unseparated(stream_id.as_str());
+            each.push_unseparated(format!(" AND version {compare} "));
+            each.push_bind_unseparated(*version);
+            each.push_unseparated(")");
         }
         let found: i64 = check.build().fetch_one(&mut **tx).await?.try_get(0)?;
         if usize::try_from(found).ok() != Some(chunk.len()) {
-            return Err(refused("a stream is not at its expected version"));
+            return Err(refused(
+                "a stream is not at its expected or guarded version",
+            ));
         }
     }
     Ok(())

@@ -27,7 +27,7 @@ const MAX_GROUP: usize = 512;
 
 enum Work {
     Append(
-        AppendRequest,
+        Box<AppendRequest>,
         oneshot::Sender<Result<Appended, AppendError>>,
     ),
     Idempotency(IdempotencyRecord, oneshot::Sender<Result<(), AppendError>>),
@@ -93,7 +93,7 @@ impl Writer {
     pub(crate) async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         let (tx, rx) = oneshot::channel();
         self.work
-            .send(Work::Append(request, tx))
+            .send(Work::Append(Box::new(request), tx))
             .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
@@ -225,6 +225,17 @@ fn append(conn: &Connection, request: &AppendRequest) -> Result<Appended, Append
             .optional()?;
         if found.is_none() {
             return Err(conflict(request));
+        }
+    }
+    if let Some(guard) = &request.guard {
+        let head: Option<i64> = conn
+            .prepare_cached("SELECT MAX(version) FROM events WHERE stream_id = ?")?
+            .query_row(params![guard.stream_id.to_string()], |r| r.get(0))?;
+        if head != Some(sql_version(guard.version)?) {
+            return Err(AppendError::GuardMoved {
+                stream_id: guard.stream_id,
+                version: guard.version,
+            });
         }
     }
     for key in &request.release {

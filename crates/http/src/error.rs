@@ -290,6 +290,10 @@ impl From<AppendError> for ApiError {
                 detail: format!("{kind} is already taken"),
                 existing: None,
             },
+            AppendError::GuardMoved { .. } => ApiError::Conflict {
+                detail: "your account changed while the request ran; retry".into(),
+                existing: None,
+            },
             AppendError::IdempotencyKeyUsed => ApiError::IdempotencyRace,
             AppendError::Store(e) => e.into(),
         }

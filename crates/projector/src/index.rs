@@ -104,20 +104,26 @@ pub(crate) async fn sync(
     read_versions: &HashMap<Uuid, u64>,
 ) -> Result<u64, ProjectorError> {
     let indexed = search.versions(ids).await?;
-    let mut ops = Vec::new();
-    for id in ids {
-        let Some(&version) = read_versions.get(id) else {
-            continue;
-        };
-        if indexed.get(id).copied().unwrap_or(0) >= version {
-            continue;
-        }
-        ops.push(match read.movie(*id).await? {
+    let behind: Vec<(Uuid, u64)> = ids
+        .iter()
+        .filter_map(|id| Some((*id, *read_versions.get(id)?)))
+        .filter(|(id, version)| indexed.get(id).copied().unwrap_or(0) < *version)
+        .collect();
+    let stream_ids: Vec<Uuid> = behind.iter().map(|(id, _)| *id).collect();
+    let mut live: HashMap<Uuid, MovieView> = read
+        .movies_by_id(&stream_ids)
+        .await?
+        .into_iter()
+        .map(|view| (view.id, view))
+        .collect();
+    let mut ops = Vec::with_capacity(behind.len());
+    for (id, version) in behind {
+        ops.push(match live.remove(&id) {
             Some(view) => {
                 let version = view.version;
-                IndexOp::Upsert(document(*id, fields_of(view), version))
+                IndexOp::Upsert(document(id, fields_of(view), version))
             }
-            None => IndexOp::Delete { id: *id, version },
+            None => IndexOp::Delete { id, version },
         });
     }
     if ops.is_empty() {

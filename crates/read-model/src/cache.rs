@@ -460,6 +460,10 @@ impl ReadModels for CachedReadModels {
         Ok(found.map(|m| (*m).clone()))
     }
 
+    async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError> {
+        self.inner.movies_by_id(ids).await
+    }
+
     async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError> {
         let depends = Fields::of_query(query);
         if self.bypass_list(depends, None) {

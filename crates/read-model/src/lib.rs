@@ -156,6 +156,10 @@ pub trait ReadModels: Send + Sync + 'static {
     /// One live movie.
     async fn movie(&self, id: Uuid) -> Result<Option<MovieView>, ReadModelError>;
 
+    /// The live movies among `ids`, read at once and never from a cache (the search index
+    /// follows the read models with it after each batch).
+    async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError>;
+
     /// Live movies matching a query, one page of them.
     async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError>;
 

@@ -1,7 +1,8 @@
 //! The one read-model adapter: SQLite or MySQL through sqlx's `Any` driver.
 
 use crate::apply::{
-    apply_events, from_micros, genres_json, micros, parse_genres, set_version, sql_version,
+    apply_events, from_micros, genre_rows, insert_rows, micros, movie_row, parse_genres,
+    set_version, user_row, version_row, GENRES, MOVIES, USERS, VERSIONS,
 };
 use crate::query::{filter_sql, order_by_sql, order_sql, Param};
 use crate::schema::{create_fixed_tables, create_tables, Dialect, Tables, SHADOW};
@@ -146,8 +147,8 @@ impl SqlReadModels {
     }
 }
 
-/// Streams written per round of multi-row `INSERT`s by `load` (well under either database's
-/// limit on bound parameters).
+/// Streams written per round of multi-row `INSERT`s by `load`, and movies read per query by
+/// `movies_by_id` (well under either database's limit on bound parameters).
 const LOAD_CHUNK: usize = 500;
 
 /// `sql` with `params` bound to its `?`s, in order.
@@ -162,23 +163,6 @@ fn bound(
             Param::Real(v) => query.bind(v),
             Param::Int(v) => query.bind(v),
         })
-}
-
-/// One multi-row `INSERT`: `head` (up to `VALUES `) and a row of placeholders per row.
-async fn insert_rows(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    head: &str,
-    rows: Vec<Vec<Param>>,
-) -> Result<(), ReadModelError> {
-    let Some(width) = rows.first().map(Vec::len) else {
-        return Ok(());
-    };
-    let marks = format!("({})", vec!["?"; width].join(", "));
-    let sql = format!("{head}{}", vec![marks.as_str(); rows.len()].join(", "));
-    bound(&sql, rows.into_iter().flatten())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 fn version_of(row: &AnyRow, index: usize) -> Result<u64, ReadModelError> {
@@ -304,6 +288,21 @@ impl ReadModels for SqlReadModels {
             .fetch_all(&sql, vec![Param::Text(id.to_string())])
             .await?;
         rows.first().map(movie_of).transpose()
+    }
+
+    async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(LOAD_CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = self.tables.sql(&format!(
+                "SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id IN ({marks})"
+            ));
+            let params = chunk.iter().map(|id| Param::Text(id.to_string())).collect();
+            for row in self.fetch_all(&sql, params).await? {
+                found.push(movie_of(&row)?);
+            }
+        }
+        Ok(found)
     }
 
     #[tracing::instrument(skip_all, err)]
@@ -433,80 +432,48 @@ impl ReadModels for SqlReadModels {
             let mut movies = Vec::new();
             let mut genres = Vec::new();
             let mut users = Vec::new();
+            let mut versions = Vec::with_capacity(chunk.len());
             for stream in chunk {
+                let id = stream.id.to_string();
                 match &stream.state {
                     FoldedState::Movie {
                         fields: Some(fields),
                         created_at,
                         updated_at,
                     } => {
-                        let id = stream.id.to_string();
-                        genres.extend(
-                            fields.genres.iter().map(|g| {
-                                vec![Param::Text(g.to_lowercase()), Param::Text(id.clone())]
-                            }),
-                        );
-                        movies.push(vec![
-                            Param::Text(fields.name.clone()),
-                            Param::Text(fields.name.to_lowercase()),
-                            Param::Text(fields.director.clone()),
-                            Param::Text(fields.director.to_lowercase()),
-                            Param::Text(genres_json(&fields.genres)),
-                            Param::Real(fields.imdb_score),
-                            Param::Real(fields.popularity),
-                            Param::Int(sql_version(stream.version)),
-                            Param::Int(micros(*updated_at)),
-                            Param::Int(micros(*created_at)),
-                            Param::Text(id),
-                        ]);
+                        genres.extend(genre_rows(&id, &fields.genres));
+                        movies.push(movie_row(
+                            &id,
+                            fields,
+                            stream.version,
+                            *created_at,
+                            *updated_at,
+                        ));
                     }
                     FoldedState::User {
                         name,
                         email,
                         role,
                         registered_at,
-                    } => users.push(vec![
-                        Param::Text(name.clone()),
-                        Param::Text(email.clone()),
-                        Param::Text((*role).to_owned()),
-                        Param::Int(micros(*registered_at)),
-                        Param::Int(sql_version(stream.version)),
-                        Param::Text(stream.id.to_string()),
-                    ]),
+                    } => users.push(user_row(
+                        &id,
+                        name,
+                        email,
+                        role,
+                        *registered_at,
+                        stream.version,
+                    )),
                     FoldedState::Movie { fields: None, .. } | FoldedState::Nothing => {}
                 }
+                versions.push(version_row(&id, &stream.stream_type, stream.version));
             }
-            let versions = chunk
-                .iter()
-                .map(|s| {
-                    vec![
-                        Param::Int(sql_version(s.version)),
-                        Param::Text(s.stream_type.clone()),
-                        Param::Text(s.id.to_string()),
-                    ]
-                })
-                .collect();
-            for (table, columns, rows) in [
-                (
-                    "{movies}",
-                    "name, name_key, director, director_key, genres, imdb_score, popularity, \
-                     version, updated_at, created_at, movie_id",
-                    movies,
-                ),
-                ("{genres}", "genre_key, movie_id", genres),
-                (
-                    "{users}",
-                    "name, email, role, registered_at, version, user_id",
-                    users,
-                ),
-                ("{versions}", "version, stream_type, stream_id", versions),
+            for (head, rows) in [
+                (MOVIES, movies),
+                (GENRES, genres),
+                (USERS, users),
+                (VERSIONS, versions),
             ] {
-                insert_rows(
-                    &mut tx,
-                    &t.sql(&format!("INSERT INTO {table} ({columns}) VALUES ")),
-                    rows,
-                )
-                .await?;
+                insert_rows(&mut tx, &t.sql(head), &rows).await?;
             }
         }
         tx.commit().await?;
