@@ -26,7 +26,7 @@ use moviedb_domain::movie::{Movie, MovieEvent};
 use moviedb_domain::Aggregate;
 use moviedb_event_store::StoredEvent;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::hash::Hash;
 use std::num::NonZeroUsize;
@@ -156,11 +156,25 @@ impl CachedPage {
     }
 }
 
+/// What one batch wrote, as the caches see it.
+struct Written {
+    streams: HashSet<Uuid>,
+    changed: Fields,
+}
+
+/// Writes remembered per cache, so a read that overlapped some can still be kept.
+const WRITES_KEPT: usize = 64;
+
 /// Entries with a generation: a write bumps it under the same lock as it drops entries, and
-/// a value read from the database before the bump is not kept.
+/// a value read from the database before the bump is kept only if none of the writes since
+/// could have changed it. (Dropping every read that overlapped any write kept nothing under
+/// steady edits on MariaDB, where a list page takes milliseconds to read: every list read went
+/// to the database.)
 struct Generation<K: Hash + Eq, V> {
     generation: u64,
     entries: LruCache<K, V>,
+    /// The last writes, by the generation each one made.
+    writes: VecDeque<(u64, Arc<Written>)>,
 }
 
 impl<K: Hash + Eq, V: Clone> Generation<K, V> {
@@ -168,6 +182,7 @@ impl<K: Hash + Eq, V: Clone> Generation<K, V> {
         Self {
             generation: 0,
             entries: LruCache::new(NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)),
+            writes: VecDeque::new(),
         }
     }
 
@@ -175,9 +190,27 @@ impl<K: Hash + Eq, V: Clone> Generation<K, V> {
         self.entries.get(key).cloned()
     }
 
-    /// Keeps `value`, read while the generation was `seen`, if no write came since.
-    fn put(&mut self, key: K, value: V, seen: u64) {
-        if self.generation == seen {
+    /// Records a write (its entries already dropped).
+    fn bump(&mut self, written: Arc<Written>) {
+        self.generation += 1;
+        if self.writes.len() == WRITES_KEPT {
+            self.writes.pop_front();
+        }
+        self.writes.push_back((self.generation, written));
+    }
+
+    /// Keeps `value`, read while the generation was `seen`, unless a write since may have
+    /// changed it (or is too old to tell).
+    fn put(&mut self, key: K, value: V, seen: u64, changes: impl Fn(&K, &V, &Written) -> bool) {
+        let since = self.generation - seen.min(self.generation);
+        let known = self.writes.iter().filter(|(g, _)| *g > seen).count() as u64;
+        if known == since
+            && self
+                .writes
+                .iter()
+                .filter(|(g, _)| *g > seen)
+                .all(|(_, w)| !changes(&key, &value, w))
+        {
             self.entries.put(key, value);
         }
     }
@@ -259,11 +292,15 @@ impl CachedReadModels {
         changed: Fields,
         fresh: &HashMap<Uuid, Arc<MovieView>>,
     ) {
+        let written = Arc::new(Written {
+            streams: streams.clone(),
+            changed,
+        });
         if let Ok(mut movies) = self.movies.lock() {
             for id in streams {
                 movies.entries.pop(id);
             }
-            movies.generation += 1;
+            movies.bump(written.clone());
         }
         if let Ok(mut pages) = self.pages.lock() {
             if changed == Fields::ALL {
@@ -290,7 +327,7 @@ impl CachedReadModels {
                     }
                 }
             }
-            pages.generation += 1;
+            pages.bump(written);
         }
     }
 
@@ -334,18 +371,27 @@ impl CachedReadModels {
             .map_or(true, |f| f.streams.contains_key(&id))
     }
 
-    /// Whether reads of a list that depends on `depends` (and, once it is found, shows
-    /// `page`) must go to the database now.
-    fn bypass_list(&self, depends: Fields, page: Option<&CachedPage>) -> bool {
+    /// Whether reads of a list that depends on `depends` (filters or sorts on those fields)
+    /// must go to the database now: a batch in flight may change its members or their order.
+    fn bypass_list(&self, depends: Fields) -> bool {
         self.in_flight.lock().map_or(true, |f| {
-            let changing = f
-                .fields
+            f.fields
                 .iter()
                 .enumerate()
-                .any(|(bit, n)| *n > 0 && depends.touches(Fields(1 << bit)));
-            changing
-                || page.is_some_and(|c| c.page.items.iter().any(|m| f.streams.contains_key(&m.id)))
+                .any(|(bit, n)| *n > 0 && depends.touches(Fields(1 << bit)))
         })
+    }
+
+    /// The movies `page` shows that a batch in flight is writing (`None`: cannot tell).
+    fn shown_in_flight(&self, page: &Page<MovieView>) -> Option<Vec<Uuid>> {
+        let f = self.in_flight.lock().ok()?;
+        Some(
+            page.items
+                .iter()
+                .map(|m| m.id)
+                .filter(|id| f.streams.contains_key(id))
+                .collect(),
+        )
     }
 
     fn forget_all(&self) {
@@ -356,11 +402,13 @@ impl CachedReadModels {
     }
 }
 
-/// The entry for `key`, or what `load` reads, kept unless a write came meanwhile.
+/// The entry for `key`, or what `load` reads, kept unless a write that `changes` it came
+/// meanwhile.
 async fn read_through<K: Hash + Eq, V: Clone>(
     entries: &Mutex<Generation<K, V>>,
     key: K,
     load: impl Future<Output = Result<V, ReadModelError>>,
+    changes: impl Fn(&K, &V, &Written) -> bool,
 ) -> Result<V, ReadModelError> {
     let seen = match entries.lock() {
         Ok(mut entries) => match entries.get(&key) {
@@ -371,7 +419,7 @@ async fn read_through<K: Hash + Eq, V: Clone>(
     };
     let value = load.await?;
     if let (Some(seen), Ok(mut entries)) = (seen, entries.lock()) {
-        entries.put(key, value.clone(), seen);
+        entries.put(key, value.clone(), seen, changes);
     }
     Ok(value)
 }
@@ -421,12 +469,12 @@ impl ReadModels for CachedReadModels {
         };
         // A few reads by key, one after the other: for a large batch, dropping the pages is
         // cheaper than holding the projector back.
-        if shown.len() <= REFRESH_AT_MOST {
-            for id in shown {
-                // Without its fresh view (a failed read), a page showing it is dropped.
-                if let Ok(Some(view)) = self.inner.movie(id).await {
-                    done.fresh.insert(id, Arc::new(view));
-                }
+        if !shown.is_empty() && shown.len() <= REFRESH_AT_MOST {
+            let shown: Vec<Uuid> = shown.into_iter().collect();
+            // Without its fresh view (a failed read), a page showing it is dropped.
+            if let Ok(views) = self.inner.movies_by_id(&shown).await {
+                done.fresh
+                    .extend(views.into_iter().map(|view| (view.id, Arc::new(view))));
             }
         }
         Ok(report)
@@ -453,9 +501,12 @@ impl ReadModels for CachedReadModels {
         if self.bypass(id) {
             return self.inner.movie(id).await;
         }
-        let found = read_through(&self.movies, id, async {
-            Ok(self.inner.movie(id).await?.map(Arc::new))
-        })
+        let found = read_through(
+            &self.movies,
+            id,
+            async { Ok(self.inner.movie(id).await?.map(Arc::new)) },
+            |id, _, written| written.changed == Fields::ALL || written.streams.contains(id),
+        )
         .await?;
         Ok(found.map(|m| (*m).clone()))
     }
@@ -466,21 +517,54 @@ impl ReadModels for CachedReadModels {
 
     async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError> {
         let depends = Fields::of_query(query);
-        if self.bypass_list(depends, None) {
+        if self.bypass_list(depends) {
             return self.inner.movies(query).await;
         }
-        let cached = read_through(&self.pages, format!("{query:?}"), async {
-            Ok(CachedPage {
-                depends,
-                page: Arc::new(self.inner.movies(query).await?),
-            })
-        })
+        let cached = read_through(
+            &self.pages,
+            format!("{query:?}"),
+            async {
+                Ok(CachedPage {
+                    depends,
+                    page: Arc::new(self.inner.movies(query).await?),
+                })
+            },
+            |_, cached, written| {
+                cached.depends.touches(written.changed) || cached.shows_any(&written.streams)
+            },
+        )
         .await?;
-        // A batch that changes one of its movies may have started since.
-        if self.bypass_list(depends, Some(&cached)) {
+        // A batch that changes the list's members or order may have started since.
+        if self.bypass_list(depends) {
             return self.inner.movies(query).await;
         }
-        Ok((*cached.page).clone())
+        // One that edits movies the page shows (and nothing the list depends on) leaves the
+        // page as it is but for those movies: they are read again by key, not the whole page
+        // (a count and a deep offset), which under steady edits kept the database busy.
+        let Some(editing) = self.shown_in_flight(&cached.page) else {
+            return self.inner.movies(query).await;
+        };
+        let mut page = (*cached.page).clone();
+        if editing.is_empty() {
+            return Ok(page);
+        }
+        let mut fresh: HashMap<Uuid, MovieView> = self
+            .inner
+            .movies_by_id(&editing)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        for item in &mut page.items {
+            if editing.contains(&item.id) {
+                // Gone meanwhile (a delete changes every list: a batch begun since).
+                let Some(view) = fresh.remove(&item.id) else {
+                    return self.inner.movies(query).await;
+                };
+                *item = view;
+            }
+        }
+        Ok(page)
     }
 
     async fn users(&self, page: u32, per_page: u32) -> Result<Page<UserView>, ReadModelError> {
@@ -523,5 +607,79 @@ impl ReadModels for CachedReadModels {
 
     async fn ping(&self) -> Result<(), ReadModelError> {
         self.inner.ping().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(streams: &[Uuid], changed: Fields) -> Arc<Written> {
+        Arc::new(Written {
+            streams: streams.iter().copied().collect(),
+            changed,
+        })
+    }
+
+    /// The rule for a page-like value: it depends on `SCORE` and shows `shown`.
+    fn changes(shown: Uuid) -> impl Fn(&&str, &u32, &Written) -> bool {
+        move |_, _, w| {
+            Fields(Fields::SCORE | Fields::MEMBERS).touches(w.changed) || w.streams.contains(&shown)
+        }
+    }
+
+    #[test]
+    fn a_read_that_overlapped_only_unrelated_writes_is_kept() {
+        let (shown, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut cache: Generation<&str, u32> = Generation::new(8);
+        let seen = cache.generation;
+        cache.bump(written(
+            &[other],
+            Fields(Fields::POPULARITY | Fields::UPDATED),
+        ));
+        cache.bump(written(&[other], Fields(Fields::NAME | Fields::UPDATED)));
+        cache.put("page", 1, seen, changes(shown));
+        assert_eq!(
+            cache.get(&"page"),
+            Some(1),
+            "no write since could change it"
+        );
+    }
+
+    #[test]
+    fn a_read_that_overlapped_a_write_it_depends_on_or_shows_is_not_kept() {
+        let (shown, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let cases = [
+            written(&[other], Fields(Fields::SCORE | Fields::UPDATED)),
+            written(&[shown], Fields(Fields::POPULARITY | Fields::UPDATED)),
+            written(&[other], Fields::ALL),
+        ];
+        for write in cases {
+            let mut cache: Generation<&str, u32> = Generation::new(8);
+            let seen = cache.generation;
+            cache.bump(written(&[other], Fields(Fields::NAME)));
+            cache.bump(write);
+            cache.put("page", 1, seen, changes(shown));
+            assert_eq!(cache.get(&"page"), None);
+        }
+    }
+
+    #[test]
+    fn a_read_older_than_the_writes_remembered_is_not_kept() {
+        let (shown, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut cache: Generation<&str, u32> = Generation::new(8);
+        let seen = cache.generation;
+        for _ in 0..=WRITES_KEPT {
+            cache.bump(written(&[other], Fields(Fields::NAME)));
+        }
+        cache.put("page", 1, seen, changes(shown));
+        assert_eq!(
+            cache.get(&"page"),
+            None,
+            "a write it cannot see may have changed it"
+        );
+        let seen = cache.generation;
+        cache.put("page", 2, seen, changes(shown));
+        assert_eq!(cache.get(&"page"), Some(2), "no write since");
     }
 }
