@@ -483,3 +483,73 @@ async fn kill_during_grouped_appends(database_url: Option<&str>) {
         );
     }
 }
+
+/// `url` with its `host:port` replaced by `address`.
+fn through(url: &str, address: &str) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (userinfo, rest) = match rest.rsplit_once('@') {
+        Some((user, rest)) => (format!("{user}@"), rest),
+        None => (String::new(), rest),
+    };
+    let (server, path) = rest.split_once('/').expect("a database name");
+    (
+        format!("{scheme}://{userinfo}{address}/{path}"),
+        server.to_owned(),
+    )
+}
+
+/// Started while its MySQL server does not answer yet (a container still starting), the
+/// service waits for it, logging each try, and comes up once it answers: it does not exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_started_before_its_database_answers_waits_for_it() {
+    let db = MySqlTestDatabase::new();
+    let port = process::free_port();
+    let (url, server) = through(db.url(), &format!("127.0.0.1:{port}"));
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut command = moviedb(data.path());
+    command.env("MOVIEDB_DATABASE_URL", &url);
+    let mut process = Process::spawn(command);
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        process.child.try_wait().expect("status").is_none(),
+        "the service ended while its database was down: {:?}",
+        process.logs.lock().expect("logs")
+    );
+    assert!(
+        process
+            .logs
+            .lock()
+            .expect("logs")
+            .iter()
+            .any(|l| l.contains("not reachable yet")),
+        "each try is logged"
+    );
+
+    // The database answers now (a forwarder on the port the service was given).
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the port is still free");
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let server = server.clone();
+            tokio::spawn(async move {
+                if let Ok(mut upstream) = tokio::net::TcpStream::connect(server).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    let base = tokio::task::spawn_blocking(move || {
+        let base = process.address();
+        (process, base)
+    })
+    .await
+    .expect("joined");
+    let (process, base) = base;
+    let ready = reqwest::get(format!("{base}/health/ready"))
+        .await
+        .expect("ready answers");
+    assert_eq!(ready.status(), 200);
+    drop(process);
+}

@@ -499,3 +499,92 @@ async fn an_event_the_broker_never_delivers_is_projected_after_a_consumer_start(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Two of each role started at the same moment on a server where their database does not
+/// exist yet, as `docker compose up` does, `MOVIEDB_START_ROUNDS` times (10): every one of the
+/// six comes up, stays up and answers `/health/ready` each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_of_each_role_started_at_once_on_an_empty_server_all_come_up() {
+    let Some(tansu) = tansu() else { return };
+    let broker = Broker::start(tansu);
+    let rounds: usize = std::env::var("MOVIEDB_START_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
+    let client = reqwest::Client::new();
+    for round in 0..rounds {
+        let started = Instant::now();
+        let db = MySqlTestDatabase::new();
+        let prefix = format!("s{}", uuid::Uuid::now_v7().simple());
+        let data = tempfile::tempdir().expect("temp dir");
+        let env = vec![
+            ("MOVIEDB_DATABASE_URL", db.url().to_owned()),
+            ("MOVIEDB_KAFKA_BROKERS", broker.address()),
+            ("MOVIEDB_KAFKA_TOPIC_PREFIX", prefix.clone()),
+            ("MOVIEDB_KAFKA_GROUP", format!("{prefix}-projector")),
+            ("MOVIEDB_KAFKA_PARTITIONS", "3".to_owned()),
+            ("MOVIEDB_JWT_SECRET", SECRET.to_owned()),
+            ("MOVIEDB_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+            ("MOVIEDB_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ];
+        // All six spawned before any is waited for.
+        let mut roles: Vec<Process> = [
+            env!("CARGO_BIN_EXE_command-api"),
+            env!("CARGO_BIN_EXE_projector"),
+            env!("CARGO_BIN_EXE_query-api"),
+            env!("CARGO_BIN_EXE_command-api"),
+            env!("CARGO_BIN_EXE_projector"),
+            env!("CARGO_BIN_EXE_query-api"),
+        ]
+        .into_iter()
+        .map(|bin| role(bin, &env, data.path()))
+        .collect();
+        for process in &mut roles {
+            let address = process.address();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let ready = client
+                    .get(format!("{address}/health/ready"))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16());
+                if ready.as_ref().is_ok_and(|s| *s == 200) {
+                    break;
+                }
+                assert!(
+                    process.child.try_wait().expect("status").is_none(),
+                    "round {round}: a role ended: {:?}",
+                    process.logs.lock().expect("logs")
+                );
+                assert!(
+                    Instant::now() < deadline,
+                    "round {round}: {address} not ready ({ready:?}): {:?}",
+                    process.logs.lock().expect("logs")
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        // And the admin exists once, whichever command API made it.
+        let stack_db = sqlx::MySqlPool::connect(db.url()).await.expect("database");
+        let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE email = ?")
+            .bind(ADMIN_EMAIL)
+            .fetch_one(&stack_db)
+            .await
+            .expect("count");
+        assert_eq!(admins, 1, "round {round}");
+        stack_db.close().await;
+        for process in &roles {
+            assert!(
+                process
+                    .logs
+                    .lock()
+                    .expect("logs")
+                    .iter()
+                    .all(|l| !l.contains("\"ERROR\"")),
+                "round {round}: an error was logged: {:?}",
+                process.logs.lock().expect("logs")
+            );
+        }
+        eprintln!("round {round}: six roles ready in {:?}", started.elapsed());
+    }
+}

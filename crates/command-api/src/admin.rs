@@ -21,8 +21,20 @@ pub enum AdminOutcome {
     ExistsNotAdmin(Uuid),
 }
 
-/// Creates the admin if that e-mail is not registered yet (idempotent).
+/// Creates the admin if that e-mail is not registered yet (idempotent). Several command-api
+/// instances starting at once may all try: the one whose registration loses the race finds
+/// the e-mail registered when it looks again.
 pub async fn ensure_admin(
+    commands: &CommandService,
+    seed: &AdminSeed,
+) -> Result<AdminOutcome, ApiError> {
+    match try_ensure_admin(commands, seed).await {
+        Err(ApiError::Conflict { .. }) => try_ensure_admin(commands, seed).await,
+        other => other,
+    }
+}
+
+async fn try_ensure_admin(
     commands: &CommandService,
     seed: &AdminSeed,
 ) -> Result<AdminOutcome, ApiError> {

@@ -48,7 +48,14 @@ impl Application {
                     moviedb_event_store::redact_url(&config.database_url)
                 )
             })?;
-        commands::rekey(store.as_ref()).await?;
+        // Every instance starting at once may re-key: each change is idempotent, and one
+        // rolled back by contention with another is run again.
+        moviedb_event_store::setup::retry_start(
+            "re-keying",
+            moviedb_event_store::StoreError::is_transient,
+            || commands::rekey(store.as_ref()),
+        )
+        .await?;
         let commands = CommandService::new(store.clone(), PasswordHasher::new()?);
         if let Some(seed) = &config.admin {
             match admin::ensure_admin(&commands, seed)

@@ -23,6 +23,14 @@ pub enum StoreError {
     Database(String),
 }
 
+impl StoreError {
+    /// Whether the same work may succeed later: the database could not be reached, or rolled
+    /// the work back under contention.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Contention(_))
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match error {

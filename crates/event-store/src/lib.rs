@@ -12,6 +12,7 @@ mod mysql_writer;
 mod outbox;
 mod pool;
 mod row;
+pub mod setup;
 mod sqlite;
 mod sqlite_writer;
 #[cfg(feature = "test-support")]

@@ -14,7 +14,6 @@ use crate::{
 };
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
-use sqlx::migrate::MigrateDatabase;
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::{Row, Transaction};
 use std::str::FromStr;
@@ -39,20 +38,30 @@ impl MySqlEventStore {
     }
 
     /// As [`MySqlEventStore::connect`] with a pool of `max_connections`.
+    ///
+    /// Any number of processes may do this at once on an empty server (see [`crate::setup`]):
+    /// the migrations run under the schema lock, one process after the other, and a server
+    /// not reachable yet is tried again for up to two minutes.
     pub async fn connect_with(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let url = url.replacen("mariadb:", "mysql:", 1);
-        if !MySql::database_exists(&url).await? {
-            MySql::create_database(&url).await?;
-        }
-        let options = MySqlConnectOptions::from_str(&url)?.timezone(Some(String::from("+00:00")));
-        let pool = crate::ping_when_idle(MySqlPoolOptions::new())
-            .max_connections(max_connections)
-            // Fail fast when the database is down: the client gets a 503 with Retry-After in
-            // seconds, rather than a request that hangs.
-            .acquire_timeout(Duration::from_secs(3))
-            .connect_with(options)
+        let pool =
+            crate::setup::retry_start("the event store", StoreError::is_transient, || async {
+                crate::setup::ensure_database(&url).await?;
+                let options =
+                    MySqlConnectOptions::from_str(&url)?.timezone(Some(String::from("+00:00")));
+                let pool = crate::ping_when_idle(MySqlPoolOptions::new())
+                    .max_connections(max_connections)
+                    // Fail fast when the database is down: the client gets a 503 with Retry-After
+                    // in seconds, rather than a request that hangs.
+                    .acquire_timeout(Duration::from_secs(3))
+                    .connect_with(options)
+                    .await?;
+                let lock = crate::setup::SchemaLock::acquire(&url).await?;
+                MIGRATOR.run(&pool).await?;
+                lock.release().await?;
+                Ok(pool)
+            })
             .await?;
-        MIGRATOR.run(&pool).await?;
         Ok(Self {
             writer: GroupWriter::spawn(pool.clone()),
             pool,

@@ -50,9 +50,34 @@ impl SqlReadModels {
                 moviedb_event_store::redact_url(url)
             )));
         };
-        if !Any::database_exists(&url).await? {
-            Any::create_database(&url).await?;
+        match dialect {
+            Dialect::Sqlite => {
+                if !Any::database_exists(&url).await? {
+                    Any::create_database(&url).await?;
+                }
+            }
+            Dialect::MySql => {
+                return moviedb_event_store::setup::retry_start(
+                    "the read models",
+                    ReadModelError::is_transient,
+                    || async {
+                        moviedb_event_store::setup::ensure_database(&url)
+                            .await
+                            .map_err(|e| match e {
+                                e if e.is_transient() => ReadModelError::Unavailable(e.to_string()),
+                                e => ReadModelError::Database(e.to_string()),
+                            })?;
+                        Self::open(dialect, &url).await
+                    },
+                )
+                .await
+            }
         }
+        Self::open(dialect, &url).await
+    }
+
+    /// Connects to an existing database and makes the tables that are missing.
+    async fn open(dialect: Dialect, url: &str) -> Result<Self, ReadModelError> {
         let options = moviedb_event_store::ping_when_idle(AnyPoolOptions::new())
             .max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 })
             // Fail fast when the database is down (a 503), rather than hang the request.
@@ -75,17 +100,32 @@ impl SqlReadModels {
                 })
             }),
         };
-        let pool = options.connect(&url).await?;
+        let pool = options.connect(url).await?;
         let models = Self {
             pool,
             dialect,
             tables: Tables::with_suffix(""),
+        };
+        // On MySQL, DDL is not transactional: processes starting together create the tables
+        // one after the other, under the schema lock (SQLite's DDL is).
+        let lock = match dialect {
+            Dialect::MySql => Some(
+                moviedb_event_store::setup::SchemaLock::acquire(url)
+                    .await
+                    .map_err(|e| ReadModelError::Unavailable(e.to_string()))?,
+            ),
+            Dialect::Sqlite => None,
         };
         for statement in create_fixed_tables(dialect) {
             models.pool.execute(statement).await?;
         }
         if !models.exists(&models.tables.versions).await? {
             models.create(&models.tables).await?;
+        }
+        if let Some(lock) = lock {
+            lock.release()
+                .await
+                .map_err(|e| ReadModelError::Unavailable(e.to_string()))?;
         }
         Ok(models)
     }
@@ -114,10 +154,9 @@ impl SqlReadModels {
         for statement in create_tables(self.dialect, tables, &gen) {
             match tx.execute(statement.as_str()).await {
                 Ok(_) => {}
-                // Another instance created them first.
-                Err(sqlx::Error::Database(e)) if e.message().contains("already exists") => {
-                    return Ok(())
-                }
+                // Made by a start that stopped half-way (MySQL's DDL is not transactional):
+                // the tables after it are still made.
+                Err(sqlx::Error::Database(e)) if e.message().contains("already exists") => {}
                 Err(e) => return Err(e.into()),
             }
         }
