@@ -588,3 +588,79 @@ async fn two_of_each_role_started_at_once_on_an_empty_server_all_come_up() {
         eprintln!("round {round}: six roles ready in {:?}", started.elapsed());
     }
 }
+
+/// A gauge from `text` (Prometheus exposition), if present.
+fn gauge(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A dead projector cannot hide behind healthy services: the query API's `/metrics` says how
+/// far the newest applied event trails the newest stored one, from the checkpoint every
+/// applying batch keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_query_apis_metrics_show_a_stalled_projection() {
+    let Some(tansu) = tansu() else { return };
+    let mut stack = Stack::start(tansu, 1, 1, 1);
+    let admin = stack.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let metrics = |stack: &Stack| {
+        let url = format!("{}/metrics", stack.query(0));
+        let client = stack.client.clone();
+        async move {
+            let response = client.get(url).send().await.expect("metrics");
+            assert_eq!(response.status(), 200);
+            response.text().await.expect("text")
+        }
+    };
+    let add = |name: &str| json!({ "name": name, "director": "Stall", "genre": ["Drama"], "imdb_score": 5.0, "99popularity": 50 });
+
+    let response = stack
+        .send(
+            reqwest::Method::POST,
+            format!("{}/v1/movies", stack.command(0)),
+            Some(&admin),
+            Some(add("Applied")),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let (status, _) = stack
+        .read(
+            0,
+            "/v1/movies?director=Stall",
+            None,
+            &consistency(&response),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let text = metrics(&stack).await;
+    assert_eq!(
+        gauge(&text, "moviedb_projection_behind_seconds"),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(gauge(&text, "moviedb_projection_newest_event_age_seconds").is_some());
+
+    // The projector dies; a write comes 1.5 s after the last one applied.
+    let (mut projector, _) = stack.projectors.remove(0);
+    projector.child.kill().expect("SIGKILL");
+    projector.child.wait().expect("reaped");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let response = stack
+        .send(
+            reqwest::Method::POST,
+            format!("{}/v1/movies", stack.command(0)),
+            Some(&admin),
+            Some(add("Never applied")),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let text = metrics(&stack).await;
+    let behind = gauge(&text, "moviedb_projection_behind_seconds").expect("the gauge");
+    assert!(behind >= 1.5, "behind {behind} s: {text}");
+    let stored = gauge(&text, "moviedb_event_store_newest_event_age_seconds").expect("stored");
+    let applied = gauge(&text, "moviedb_projection_newest_event_age_seconds").expect("applied");
+    assert!(applied - stored >= 1.5, "{text}");
+}

@@ -35,6 +35,11 @@ use uuid::Uuid;
 /// that every process serving the read models from memory notices one made elsewhere.
 pub const REBUILDS: &str = "read-model-rebuilds";
 
+/// The checkpoint whose position is when the newest event the read models hold was written
+/// (microseconds since the epoch), kept by every batch that applies something: how stale the
+/// projection is, for `/metrics`.
+pub const NEWEST_APPLIED: &str = "newest-applied-event";
+
 /// A movie as the query side serves it, serialised with the original app's field names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MovieView {

@@ -186,6 +186,36 @@ impl SqlReadModels {
     }
 }
 
+/// Raises the [`crate::NEWEST_APPLIED`] checkpoint to `recorded_at` (it never goes back: a
+/// late event of another partition is older than what was applied before it).
+async fn keep_newest(
+    conn: &mut sqlx::AnyConnection,
+    recorded_at: i64,
+) -> Result<(), ReadModelError> {
+    let now = micros(Utc::now());
+    let updated = sqlx::query(
+        "UPDATE projection_checkpoints SET position = CASE WHEN position < ? THEN ? ELSE position END, \
+         updated_at = ? WHERE name = ?",
+    )
+    .bind(recorded_at)
+    .bind(recorded_at)
+    .bind(now)
+    .bind(crate::NEWEST_APPLIED)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        sqlx::query(
+            "INSERT INTO projection_checkpoints (position, updated_at, name) VALUES (?, ?, ?)",
+        )
+        .bind(recorded_at)
+        .bind(now)
+        .bind(crate::NEWEST_APPLIED)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Streams written per round of multi-row `INSERT`s by `load`, and movies read per query by
 /// `movies_by_id` (well under either database's limit on bound parameters).
 const LOAD_CHUNK: usize = 500;
@@ -249,6 +279,10 @@ impl ReadModels for SqlReadModels {
     ) -> Result<ApplyReport, ReadModelError> {
         let mut tx = self.pool.begin().await?;
         let report = apply_events(&mut tx, &self.tables, events).await?;
+        if report.applied > 0 {
+            let newest = events.iter().map(|e| micros(e.recorded_at)).max();
+            keep_newest(&mut tx, newest.unwrap_or(0)).await?;
+        }
         if let Some(checkpoint) = checkpoint {
             let now = micros(Utc::now());
             let updated = sqlx::query(
