@@ -338,6 +338,7 @@ async fn two_of_each_role_behind_the_gateway_survive_a_kill_of_each() {
     let mut acknowledged: Vec<(String, String)> = Vec::new();
     let mut slowest_after_relay_kill = Duration::ZERO;
     let (mut writing, mut reading) = (Duration::ZERO, Duration::ZERO);
+    let mut readable: Vec<Duration> = Vec::with_capacity(writes);
     let started = Instant::now();
     for n in 0..writes {
         for (at, victim, _) in kills {
@@ -428,6 +429,7 @@ async fn two_of_each_role_behind_the_gateway_survive_a_kill_of_each() {
         }
         writing += write_took;
         reading += written.elapsed() - write_took;
+        readable.push(written.elapsed());
         acknowledged.push((id, name));
     }
     let took = started.elapsed();
@@ -476,13 +478,20 @@ async fn two_of_each_role_behind_the_gateway_survive_a_kill_of_each() {
         assert_eq!(movie["name"], name.as_str());
         assert_eq!(movie["version"], 1, "applied once: {movie}");
     }
+    readable.sort();
+    let ms = |q: f64| readable[((readable.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
     eprintln!(
         "{writes} writes read back in {:.1} s (writing {:.1} s, reading back {:.1} s); \
+         write -> readable by token p50 {:.1} ms, p90 {:.1}, p99 {:.1}, max {:.1}; \
          {unavailable} answers 502/503 (each with Retry-After); slowest write -> readable \
          while the relay moved: {:.0} ms",
         took.as_secs_f64(),
         writing.as_secs_f64(),
         reading.as_secs_f64(),
+        ms(0.5),
+        ms(0.9),
+        ms(0.99),
+        ms(1.0),
         slowest_after_relay_kill.as_secs_f64() * 1e3
     );
     assert!(
