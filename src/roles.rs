@@ -31,6 +31,19 @@ async fn read_models(config: &Config) -> anyhow::Result<Arc<dyn ReadModels>> {
         })
 }
 
+/// The read models of a process that only reads them (the query API): it makes nothing, so
+/// `MOVIEDB_READ_DATABASE_URL` may name a read replica.
+async fn existing_read_models(config: &Config) -> anyhow::Result<Arc<dyn ReadModels>> {
+    moviedb_read_model::connect_existing(&config.read_database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the read models at {}",
+                moviedb_event_store::redact_url(&config.read_database_url)
+            )
+        })
+}
+
 async fn event_store(config: &Config) -> anyhow::Result<Arc<dyn EventStore>> {
     moviedb_event_store::connect(&config.database_url)
         .await
@@ -333,7 +346,7 @@ pub async fn projector(config: Config) -> anyhow::Result<()> {
 pub async fn query_api(config: Config) -> anyhow::Result<()> {
     let state = query_state(
         &config,
-        read_models(&config).await?,
+        existing_read_models(&config).await?,
         search_index(&config).await?,
         event_store(&config).await?,
         None,

@@ -116,14 +116,14 @@ mod tests {
     #[test]
     fn the_database_is_split_from_the_server() {
         assert_eq!(
-            split_database("mysql://root:pw@db:3306/moviedb?ssl-mode=disabled").unwrap(),
+            split_database("mysql://root:pw@db:3306/moviedb?ssl-mode=disabled").expect("split"),
             (
                 "mysql://root:pw@db:3306?ssl-mode=disabled".to_owned(),
                 "moviedb".to_owned()
             )
         );
         assert_eq!(
-            split_database("mysql://root@127.0.0.1/m").unwrap(),
+            split_database("mysql://root@127.0.0.1/m").expect("split"),
             ("mysql://root@127.0.0.1".to_owned(), "m".to_owned())
         );
         for bad in [

@@ -201,3 +201,11 @@ pub trait ReadModels: Send + Sync + 'static {
 pub async fn connect(url: &str) -> Result<Arc<dyn ReadModels>, ReadModelError> {
     Ok(Arc::new(SqlReadModels::connect(url).await?))
 }
+
+/// Opens read models another process makes (the projector) and this one only reads, as the
+/// query API does: no database or table is created, so the URL may name a read-only replica
+/// and a user that may only `SELECT`. Until the tables exist, a start waits (as for a server
+/// that does not answer yet).
+pub async fn connect_existing(url: &str) -> Result<Arc<dyn ReadModels>, ReadModelError> {
+    Ok(Arc::new(SqlReadModels::connect_existing(url).await?))
+}

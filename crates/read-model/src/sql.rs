@@ -39,6 +39,16 @@ impl SqlReadModels {
     /// Connects to `url` (`sqlite://...` or `mysql://...`), creating the database and the
     /// live tables if missing.
     pub async fn connect(url: &str) -> Result<Self, ReadModelError> {
+        Self::connect_as(url, true).await
+    }
+
+    /// As [`SqlReadModels::connect`], for a process that only reads (see
+    /// [`crate::connect_existing`]): nothing is created; missing tables are waited for.
+    pub async fn connect_existing(url: &str) -> Result<Self, ReadModelError> {
+        Self::connect_as(url, false).await
+    }
+
+    async fn connect_as(url: &str, create: bool) -> Result<Self, ReadModelError> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let (dialect, url) = if url.starts_with("sqlite:") {
             (Dialect::Sqlite, url.to_owned())
@@ -50,34 +60,53 @@ impl SqlReadModels {
                 moviedb_event_store::redact_url(url)
             )));
         };
-        match dialect {
-            Dialect::Sqlite => {
-                if !Any::database_exists(&url).await? {
-                    Any::create_database(&url).await?;
-                }
-            }
-            Dialect::MySql => {
-                return moviedb_event_store::setup::retry_start(
-                    "the read models",
-                    ReadModelError::is_transient,
-                    || async {
-                        moviedb_event_store::setup::ensure_database(&url)
-                            .await
-                            .map_err(|e| match e {
-                                e if e.is_transient() => ReadModelError::Unavailable(e.to_string()),
-                                e => ReadModelError::Database(e.to_string()),
-                            })?;
-                        Self::open(dialect, &url).await
-                    },
-                )
-                .await
-            }
+        if dialect == Dialect::Sqlite && create && !Any::database_exists(&url).await? {
+            Any::create_database(&url).await?;
         }
-        Self::open(dialect, &url).await
+        moviedb_event_store::setup::retry_start(
+            "the read models",
+            ReadModelError::is_transient,
+            || async {
+                if create {
+                    return Self::make(dialect, &url).await;
+                }
+                match Self::open(dialect, &url, false).await {
+                    // Nobody made them yet: made here if this user may (the usual deployment,
+                    // whatever the start order), else waited for (a read-only replica user:
+                    // the projector makes them on the primary).
+                    Err(e) if not_made(&e) => Self::make(dialect, &url).await.map_err(|e| {
+                        if denied(&e) {
+                            ReadModelError::Unavailable(format!(
+                                "the read models are not made yet and this user may not make \
+                                 them (a read replica?): waiting for the projector ({e})"
+                            ))
+                        } else {
+                            e
+                        }
+                    }),
+                    other => other,
+                }
+            },
+        )
+        .await
     }
 
-    /// Connects to an existing database and makes the tables that are missing.
-    async fn open(dialect: Dialect, url: &str) -> Result<Self, ReadModelError> {
+    /// Makes the database (MySQL) and the missing tables, then connects.
+    async fn make(dialect: Dialect, url: &str) -> Result<Self, ReadModelError> {
+        if dialect == Dialect::MySql {
+            moviedb_event_store::setup::ensure_database(url)
+                .await
+                .map_err(|e| match e {
+                    e if e.is_transient() => ReadModelError::Unavailable(e.to_string()),
+                    e => ReadModelError::Database(e.to_string()),
+                })?;
+        }
+        Self::open(dialect, url, true).await
+    }
+
+    /// Connects to an existing database and makes the tables that are missing (`create`), or
+    /// finds them made.
+    async fn open(dialect: Dialect, url: &str, create: bool) -> Result<Self, ReadModelError> {
         let options = moviedb_event_store::ping_when_idle(AnyPoolOptions::new())
             .max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 })
             // Fail fast when the database is down (a 503), rather than hang the request.
@@ -106,6 +135,16 @@ impl SqlReadModels {
             dialect,
             tables: Tables::with_suffix(""),
         };
+        if !create {
+            for table in [models.tables.versions.as_str(), "projection_checkpoints"] {
+                if !models.exists(table).await? {
+                    return Err(ReadModelError::Unavailable(format!(
+                        "{NOT_MADE} (no table {table})"
+                    )));
+                }
+            }
+            return Ok(models);
+        }
         // On MySQL, DDL is not transactional: processes starting together create the tables
         // one after the other, under the schema lock (SQLite's DDL is).
         let lock = match dialect {
@@ -184,6 +223,20 @@ impl SqlReadModels {
         };
         Ok(u64::try_from(n).unwrap_or(0))
     }
+}
+
+const NOT_MADE: &str = "the read models are not made yet";
+
+/// Whether opening failed because the database or the tables do not exist yet.
+fn not_made(error: &ReadModelError) -> bool {
+    let text = error.to_string();
+    text.contains(NOT_MADE) || text.contains("Unknown database")
+}
+
+/// Whether making failed because this user may not write (or the server is read-only).
+fn denied(error: &ReadModelError) -> bool {
+    let text = error.to_string().to_lowercase();
+    text.contains("denied") || text.contains("read-only") || text.contains("read only")
 }
 
 /// Raises the [`crate::NEWEST_APPLIED`] checkpoint to `recorded_at` (it never goes back: a
