@@ -641,6 +641,34 @@ async fn the_query_apis_metrics_show_a_stalled_projection() {
         "{text}"
     );
     assert!(gauge(&text, "moviedb_projection_newest_event_age_seconds").is_some());
+    // The command API's own: the newest event and the relay's backlog (empty once the relay
+    // has removed what it published).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = stack
+            .client
+            .get(format!("{}/metrics", stack.command(0)))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if gauge(&text, "moviedb_outbox_pending") == Some(0.0) || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        gauge(&text, "moviedb_event_store_newest_event_age_seconds").is_some(),
+        "{text}"
+    );
+    assert_eq!(gauge(&text, "moviedb_outbox_pending"), Some(0.0), "{text}");
+    assert_eq!(
+        gauge(&text, "moviedb_outbox_oldest_pending_age_seconds"),
+        Some(0.0),
+        "{text}"
+    );
 
     // The projector dies; a write comes 1.5 s after the last one applied.
     let (mut projector, _) = stack.projectors.remove(0);

@@ -126,8 +126,14 @@ impl Application {
     ) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "command API listening");
         let body_limit = self.state.body_limit;
+        // On its own, the command API serves its metrics; beside the query side, that side's.
+        let extra = if self.extra.has_routes() {
+            self.extra
+        } else {
+            routes::metrics(self.state.clone())
+        };
         let router =
-            moviedb_http::with_middleware(routes::routes(self.state).merge(self.extra), body_limit);
+            moviedb_http::with_middleware(routes::routes(self.state).merge(extra), body_limit);
         let limits = moviedb_http::ServerLimits::from_env()?;
         moviedb_http::serve(self.listener, router, limits, shutdown).await
     }

@@ -88,6 +88,16 @@ impl MySqlOutbox {
         Ok(())
     }
 
+    /// How long the oldest event waiting to be published has waited (`None`: none waits).
+    pub async fn oldest_pending_age(&self) -> Result<Option<std::time::Duration>, StoreError> {
+        let waited: Option<i64> = sqlx::query_scalar(
+            "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(created_at), UTC_TIMESTAMP(6)) FROM outbox",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(waited.map(|us| std::time::Duration::from_micros(u64::try_from(us).unwrap_or(0))))
+    }
+
     /// How many events wait to be published.
     pub async fn pending_count(&self) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) FROM outbox")

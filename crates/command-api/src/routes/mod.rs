@@ -33,6 +33,11 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `/metrics` of a command API running on its own.
+pub fn metrics(state: AppState) -> Router {
+    health::metrics_router().with_state(state)
+}
+
 /// The response to a stored write: the resource, its version as `ETag`, and a
 /// `Consistency-Token` for read-your-writes.
 fn outcome_response(
