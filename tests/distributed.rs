@@ -37,19 +37,13 @@ impl Stack {
     fn start(tansu: PathBuf, commands: usize, projectors: usize, queries: usize) -> Self {
         let broker = Broker::start(tansu);
         let db = MySqlTestDatabase::new();
-        let prefix = format!("t{}", uuid::Uuid::now_v7().simple());
         let data = tempfile::tempdir().expect("temp dir");
-        let env = vec![
-            ("MOVIEDB_DATABASE_URL", db.url().to_owned()),
-            ("MOVIEDB_KAFKA_BROKERS", broker.address()),
-            ("MOVIEDB_KAFKA_TOPIC_PREFIX", prefix.clone()),
-            ("MOVIEDB_KAFKA_GROUP", format!("{prefix}-projector")),
-            ("MOVIEDB_KAFKA_PARTITIONS", "3".to_owned()),
-            ("MOVIEDB_JWT_SECRET", SECRET.to_owned()),
-            ("MOVIEDB_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
-            ("MOVIEDB_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
-            ("MOVIEDB_CONSISTENCY_WAIT_MS", "5000".to_owned()),
-        ];
+        let env = broker.role_env(db.url(), SECRET, (ADMIN_EMAIL, ADMIN_PASSWORD));
+        let prefix = env
+            .iter()
+            .find(|(k, _)| *k == "MOVIEDB_KAFKA_TOPIC_PREFIX")
+            .map(|(_, v)| v.clone())
+            .expect("a topic prefix");
         // The first command API creates the schema and the admin; the others start after it.
         let mut stack = Self {
             broker,
@@ -515,18 +509,8 @@ async fn two_of_each_role_started_at_once_on_an_empty_server_all_come_up() {
     for round in 0..rounds {
         let started = Instant::now();
         let db = MySqlTestDatabase::new();
-        let prefix = format!("s{}", uuid::Uuid::now_v7().simple());
         let data = tempfile::tempdir().expect("temp dir");
-        let env = vec![
-            ("MOVIEDB_DATABASE_URL", db.url().to_owned()),
-            ("MOVIEDB_KAFKA_BROKERS", broker.address()),
-            ("MOVIEDB_KAFKA_TOPIC_PREFIX", prefix.clone()),
-            ("MOVIEDB_KAFKA_GROUP", format!("{prefix}-projector")),
-            ("MOVIEDB_KAFKA_PARTITIONS", "3".to_owned()),
-            ("MOVIEDB_JWT_SECRET", SECRET.to_owned()),
-            ("MOVIEDB_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
-            ("MOVIEDB_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
-        ];
+        let env = broker.role_env(db.url(), SECRET, (ADMIN_EMAIL, ADMIN_PASSWORD));
         // All six spawned before any is waited for.
         let mut roles: Vec<Process> = [
             env!("CARGO_BIN_EXE_command-api"),

@@ -257,18 +257,7 @@ async fn two_of_each_role_behind_the_gateway_survive_a_kill_of_each() {
     let broker = broker::Broker::start(tansu);
     let db = MySqlTestDatabase::new();
     let data = tempfile::tempdir().expect("temp dir");
-    let prefix = format!("g{}", uuid::Uuid::now_v7().simple());
-    let env = vec![
-        ("MOVIEDB_DATABASE_URL", db.url().to_owned()),
-        ("MOVIEDB_KAFKA_BROKERS", broker.address()),
-        ("MOVIEDB_KAFKA_TOPIC_PREFIX", prefix.clone()),
-        ("MOVIEDB_KAFKA_GROUP", format!("{prefix}-projector")),
-        ("MOVIEDB_KAFKA_PARTITIONS", "3".to_owned()),
-        ("MOVIEDB_JWT_SECRET", SECRET.to_owned()),
-        ("MOVIEDB_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
-        ("MOVIEDB_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
-        ("MOVIEDB_CONSISTENCY_WAIT_MS", "5000".to_owned()),
-    ];
+    let env = broker.role_env(db.url(), SECRET, (ADMIN_EMAIL, ADMIN_PASSWORD));
     let bins = [
         env!("CARGO_BIN_EXE_command-api"),
         env!("CARGO_BIN_EXE_command-api"),

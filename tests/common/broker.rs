@@ -96,6 +96,29 @@ impl Broker {
         }
     }
 
+    /// The environment of a moviedb role on `database_url` and this broker: topics and a
+    /// consumer group of its own (named after a fresh prefix), the JWT `secret`, the bootstrap
+    /// `admin` (e-mail, password) and a 5 s wait for Consistency-Tokens.
+    pub fn role_env(
+        &self,
+        database_url: &str,
+        secret: &str,
+        admin: (&str, &str),
+    ) -> Vec<(&'static str, String)> {
+        let prefix = format!("t{}", uuid::Uuid::now_v7().simple());
+        vec![
+            ("MOVIEDB_DATABASE_URL", database_url.to_owned()),
+            ("MOVIEDB_KAFKA_BROKERS", self.address()),
+            ("MOVIEDB_KAFKA_GROUP", format!("{prefix}-projector")),
+            ("MOVIEDB_KAFKA_TOPIC_PREFIX", prefix),
+            ("MOVIEDB_KAFKA_PARTITIONS", "3".to_owned()),
+            ("MOVIEDB_JWT_SECRET", secret.to_owned()),
+            ("MOVIEDB_ADMIN_EMAIL", admin.0.to_owned()),
+            ("MOVIEDB_ADMIN_PASSWORD", admin.1.to_owned()),
+            ("MOVIEDB_CONSISTENCY_WAIT_MS", "5000".to_owned()),
+        ]
+    }
+
     /// What the broker wrote to stderr so far.
     pub fn logs(&self) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
         self.process

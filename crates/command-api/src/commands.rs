@@ -174,26 +174,41 @@ impl CommandService {
         if self.admins.version(user_id).is_some() {
             return Ok(Some(Role::Admin));
         }
+        Ok(self.read_role(user_id).await?.0)
+    }
+
+    /// The role read from the user's stream (remembered if admin), and the stream's version.
+    async fn read_role(&self, user_id: Uuid) -> Result<(Option<Role>, u64), ApiError> {
         let (user, version) = self.load::<User>(user_id).await?;
         let role = user.role();
         if role == Some(Role::Admin) {
             self.admins.remember(user_id, version);
         }
-        Ok(role)
+        Ok((role, version))
     }
 
-    /// The guard for an append decided on `actor`'s role: an admin's stream version.
-    fn guard(&self, actor: Actor) -> Option<StreamGuard> {
-        match actor {
-            Actor::User {
-                id,
-                role: Role::Admin,
-            } => self.admins.version(id).map(|version| StreamGuard {
-                stream_id: id,
-                version,
-            }),
-            _ => None,
-        }
+    /// The guard for an append decided on `actor`'s role: an admin's stream version. If the
+    /// admin is no longer remembered (another request found their stream moved meanwhile),
+    /// the role is read again: an append decided on an admin role is never left unguarded.
+    async fn guard(&self, actor: Actor) -> Result<Option<StreamGuard>, ApiError> {
+        let Actor::User {
+            id,
+            role: Role::Admin,
+        } = actor
+        else {
+            return Ok(None);
+        };
+        let version = match self.admins.version(id) {
+            Some(version) => version,
+            None => match self.read_role(id).await? {
+                (Some(Role::Admin), version) => version,
+                _ => return Err(no_longer_admin()),
+            },
+        };
+        Ok(Some(StreamGuard {
+            stream_id: id,
+            version,
+        }))
     }
 
     /// Decides a registration; the password is hashed only once the domain accepted it.
@@ -215,7 +230,7 @@ impl CommandService {
         }
         let password_hash = self.hasher.hash(command.password.expose()).await?;
         let mut append = AppendRequest::new("user", user_id, 0, new_events(&events, metadata));
-        append.guard = self.guard(command.actor);
+        append.guard = self.guard(command.actor).await?;
         append
             .reserve
             .push(UniqueKey::new(EMAIL_KEY, email.clone()));
@@ -278,7 +293,7 @@ impl CommandService {
         }))?;
         let mut append =
             AppendRequest::new("user", user_id, version, new_events(&events, metadata));
-        append.guard = self.guard(actor);
+        append.guard = self.guard(actor).await?;
         let view = json!({ "role": role });
         Ok(Write {
             outcome: Outcome {
@@ -307,7 +322,7 @@ impl CommandService {
         let key = UniqueKey::new(MOVIE_TITLE_KEY, fields.title_key());
         let mut append = AppendRequest::new("movie", movie_id, 0, new_events(&events, metadata));
         append.reserve.push(key);
-        append.guard = self.guard(actor);
+        append.guard = self.guard(actor).await?;
         Ok(Write {
             outcome: Outcome {
                 stream_id: movie_id,
@@ -341,7 +356,7 @@ impl CommandService {
             after.ok_or_else(|| ApiError::Internal("an update left no live movie".into()))?;
         let mut append =
             AppendRequest::new("movie", movie_id, version, new_events(&events, metadata));
-        append.guard = self.guard(actor);
+        append.guard = self.guard(actor).await?;
         if before.as_deref() != Some(after.title_key().as_str()) {
             let key = UniqueKey::new(MOVIE_TITLE_KEY, after.title_key());
             if let Some(owner) = self.store.key_owner(&key).await?.filter(|o| *o != movie_id) {
@@ -375,7 +390,7 @@ impl CommandService {
         check_if_match(if_match, version)?;
         let mut append =
             AppendRequest::new("movie", movie_id, version, new_events(&events, metadata));
-        append.guard = self.guard(actor);
+        append.guard = self.guard(actor).await?;
         append.release.extend(
             movie
                 .fields()
@@ -405,16 +420,13 @@ impl CommandService {
             match (self.store.append(append).await, retry) {
                 (Err(AppendError::GuardMoved { stream_id, .. }), Some(again)) => {
                     self.admins.forget(stream_id);
-                    if self.current_role(stream_id).await? != Some(Role::Admin) {
-                        return Err(ApiError::Forbidden(
-                            "only an admin may do this, and your role has changed",
-                        ));
-                    }
                     append = again;
-                    append.guard = self.guard(Actor::User {
-                        id: stream_id,
-                        role: Role::Admin,
-                    });
+                    append.guard = self
+                        .guard(Actor::User {
+                            id: stream_id,
+                            role: Role::Admin,
+                        })
+                        .await?;
                     attempt += 1;
                 }
                 (result, _) => break result,
@@ -458,6 +470,10 @@ impl CommandService {
     }
 }
 
+fn no_longer_admin() -> ApiError {
+    ApiError::Forbidden("only an admin may do this, and your role has changed")
+}
+
 fn email_taken() -> ApiError {
     ApiError::Conflict {
         detail: "this e-mail address is already registered".into(),
@@ -484,4 +500,66 @@ fn new_events<E: DomainEvent>(events: &[E], metadata: &Metadata) -> Vec<NewEvent
         .iter()
         .map(|e| NewEvent::from_domain(e, metadata))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moviedb_domain::user::{UserEvent, UserRegistered, UserRoleChanged};
+
+    /// An admin demoted meanwhile, whose remembered role another request has already dropped:
+    /// a decision taken on the admin role read before is refused, never stored unguarded.
+    #[tokio::test]
+    async fn an_admin_decision_is_never_stored_unguarded() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("events.db").display());
+        let store: Arc<dyn EventStore> = Arc::new(
+            moviedb_event_store::SqliteEventStore::connect(&url)
+                .await
+                .expect("store"),
+        );
+        let service = CommandService::new(store.clone(), PasswordHasher::new().expect("hasher"));
+        let id = Uuid::now_v7();
+        let metadata = Metadata::default();
+        let events = [
+            UserEvent::Registered(UserRegistered {
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                role: Role::Admin,
+                registered_at: chrono::Utc::now(),
+            }),
+            UserEvent::RoleChanged(UserRoleChanged { role: Role::User }),
+        ];
+        store
+            .append(AppendRequest::new(
+                "user",
+                id,
+                0,
+                new_events(&events, &metadata),
+            ))
+            .await
+            .expect("an admin, demoted");
+        // The request's actor was read while they were an admin; nothing is remembered now.
+        let actor = Actor::User {
+            id,
+            role: Role::Admin,
+        };
+        let fields = MovieFields {
+            name: "Vertigo".into(),
+            director: "Alfred Hitchcock".into(),
+            genres: vec!["Mystery".into()],
+            imdb_score: 8.3,
+            popularity: 83.0,
+        };
+        let decided = service.add_movie(fields, actor, &metadata).await;
+        assert!(
+            matches!(decided, Err(ApiError::Forbidden(_))),
+            "{decided:?}"
+        );
+        assert_eq!(
+            store.head_position().await.expect("head"),
+            2,
+            "nothing stored"
+        );
+    }
 }
