@@ -46,7 +46,7 @@ where
 }
 
 /// The server part of a MySQL URL and the database it names.
-fn split_database(url: &str) -> Result<(String, String), StoreError> {
+pub(crate) fn split_database(url: &str) -> Result<(String, String), StoreError> {
     let missing = || StoreError::Config("the MySQL URL names no database".into());
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),

@@ -58,10 +58,10 @@ impl Drop for MySqlTestDatabase {
 /// runtime is blocked while this runs, so a transaction one of its tasks left open would
 /// otherwise hold a metadata lock that `DROP DATABASE` waits on forever.
 async fn drop_database(url: &str) {
-    let Some((server, name)) = url.rsplit_once('/') else {
+    let Ok((server, name)) = crate::setup::split_database(url) else {
         return;
     };
-    if let Ok(mut admin) = MySqlConnection::connect(server).await {
+    if let Ok(mut admin) = MySqlConnection::connect(&server).await {
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE db = ?",
         )
