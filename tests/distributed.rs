@@ -588,8 +588,8 @@ async fn the_query_apis_metrics_show_a_stalled_projection() {
     let Some(tansu) = tansu() else { return };
     let mut stack = Stack::start(tansu, 1, 1, 1);
     let admin = stack.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let metrics = |stack: &Stack| {
-        let url = format!("{}/metrics", stack.query(0));
+    let metrics = |base: &str| {
+        let url = format!("{base}/metrics");
         let client = stack.client.clone();
         async move {
             let response = client.get(url).send().await.expect("metrics");
@@ -618,7 +618,7 @@ async fn the_query_apis_metrics_show_a_stalled_projection() {
         )
         .await;
     assert_eq!(status, 200);
-    let text = metrics(&stack).await;
+    let text = metrics(stack.query(0)).await;
     assert_eq!(
         gauge(&text, "moviedb_projection_behind_seconds"),
         Some(0.0),
@@ -629,15 +629,7 @@ async fn the_query_apis_metrics_show_a_stalled_projection() {
     // has removed what it published).
     let deadline = Instant::now() + Duration::from_secs(10);
     let text = loop {
-        let text = stack
-            .client
-            .get(format!("{}/metrics", stack.command(0)))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let text = metrics(stack.command(0)).await;
         if gauge(&text, "moviedb_outbox_pending") == Some(0.0) || Instant::now() > deadline {
             break text;
         }
@@ -669,7 +661,7 @@ async fn the_query_apis_metrics_show_a_stalled_projection() {
         )
         .await;
     assert_eq!(response.status(), 201);
-    let text = metrics(&stack).await;
+    let text = metrics(stack.query(0)).await;
     let behind = gauge(&text, "moviedb_projection_behind_seconds").expect("the gauge");
     assert!(behind >= 1.5, "behind {behind} s: {text}");
     let stored = gauge(&text, "moviedb_event_store_newest_event_age_seconds").expect("stored");

@@ -287,17 +287,7 @@ async fn two_of_each_role_behind_the_gateway_survive_a_kill_of_each() {
     );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let login = client
-        .post(format!("{base}/v1/sessions"))
-        .json(&json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(login.status(), 201);
-    let token = login.json::<Value>().await.expect("json")["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let token = process::login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
 
     // The command API holding the relay, the one to kill first.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -109,17 +109,7 @@ async fn reads_from_a_replica_keep_read_your_writes() {
     let (command_url, query_url) = (command.address(), query.address());
     projector.address();
     let client = reqwest::Client::new();
-    let login = client
-        .post(format!("{command_url}/v1/sessions"))
-        .json(&json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(login.status(), 201);
-    let token = login.json::<Value>().await.expect("json")["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let token = process::login(&client, &command_url, ADMIN_EMAIL, ADMIN_PASSWORD).await;
 
     let mut readable = Vec::with_capacity(writes);
     let mut lag_seen = 0u64;

@@ -87,3 +87,18 @@ pub fn role(bin: &str, stack_env: &[(&str, String)], data: &Path) -> Process {
     }
     Process::spawn(command)
 }
+
+/// Logs in at `base` through `/v1/sessions` (which must answer 201) and returns the token.
+pub async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let login = client
+        .post(format!("{base}/v1/sessions"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(login.status(), 201);
+    login.json::<Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned()
+}
