@@ -437,12 +437,12 @@ async fn recording_the_same_events_twice_is_accepted() {
         };
         adapter
             .index
-            .record(vec![event.clone()])
+            .record(std::slice::from_ref(&event))
             .await
             .expect("recorded");
         adapter
             .index
-            .record(vec![event])
+            .record(&[event])
             .await
             .expect("recorded again");
         adapter.index.ping().await.expect("ping");

@@ -34,6 +34,8 @@ struct Job {
 pub(crate) struct Indexer {
     jobs: mpsc::UnboundedSender<Job>,
     stats: Arc<Stats>,
+    /// Whether the index keeps event documents (see [`SearchIndex::records_events`]).
+    records_events: bool,
 }
 
 impl Indexer {
@@ -44,8 +46,19 @@ impl Indexer {
         stats: Arc<Stats>,
     ) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
+        let records_events = search.records_events();
         tokio::spawn(run(read, search, stats.clone(), queue));
-        Self { jobs, stats }
+        Self {
+            jobs,
+            stats,
+            records_events,
+        }
+    }
+
+    /// Whether event documents are worth building: at 100 000 movies, building and queueing
+    /// them for an index that drops them was the largest peak of the heap.
+    pub(crate) fn records_events(&self) -> bool {
+        self.records_events
     }
 
     /// Queues `movies` (to be written from the read models) and `documents` (analytics).
@@ -132,7 +145,7 @@ async fn write(
         indexed += index::sync(read, search, chunk, &versions).await?;
     }
     if !job.documents.is_empty() {
-        search.record(job.documents.clone()).await?;
+        search.record(&job.documents).await?;
     }
     Ok(indexed)
 }

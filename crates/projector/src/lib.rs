@@ -159,7 +159,12 @@ impl Projector {
             .filter(|e| e.stream_type == "movie")
             .map(|e| e.stream_id)
             .collect();
-        indexer.enqueue(movies, index::event_documents(events, applied));
+        let documents = if indexer.records_events() {
+            index::event_documents(events, applied)
+        } else {
+            Vec::new()
+        };
+        indexer.enqueue(movies, documents);
     }
 
     /// Returns once the search index holds everything handled before the call.

@@ -118,9 +118,9 @@ async fn fold(
         for event in &events {
             folded.add(event);
         }
-        if let Some(index) = index {
+        if let Some(index) = index.filter(|i| i.records_events()) {
             let documents = index::event_documents(&events, &std::collections::HashMap::new());
-            index.record(documents).await?;
+            index.record(&documents).await?;
         }
         done += events.len() as u64;
         position = last;

@@ -276,15 +276,17 @@ const LOAD_CHUNK: usize = 500;
 /// `sql` with `params` bound to its `?`s, in order.
 fn bound(
     sql: &str,
-    params: impl IntoIterator<Item = Param>,
+    params: Vec<Param>,
 ) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
-    params
-        .into_iter()
-        .fold(sqlx::query(sql), |query, param| match param {
+    let cached = crate::apply::worth_caching(params.len());
+    params.into_iter().fold(
+        sqlx::query(sql).persistent(cached),
+        |query, param| match param {
             Param::Text(v) => query.bind(v),
             Param::Real(v) => query.bind(v),
             Param::Int(v) => query.bind(v),
-        })
+        },
+    )
 }
 
 fn version_of(row: &AnyRow, index: usize) -> Result<u64, ReadModelError> {

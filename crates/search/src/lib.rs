@@ -247,9 +247,15 @@ pub trait SearchIndex: Send + Sync + 'static {
     /// process may otherwise lag behind a commit).
     async fn refresh(&self) -> Result<(), SearchError>;
 
-    /// Records events for analysts, idempotently by event id. The tantivy adapter has no
-    /// analytics store (Kibana reads Elasticsearch), so it keeps nothing.
-    async fn record(&self, events: Vec<EventDocument>) -> Result<(), SearchError>;
+    /// Whether [`SearchIndex::record`] keeps anything: the tantivy adapter has no analytics
+    /// store (Kibana reads Elasticsearch), so the projector need not build the documents.
+    fn records_events(&self) -> bool {
+        true
+    }
+
+    /// Records events for analysts, idempotently by event id (a no-op where
+    /// [`SearchIndex::records_events`] is false).
+    async fn record(&self, events: &[EventDocument]) -> Result<(), SearchError>;
 
     /// Starts a rebuild: a new, empty index that readers do not see yet.
     async fn begin_rebuild(&self) -> Result<Arc<dyn SearchIndex>, SearchError>;

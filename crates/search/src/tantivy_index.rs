@@ -678,7 +678,11 @@ impl SearchIndex for TantivyIndex {
             .await
     }
 
-    async fn record(&self, _events: Vec<EventDocument>) -> Result<(), SearchError> {
+    fn records_events(&self) -> bool {
+        false
+    }
+
+    async fn record(&self, _events: &[EventDocument]) -> Result<(), SearchError> {
         Ok(())
     }
 

@@ -291,8 +291,8 @@ impl SearchIndex for ElasticIndex {
         Ok(())
     }
 
-    async fn record(&self, events: Vec<EventDocument>) -> Result<(), SearchError> {
-        self.bulk(&self.names.events, body::event_lines(&events))
+    async fn record(&self, events: &[EventDocument]) -> Result<(), SearchError> {
+        self.bulk(&self.names.events, body::event_lines(events))
             .await
             .map(|_| ())
     }
