@@ -10,7 +10,7 @@ RUN apt-get update \
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --features distributed --bins \
+    cargo build --release --locked --workspace --bins --features moviedb/distributed \
  && mkdir -p /out \
  && cp target/release/moviedb target/release/command-api target/release/projector \
        target/release/query-api /out/

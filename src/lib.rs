@@ -2,9 +2,9 @@
 //! environment ([`Config`]). `moviedb` runs every role in one process (the embedded default);
 //! `command-api`, `projector` and `query-api` run one role each (the distributed deployment).
 
-pub mod roles;
+pub mod embedded;
 
-pub use moviedb_http::Config;
+pub use moviedb_service_kit::Config;
 
 /// jemalloc instead of the system allocator: under glibc's malloc, the threads a server runs
 /// (Tokio's workers and blocking pool, SQLite's, tantivy's) each grow an arena of their own,

@@ -7,7 +7,7 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use moviedb::roles::{self, Embedded};
+use moviedb::embedded::{self, Embedded};
 use moviedb_command_api::admin::{ensure_admin, AdminOutcome};
 use moviedb_command_api::commands::CommandService;
 use moviedb_command_api::password::PasswordHasher;
@@ -71,9 +71,9 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped(moviedb_command_api::shutdown_signal())
                 .await?;
         }
-        Action::CommandApi => roles::command_api(config).await?,
-        Action::Projector => roles::projector(config).await?,
-        Action::QueryApi => roles::query_api(config).await?,
+        Action::CommandApi => moviedb_command_api::run(config).await?,
+        Action::Projector => moviedb_projector::run(config).await?,
+        Action::QueryApi => moviedb_query_api::run(config).await?,
         Action::Rebuild => {
             let bar = indicatif::ProgressBar::new(0).with_style(
                 indicatif::ProgressStyle::with_template(
@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
                 )?
                 .progress_chars("=> "),
             );
-            let done = roles::rebuild(&config, |done, total| {
+            let done = embedded::rebuild(&config, |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
             })

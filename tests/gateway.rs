@@ -120,11 +120,11 @@ async fn the_gateway_serves_both_sides_on_one_port_and_routes_by_method() {
         ("MOVIEDB_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
         ("MOVIEDB_CONSISTENCY_WAIT_MS", "5000".to_owned()),
     ];
-    let command = role(env!("CARGO_BIN_EXE_command-api"), &env, data.path());
+    let command = role("command-api", &env, data.path());
     let command_address = command.address();
-    let projector = role(env!("CARGO_BIN_EXE_projector"), &env, data.path());
+    let projector = role("projector", &env, data.path());
     projector.address();
-    let mut query = Some(role(env!("CARGO_BIN_EXE_query-api"), &env, data.path()));
+    let mut query = Some(role("query-api", &env, data.path()));
     let query_address = query.as_ref().map(Process::address).unwrap_or_default();
     let nginx_dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
@@ -259,12 +259,12 @@ async fn two_of_each_role_behind_the_gateway_survive_a_kill_of_each() {
     let data = tempfile::tempdir().expect("temp dir");
     let env = broker.role_env(db.url(), SECRET, (ADMIN_EMAIL, ADMIN_PASSWORD));
     let bins = [
-        env!("CARGO_BIN_EXE_command-api"),
-        env!("CARGO_BIN_EXE_command-api"),
-        env!("CARGO_BIN_EXE_projector"),
-        env!("CARGO_BIN_EXE_projector"),
-        env!("CARGO_BIN_EXE_query-api"),
-        env!("CARGO_BIN_EXE_query-api"),
+        "command-api",
+        "command-api",
+        "projector",
+        "projector",
+        "query-api",
+        "query-api",
     ];
     let ports: Vec<u16> = bins.iter().map(|_| free_port()).collect();
     let start = |n: usize| {

@@ -103,9 +103,9 @@ async fn reads_from_a_replica_keep_read_your_writes() {
     // reach the replica, and never writes there (its user could not).
     let mut query_env = env.clone();
     query_env[1] = ("MOVIEDB_READ_DATABASE_URL", replica.clone());
-    let query = role(env!("CARGO_BIN_EXE_query-api"), &query_env, data.path());
-    let command = role(env!("CARGO_BIN_EXE_command-api"), &env, data.path());
-    let projector = role(env!("CARGO_BIN_EXE_projector"), &env, data.path());
+    let query = role("query-api", &query_env, data.path());
+    let command = role("command-api", &env, data.path());
+    let projector = role("projector", &env, data.path());
     let (command_url, query_url) = (command.address(), query.address());
     projector.address();
     let client = reqwest::Client::new();

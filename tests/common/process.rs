@@ -73,8 +73,30 @@ impl Process {
 }
 
 /// A moviedb role binary with JSON logs, listening on a free port, with `env` added.
-pub fn role(bin: &str, stack_env: &[(&str, String)], data: &Path) -> Process {
-    let mut command = Command::new(bin);
+/// The binary of a service crate (`command-api`, `projector`, `query-api`), built beside
+/// this test's own executable. Cargo builds a package's binaries for its own integration
+/// tests only, so each service crate has one (its `tests/binary.rs`): `cargo test
+/// --workspace` (the README's test command) builds all three before any test runs.
+pub fn service_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the target directory")
+        .join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (scripts/test), which builds \
+         the service binaries",
+        bin.display()
+    );
+    bin
+}
+
+/// Starts the service `name` (see [`service_binary`]) with the stack's environment.
+pub fn role(name: &str, stack_env: &[(&str, String)], data: &Path) -> Process {
+    let mut command = Command::new(service_binary(name));
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -1,12 +1,12 @@
 //! The server's bounds (finding 2 of the hardening issue): a slow head, a body that never
 //! comes, a request that takes too long, too many connections or requests, and 2 000 idle
-//! connections. The bounds are the real server loop (`moviedb_http::serve`) with short limits
+//! connections. The bounds are the real server loop (`moviedb_service_kit::serve`) with short limits
 //! on a small router, and the whole service with its defaults for the idle connections.
 
 use crate::support::*;
 use axum::routing::{get, post};
 use axum::Router;
-use moviedb_http::ServerLimits;
+use moviedb_service_kit::ServerLimits;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,7 +30,7 @@ async fn serve(limits: ServerLimits) -> String {
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address").to_string();
-    tokio::spawn(moviedb_http::serve(
+    tokio::spawn(moviedb_service_kit::serve(
         listener,
         router,
         limits,

@@ -1,13 +1,13 @@
 //! Boots the real service (every role, one port) on port 0 against fresh databases, and talks
 //! HTTP to it.
 
-use moviedb::roles::Embedded;
+use moviedb::embedded::Embedded;
 use moviedb_command_api::{AdminSeed, Config};
 use moviedb_event_store::test_support::MySqlTestDatabase;
 use moviedb_event_store::{EventStore, StoredEvent};
-use moviedb_http::SearchConfig;
 use moviedb_read_model::ReadModels;
 use moviedb_search::SearchIndex;
+use moviedb_service_kit::SearchConfig;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -59,7 +59,7 @@ impl TestApp {
     }
 
     /// The service on SQLite with these throttling settings.
-    pub async fn sqlite_throttled(throttle: moviedb_http::ThrottleConfig) -> Self {
+    pub async fn sqlite_throttled(throttle: moviedb_service_kit::ThrottleConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("moviedb.db").display());
         let read = format!("sqlite://{}", dir.path().join("read-models.db").display());
@@ -78,7 +78,7 @@ impl TestApp {
         database_url: String,
         read_database_url: String,
         keep: Box<dyn std::any::Any + Send>,
-        throttle: moviedb_http::ThrottleConfig,
+        throttle: moviedb_service_kit::ThrottleConfig,
     ) -> Self {
         let search_dir = tempfile::tempdir().expect("temp dir");
         let config = Config {

@@ -2,7 +2,7 @@
 //! for one account in 4 s were all 401s, then the right one logged in).
 
 use crate::support::*;
-use moviedb_http::ThrottleConfig;
+use moviedb_service_kit::ThrottleConfig;
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;

@@ -14,7 +14,44 @@ on_both_backends!(
     role_changes_are_refused_to_users_to_oneself_and_for_unknown_users,
     a_role_change_with_a_stale_if_match_is_412,
     an_admin_demoted_by_another_process_loses_the_right_at_once,
+    the_query_side_sees_a_role_change_with_its_consistency_token,
 );
+
+/// The query API checks admins against the projected users: a request carrying a role
+/// change's Consistency-Token is judged on the new role, both ways.
+async fn the_query_side_sees_a_role_change_with_its_consistency_token(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (id, user) = app.user().await;
+    let change = |role: &'static str| {
+        let (app, admin, id) = (&app, admin.clone(), id.clone());
+        async move {
+            let response = app
+                .send(
+                    Method::PUT,
+                    &format!("/v1/users/{id}/role"),
+                    Some(&admin),
+                    &json!({ "role": role }),
+                )
+                .await;
+            assert_eq!(response.status(), 200);
+            header(&response, "consistency-token")
+        }
+    };
+    let list_users = |consistency: String| {
+        let (app, user) = (&app, user.clone());
+        async move {
+            app.request(Method::GET, "/v1/users", Some(&user))
+                .header("consistency-token", consistency)
+                .send()
+                .await
+                .expect("sent")
+        }
+    };
+    let promoted = change("admin").await;
+    assert_eq!(list_users(promoted).await.status(), 200);
+    let demoted = change("user").await;
+    problem(list_users(demoted).await, 403).await;
+}
 
 async fn registering_returns_201_with_id_version_etag_and_consistency_token(app: TestApp) {
     let response = app.register("Ada", "ada@example.com").await;

@@ -614,7 +614,88 @@ conformance!(
     a_folded_load_gives_the_tables_applying_gives,
     the_cache_follows_writes_through_it_and_a_rebuild_made_elsewhere,
     an_edit_drops_only_the_cached_list_pages_it_can_change,
+    a_movies_history_holds_each_event_once_through_duplicates_and_rebuilds,
+    the_query_side_reads_a_users_role_as_projected,
 );
+
+/// The history the query side serves: every event of a movie's stream, in version order,
+/// deleted movies too, never doubled by a duplicate delivery; a rebuild leaves it whole, and
+/// writing it again from the log (what a rebuild does for rows a lost database lacks) adds
+/// nothing twice.
+async fn a_movies_history_holds_each_event_once_through_duplicates_and_rebuilds(s: Subject) {
+    let (h, ids) = catalogue();
+    s.read.apply(&h.events, None).await.expect("applied");
+    s.read.apply(&h.events, None).await.expect("duplicates");
+    let of = |id: Uuid| -> Vec<(u64, String, Value)> {
+        h.events
+            .iter()
+            .filter(|e| e.stream_id == id)
+            .map(|e| (e.version, e.event_type.clone(), e.payload.clone()))
+            .collect()
+    };
+    let read = |history: Vec<moviedb_read_model::HistoryEntry>| -> Vec<(u64, String, Value)> {
+        history
+            .into_iter()
+            .map(|e| (e.version, e.event_type, e.payload))
+            .collect()
+    };
+    let before = read(s.read.movie_history(ids[2]).await.expect("history"));
+    assert_eq!(before, of(ids[2]));
+    assert_eq!(before.len(), 2, "added, then updated");
+    let deleted = read(s.read.movie_history(ids[3]).await.expect("history"));
+    assert_eq!(deleted, of(ids[3]), "a deleted movie keeps its history");
+    let user = h.events.last().expect("events").stream_id;
+    assert!(
+        s.read
+            .movie_history(user)
+            .await
+            .expect("history")
+            .is_empty(),
+        "a user's stream is no movie's history"
+    );
+    let heads = s.read.history_heads().await.expect("heads");
+    assert_eq!(
+        (heads.get(&ids[2]), heads.get(&ids[3])),
+        (Some(&2), Some(&2))
+    );
+    assert_eq!(heads.get(&user), None);
+
+    let shadow = s.read.begin_rebuild().await.expect("shadow");
+    shadow.apply(&h.events, None).await.expect("all");
+    s.read.finish_rebuild().await.expect("swap");
+    let all: Vec<&StoredEvent> = h.events.iter().collect();
+    s.read.record_history(&all).await.expect("again");
+    for id in ids {
+        assert_eq!(
+            read(s.read.movie_history(id).await.expect("history")),
+            of(id)
+        );
+    }
+}
+
+/// Admin checks on the query side read the users projection: the role a change made, once
+/// applied; nothing for a stream that is not a user.
+async fn the_query_side_reads_a_users_role_as_projected(s: Subject) {
+    let (h, ids) = catalogue();
+    let user = h.events.last().expect("events").stream_id;
+    // Registered as a user, then made an admin.
+    let registered = h.events.len() - 1;
+    s.read
+        .apply(&h.events[..registered], None)
+        .await
+        .expect("registered");
+    assert_eq!(
+        s.read.user_role(user).await.expect("role"),
+        Some(moviedb_domain::Role::User)
+    );
+    s.read.apply(&h.events, None).await.expect("promoted");
+    assert_eq!(
+        s.read.user_role(user).await.expect("role"),
+        Some(moviedb_domain::Role::Admin)
+    );
+    assert_eq!(s.read.user_role(ids[0]).await.expect("role"), None);
+    assert_eq!(s.read.user_role(Uuid::now_v7()).await.expect("role"), None);
+}
 
 /// The rebuild's fast path: the log folded in memory (with duplicates, as a feed may bring
 /// them) and loaded in bulk gives the same tables as applying it event by event.

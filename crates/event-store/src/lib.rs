@@ -7,10 +7,12 @@
 //! writes one `outbox` row per event for the Kafka relay.
 
 mod error;
+pub mod feed;
 mod mysql;
 mod mysql_writer;
 mod outbox;
 mod pool;
+pub mod relay;
 mod row;
 pub mod setup;
 mod sqlite;
@@ -255,6 +257,16 @@ pub trait EventStore: Send + Sync + 'static {
     /// The highest position given so far (0 for an empty store).
     async fn head_position(&self) -> Result<i64, StoreError>;
 
+    /// When the newest event was recorded, in microseconds since the epoch (`None`: none yet).
+    async fn newest_recorded_at(&self) -> Result<Option<i64>, StoreError> {
+        let head = self.head_position().await?;
+        if head == 0 {
+            return Ok(None);
+        }
+        let newest = self.read_all(head - 1, 1).await?;
+        Ok(newest.first().map(|e| e.recorded_at.timestamp_micros()))
+    }
+
     /// The current version of every stream (for checking a read model against the log).
     async fn stream_heads(&self) -> Result<Vec<(Uuid, u64)>, StoreError>;
 
@@ -307,6 +319,18 @@ pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>, StoreError> {
             redact_url(url)
         )))
     }
+}
+
+/// Prometheus text: how long ago the newest event was stored (`stored`, microseconds since
+/// the epoch, from [`EventStore::newest_recorded_at`]).
+pub fn newest_stored_metrics(stored: i64) -> String {
+    let now = chrono::Utc::now().timestamp_micros();
+    format!(
+        "# HELP moviedb_event_store_newest_event_age_seconds How long ago the newest event was stored.\n\
+         # TYPE moviedb_event_store_newest_event_age_seconds gauge\n\
+         moviedb_event_store_newest_event_age_seconds {}\n",
+        (now - stored).max(0) as f64 / 1e6
+    )
 }
 
 /// A database URL with its password replaced, fit for logs and errors.

@@ -9,9 +9,9 @@
 //! start or rejoin, where a jump cannot be seen).
 
 use anyhow::Context;
+use moviedb_event_store::feed::{backoff, Subscriber};
 use moviedb_event_store::StoredEvent;
-use moviedb_http::KafkaConfig;
-use moviedb_projector::Projector;
+use moviedb_service_kit::KafkaConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
@@ -41,7 +41,7 @@ const STALLED_CHECKS: u32 = 3;
 
 /// Consumes until `cancel` fires.
 pub async fn run(
-    projector: Projector,
+    projector: Arc<dyn Subscriber>,
     config: KafkaConfig,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -49,7 +49,7 @@ pub async fn run(
     let mut attempt = 0u32;
     while let Err(e) = crate::ensure_topics(&config).await {
         attempt += 1;
-        let backoff = moviedb_projector::backoff(attempt);
+        let backoff = backoff(attempt);
         tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "cannot reach Kafka to create the topics; retrying");
         tokio::select! {
             () = cancel.cancelled() => return Ok(()),
@@ -63,7 +63,7 @@ pub async fn run(
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;
         tracing::info!(group = %config.group, topics = ?topics, "Kafka consumer started");
-        let outcome = consume(&projector, &consumer, &topics, &mut stall, &cancel).await;
+        let outcome = consume(projector.as_ref(), &consumer, &topics, &mut stall, &cancel).await;
         if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
             if !matches!(e.rdkafka_error_code(), Some(RDKafkaErrorCode::NoOffset)) {
                 tracing::warn!(error = %e, "final offset commit failed; the last batch will be re-read");
@@ -112,7 +112,7 @@ enum Outcome {
 }
 
 async fn consume(
-    projector: &Projector,
+    projector: &dyn Subscriber,
     consumer: &Arc<StreamConsumer>,
     topics: &[String],
     stall: &mut Stall,
@@ -139,7 +139,7 @@ async fn consume(
                 if let Some(due) = catch_up {
                     if last_batch.elapsed() >= CATCH_UP_QUIET || due.elapsed() >= CATCH_UP_LATEST {
                         // Every stream the read models hold at an older version than the store.
-                        match moviedb_projector::rebuild::catch_up(projector).await {
+                        match projector.catch_up().await {
                             Ok(behind) => {
                                 tracing::info!(streams = behind, "caught up from the event store");
                                 catch_up = None;
@@ -326,17 +326,17 @@ fn unconsumed(
 /// Retries a batch until it is applied (or the projector is stopped): its offsets are not
 /// stored before, so nothing is skipped.
 async fn apply_until_done(
-    projector: &Projector,
+    projector: &dyn Subscriber,
     events: &[StoredEvent],
     cancel: &CancellationToken,
 ) {
     let mut failures = 0u32;
     loop {
-        match projector.handle(events, None).await {
+        match projector.apply(events).await {
             Ok(_) => return,
             Err(e) => {
                 failures += 1;
-                let backoff = moviedb_projector::backoff(failures);
+                let backoff = backoff(failures);
                 tracing::error!(error = %e, backoff_ms = backoff.as_millis() as u64, "batch not applied; retrying");
                 tokio::select! {
                     () = cancel.cancelled() => return,

@@ -4,9 +4,9 @@
 use anyhow::Context;
 use async_trait::async_trait;
 use futures::future::join_all;
+use moviedb_event_store::feed::Sink;
 use moviedb_event_store::StoredEvent;
-use moviedb_http::KafkaConfig;
-use moviedb_projector::outbox::Sink;
+use moviedb_service_kit::KafkaConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;

@@ -1,6 +1,6 @@
 //! Topic names, and creating the topics when missing.
 
-use moviedb_http::KafkaConfig;
+use moviedb_service_kit::KafkaConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;

@@ -571,6 +571,23 @@ impl ReadModels for CachedReadModels {
         self.inner.users(page, per_page).await
     }
 
+    async fn movie_history(&self, id: Uuid) -> Result<Vec<crate::HistoryEntry>, ReadModelError> {
+        self.inner.movie_history(id).await
+    }
+
+    async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError> {
+        self.inner.history_heads().await
+    }
+
+    async fn record_history(&self, events: &[&StoredEvent]) -> Result<(), ReadModelError> {
+        self.inner.record_history(events).await
+    }
+
+    async fn user_role(&self, id: Uuid) -> Result<Option<moviedb_domain::Role>, ReadModelError> {
+        // Never from memory: a demotion counts from the moment it is applied.
+        self.inner.user_role(id).await
+    }
+
     async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError> {
         let result = self.inner.dead_letter(event, error).await;
         self.forget(

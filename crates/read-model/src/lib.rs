@@ -13,6 +13,7 @@ mod apply;
 mod cache;
 mod error;
 mod fold;
+mod history;
 mod query;
 mod schema;
 mod sql;
@@ -20,6 +21,7 @@ mod sql;
 pub use cache::CachedReadModels;
 pub use error::ReadModelError;
 pub use fold::{Fold, FoldedState, FoldedStream};
+pub use history::HistoryEntry;
 pub use query::{GenreFilter, MovieFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
 pub use sql::SqlReadModels;
 
@@ -39,6 +41,25 @@ pub const REBUILDS: &str = "read-model-rebuilds";
 /// (microseconds since the epoch), kept by every batch that applies something: how stale the
 /// projection is, for `/metrics`.
 pub const NEWEST_APPLIED: &str = "newest-applied-event";
+
+/// Microseconds since the epoch, now.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// Prometheus text: how long ago the newest event the read models hold was written, from the
+/// [`NEWEST_APPLIED`] checkpoint (`applied`; nothing before the first batch that kept it).
+pub fn newest_applied_metrics(applied: Option<i64>) -> String {
+    let Some(applied) = applied else {
+        return String::new();
+    };
+    format!(
+        "# HELP moviedb_projection_newest_event_age_seconds How long ago the newest event the read models hold was written.\n\
+         # TYPE moviedb_projection_newest_event_age_seconds gauge\n\
+         moviedb_projection_newest_event_age_seconds {}\n",
+        (now_micros() - applied).max(0) as f64 / 1e6
+    )
+}
 
 /// A movie as the query side serves it, serialised with the original app's field names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -171,9 +192,21 @@ pub trait ReadModels: Send + Sync + 'static {
     /// Users, by registration time, one page of them.
     async fn users(&self, page: u32, per_page: u32) -> Result<Page<UserView>, ReadModelError>;
 
+    /// A user's role as projected (`None`: no such user): the query side's admin checks.
+    async fn user_role(&self, id: Uuid) -> Result<Option<moviedb_domain::Role>, ReadModelError>;
+
     /// Records an event that could not be applied, and marks its version as passed so the rest
     /// of its stream can follow.
     async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError>;
+
+    /// Every event of a movie's stream, oldest first (deleted movies too); empty if none.
+    async fn movie_history(&self, id: Uuid) -> Result<Vec<HistoryEntry>, ReadModelError>;
+
+    /// The newest version each movie's history holds: what a rebuild need not write again.
+    async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError>;
+
+    /// Adds the movie events among `events` to the histories; rows already there stay.
+    async fn record_history(&self, events: &[&StoredEvent]) -> Result<(), ReadModelError>;
 
     /// How many events are in the dead-letter table.
     async fn dead_letter_count(&self) -> Result<u64, ReadModelError>;

@@ -131,6 +131,7 @@ pub(crate) fn create_fixed_tables(dialect: Dialect) -> Vec<&'static str> {
              event_id TEXT NOT NULL, stream_id TEXT NOT NULL, version INTEGER NOT NULL, \
              event_type TEXT NOT NULL, error TEXT NOT NULL, event TEXT NOT NULL, \
              failed_at INTEGER NOT NULL)",
+            crate::history::create_table(dialect),
         ],
         Dialect::MySql => vec![
             "CREATE TABLE IF NOT EXISTS projection_checkpoints (name VARCHAR(64) NOT NULL PRIMARY KEY, \
@@ -139,6 +140,7 @@ pub(crate) fn create_fixed_tables(dialect: Dialect) -> Vec<&'static str> {
              event_id CHAR(36) NOT NULL, stream_id CHAR(36) NOT NULL, version BIGINT NOT NULL, \
              event_type VARCHAR(64) NOT NULL, error VARCHAR(2000) NOT NULL, event MEDIUMTEXT NOT NULL, \
              failed_at BIGINT NOT NULL) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4",
+            crate::history::create_table(dialect),
         ],
     }
 }

@@ -7,11 +7,11 @@ use crate::apply::{
 use crate::query::{filter_sql, order_by_sql, order_sql, Param};
 use crate::schema::{create_fixed_tables, create_tables, Dialect, Tables, SHADOW};
 use crate::{
-    ApplyReport, Checkpoint, FoldedState, FoldedStream, MovieQuery, MovieView, Page,
+    ApplyReport, Checkpoint, FoldedState, FoldedStream, HistoryEntry, MovieQuery, MovieView, Page,
     ReadModelError, ReadModels, UserView,
 };
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use moviedb_event_store::StoredEvent;
 use serde_json::{json, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -136,7 +136,11 @@ impl SqlReadModels {
             tables: Tables::with_suffix(""),
         };
         if !create {
-            for table in [models.tables.versions.as_str(), "projection_checkpoints"] {
+            for table in [
+                models.tables.versions.as_str(),
+                "projection_checkpoints",
+                "rm_movie_history",
+            ] {
                 if !models.exists(table).await? {
                     return Err(ReadModelError::Unavailable(format!(
                         "{NOT_MADE} (no table {table})"
@@ -334,6 +338,9 @@ impl ReadModels for SqlReadModels {
     ) -> Result<ApplyReport, ReadModelError> {
         let mut tx = self.pool.begin().await?;
         let report = apply_events(&mut tx, &self.tables, events).await?;
+        // Every movie event of the batch, duplicates left as they are.
+        let all: Vec<&StoredEvent> = events.iter().collect();
+        crate::history::write(&mut tx, self.dialect, &all).await?;
         if report.applied > 0 {
             let newest = events.iter().map(|e| micros(e.recorded_at)).max();
             keep_newest(&mut tx, newest.unwrap_or(0)).await?;
@@ -461,6 +468,26 @@ impl ReadModels for SqlReadModels {
         })
     }
 
+    async fn user_role(&self, id: Uuid) -> Result<Option<moviedb_domain::Role>, ReadModelError> {
+        let sql = self
+            .tables
+            .sql("SELECT role FROM {users} WHERE user_id = ?");
+        let rows = self
+            .fetch_all(&sql, vec![Param::Text(id.to_string())])
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let role: String = row.try_get(0)?;
+        match role.as_str() {
+            "admin" => Ok(Some(moviedb_domain::Role::Admin)),
+            "user" => Ok(Some(moviedb_domain::Role::User)),
+            other => Err(ReadModelError::Corrupt(format!(
+                "user {id} has role `{other}`"
+            ))),
+        }
+    }
+
     async fn users(&self, page: u32, per_page: u32) -> Result<Page<UserView>, ReadModelError> {
         let total = self
             .count(&self.tables.sql("SELECT COUNT(*) FROM {users}"), vec![])
@@ -504,8 +531,56 @@ impl ReadModels for SqlReadModels {
         if event.version > have {
             set_version(&mut tx, &self.tables, event, have).await?;
         }
+        // It stays part of the movie's history, which shows what was stored.
+        crate::history::write(&mut tx, self.dialect, &[event]).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn movie_history(&self, id: Uuid) -> Result<Vec<HistoryEntry>, ReadModelError> {
+        let rows = self
+            .fetch_all(
+                "SELECT event_id, version, event_type, schema_version, recorded_at, payload, \
+                 metadata FROM rm_movie_history WHERE movie_id = ? ORDER BY version",
+                vec![Param::Text(id.to_string())],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let text = |i: usize| row.try_get::<String, _>(i);
+                let json = |i: usize| -> Result<Value, ReadModelError> {
+                    serde_json::from_str(&text(i)?)
+                        .map_err(|e| ReadModelError::Corrupt(format!("history of {id}: {e}")))
+                };
+                Ok(HistoryEntry {
+                    event_id: uuid_of(row, 0)?,
+                    version: version_of(row, 1)?,
+                    event_type: text(2)?,
+                    schema_version: u32::try_from(row.try_get::<i64, _>(3)?).unwrap_or(0),
+                    recorded_at: DateTime::from_timestamp_micros(row.try_get::<i64, _>(4)?)
+                        .unwrap_or_default(),
+                    payload: json(5)?,
+                    metadata: json(6)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError> {
+        let rows = self
+            .fetch_all(
+                "SELECT movie_id, MAX(version) FROM rm_movie_history GROUP BY movie_id",
+                vec![],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| Ok((uuid_of(row, 0)?, version_of(row, 1)?)))
+            .collect()
+    }
+
+    async fn record_history(&self, events: &[&StoredEvent]) -> Result<(), ReadModelError> {
+        let mut conn = self.pool.acquire().await?;
+        crate::history::write(&mut conn, self.dialect, events).await
     }
 
     async fn dead_letter_count(&self) -> Result<u64, ReadModelError> {

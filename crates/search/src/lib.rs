@@ -15,6 +15,45 @@ mod tantivy_index;
 pub use elastic::ElasticIndex;
 pub use tantivy_index::TantivyIndex;
 
+/// Which adapter to open, and where.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend<'a> {
+    /// A tantivy index in this directory.
+    Tantivy(&'a std::path::Path),
+    /// An Elasticsearch cluster (`url`), its index names prefixed with `index_prefix`.
+    Elasticsearch {
+        /// `http://host:9200`; may carry a password, so never put in an error message.
+        url: &'a str,
+        /// Put before the index names `movies` and `movie-events`.
+        index_prefix: &'a str,
+    },
+}
+
+/// Opens the index `backend` names; Elasticsearch only in builds with the `elasticsearch`
+/// feature (otherwise an error that says how to get it).
+pub async fn open(backend: Backend<'_>) -> Result<std::sync::Arc<dyn SearchIndex>, SearchError> {
+    match backend {
+        Backend::Tantivy(dir) => Ok(std::sync::Arc::new(TantivyIndex::open(dir).map_err(
+            |e| {
+                SearchError::Index(format!(
+                    "opening the search index in {}: {e}",
+                    dir.display()
+                ))
+            },
+        )?)),
+        #[cfg(feature = "elasticsearch")]
+        Backend::Elasticsearch { url, index_prefix } => Ok(std::sync::Arc::new(
+            ElasticIndex::connect(url, index_prefix).await?,
+        )),
+        #[cfg(not(feature = "elasticsearch"))]
+        Backend::Elasticsearch { .. } => Err(SearchError::Index(
+            "MOVIEDB_ELASTICSEARCH_URL is set, but this build has no Elasticsearch adapter: \
+             build with `--features elasticsearch`"
+                .into(),
+        )),
+    }
+}
+
 pub use moviedb_domain::movie::{GenreFilter, MovieFilter};
 
 use async_trait::async_trait;

@@ -1,0 +1,8 @@
+//! The command API alone, for the distributed deployment (`docker-compose.yml`); configured by
+//! the environment (see README.md).
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    moviedb_service_kit::telemetry::init();
+    moviedb_command_api::run(moviedb_command_api::Config::from_env()?).await
+}

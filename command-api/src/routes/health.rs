@@ -1,0 +1,52 @@
+//! Liveness, readiness, and the metrics of a stand-alone command API.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+}
+
+/// `/metrics` of a command API on its own (in one process with the query side, that side's
+/// `/metrics` says all this and more).
+pub(crate) fn metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+/// Prometheus text: how old the newest stored event is, and on MySQL the outbox backlog and
+/// how long its oldest event has waited (a relay that stopped shows there; how stale the
+/// projection is shows on the query API's and the projector's `/metrics`).
+async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let store = state.commands.store();
+    let mut body = String::new();
+    if let Some(stored) = store.newest_recorded_at().await? {
+        body.push_str(&moviedb_event_store::newest_stored_metrics(stored));
+    }
+    if let Some(outbox) = store.outbox() {
+        body.push_str(&outbox.metrics().await?);
+    }
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    ))
+}
+
+async fn live() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when the database answers; 503 with `Retry-After` otherwise.
+async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state.commands.store().ping().await?;
+    Ok(Json(json!({ "status": "ok", "database": "ok" })))
+}

@@ -1,0 +1,108 @@
+//! The HTTP surface: one router per resource, merged into [`api_router`]. The original app's
+//! routes and `/v1` share the same handlers.
+
+mod health;
+mod movies;
+mod sessions;
+mod users;
+
+use crate::commands::{Outcome, Write};
+use crate::error::ApiError;
+use crate::idempotency::{IdempotencyKey, StoredResponse};
+use crate::state::AppState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use moviedb_domain::{ConsistencyToken, StreamVersion};
+use serde_json::{json, Value};
+
+/// Every route of the command side, with its middleware.
+pub fn api_router(state: AppState) -> Router {
+    let body_limit = state.body_limit;
+    moviedb_service_kit::with_middleware(routes(state), body_limit)
+}
+
+/// Every route of the command side without middleware, to merge with the query side's routes
+/// in one process (then wrapped once by [`moviedb_service_kit::with_middleware`]).
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .merge(users::router())
+        .merge(sessions::router())
+        .merge(movies::router())
+        .merge(health::router())
+        .with_state(state)
+}
+
+/// `/metrics` of a command API running on its own.
+pub fn metrics(state: AppState) -> Router {
+    health::metrics_router().with_state(state)
+}
+
+/// The response to a stored write: the resource, its version as `ETag`, and a
+/// `Consistency-Token` for read-your-writes.
+fn outcome_response(
+    status: StatusCode,
+    outcome: &Outcome,
+    location: Option<String>,
+) -> StoredResponse {
+    let mut body = json!({ "id": outcome.stream_id, "version": outcome.version });
+    if let (Some(body), Value::Object(view)) = (body.as_object_mut(), &outcome.view) {
+        body.extend(view.clone());
+    }
+    let mut headers = vec![
+        ("etag".to_owned(), format!("\"{}\"", outcome.version)),
+        (
+            "consistency-token".to_owned(),
+            token(std::slice::from_ref(outcome)),
+        ),
+    ];
+    headers.extend(location.map(|l| ("location".to_owned(), l)));
+    StoredResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn token(outcomes: &[Outcome]) -> String {
+    ConsistencyToken(
+        outcomes
+            .iter()
+            .map(|o| StreamVersion {
+                stream_id: o.stream_id,
+                version: o.version,
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
+/// Replays the first response if this idempotency key was seen.
+async fn replay(
+    state: &AppState,
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<Response>, ApiError> {
+    let Some(key) = key else { return Ok(None) };
+    let (scope, k) = key.lookup();
+    key.replay(state.commands.store().idempotency_record(scope, k).await?)
+}
+
+/// Stores a write (with its idempotency record, in the same transaction) and answers.
+async fn commit(
+    state: &AppState,
+    key: Option<&IdempotencyKey>,
+    mut write: Write,
+    status: StatusCode,
+    location: Option<String>,
+) -> Result<Response, ApiError> {
+    let response = outcome_response(status, &write.outcome, location);
+    write.append.idempotency = key.map(|k| k.record(&response));
+    match state.commands.commit(write).await {
+        Ok(_) => Ok(response.into_response()),
+        // A concurrent request with the same key won the race: answer as it did.
+        Err(ApiError::IdempotencyRace) => {
+            replay(state, key).await?.ok_or(ApiError::IdempotencyRace)
+        }
+        Err(e) => Err(e),
+    }
+}

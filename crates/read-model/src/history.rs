@@ -1,0 +1,108 @@
+//! A movie's history: every event of its stream, kept by the projector so the query side can
+//! serve the audit trail without the event store.
+//!
+//! The table is append-only and keyed by (movie, version), and events never change, so a row
+//! is either right or missing. It is therefore not part of a rebuild's swap: a rebuild adds
+//! only the rows that are missing (none, normally), and a row written twice (by a rebuild and
+//! the live projector at once) is written once.
+
+use crate::apply::{insert_rows, micros, sql_version};
+use crate::query::Param;
+use crate::schema::Dialect;
+use crate::ReadModelError;
+use chrono::{DateTime, Utc};
+use moviedb_domain::Aggregate;
+use moviedb_event_store::StoredEvent;
+use serde_json::Value;
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+/// One event of a movie's history, as the query side serves it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// The event's id.
+    pub event_id: Uuid,
+    /// The stream version it made.
+    pub version: u64,
+    /// `MovieAdded`, `MovieUpdated`, ...
+    pub event_type: String,
+    /// The payload's schema version.
+    pub schema_version: u32,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// What it says.
+    pub payload: Value,
+    /// Who did it, and the request it came from.
+    pub metadata: Value,
+}
+
+/// The table, made once per database (see `schema::create_fixed_tables`). On MySQL the text
+/// columns are `VARCHAR`, not `TEXT`: sqlx's `Any` driver reads a `TEXT` column as bytes. A
+/// movie event's payload is at most about 1.3 KB (the domain bounds every field).
+pub(crate) fn create_table(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "CREATE TABLE IF NOT EXISTS rm_movie_history (movie_id TEXT NOT NULL, \
+             version INTEGER NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL, \
+             schema_version INTEGER NOT NULL, recorded_at INTEGER NOT NULL, \
+             payload TEXT NOT NULL, metadata TEXT NOT NULL, PRIMARY KEY (movie_id, version))"
+        }
+        Dialect::MySql => {
+            "CREATE TABLE IF NOT EXISTS rm_movie_history (movie_id CHAR(36) NOT NULL, \
+             version BIGINT NOT NULL, event_id CHAR(36) NOT NULL, event_type VARCHAR(64) NOT NULL, \
+             schema_version INT NOT NULL, recorded_at BIGINT NOT NULL, \
+             payload VARCHAR(8000) NOT NULL, metadata VARCHAR(2000) NOT NULL, \
+             PRIMARY KEY (movie_id, version)) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4"
+        }
+    }
+}
+
+/// The multi-row `INSERT` head that leaves rows already there as they are.
+fn insert_head(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "INSERT OR IGNORE INTO rm_movie_history (movie_id, version, event_id, event_type, \
+             schema_version, recorded_at, payload, metadata) VALUES "
+        }
+        Dialect::MySql => {
+            "INSERT IGNORE INTO rm_movie_history (movie_id, version, event_id, event_type, \
+             schema_version, recorded_at, payload, metadata) VALUES "
+        }
+    }
+}
+
+/// Rows written per statement.
+const CHUNK: usize = 200;
+
+/// Whether `event` belongs in a movie's history.
+pub(crate) fn is_movie_event(event: &StoredEvent) -> bool {
+    event.stream_type == moviedb_domain::movie::Movie::STREAM_TYPE
+}
+
+/// Writes the history rows of `events` (movie events only; others are passed over).
+pub(crate) async fn write(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    events: &[&StoredEvent],
+) -> Result<(), ReadModelError> {
+    let rows: Vec<Vec<Param>> = events
+        .iter()
+        .filter(|e| is_movie_event(e))
+        .map(|e| {
+            vec![
+                Param::Text(e.stream_id.to_string()),
+                Param::Int(sql_version(e.version)),
+                Param::Text(e.event_id.to_string()),
+                Param::Text(e.event_type.clone()),
+                Param::Int(i64::from(e.schema_version)),
+                Param::Int(micros(e.recorded_at)),
+                Param::Text(e.payload.to_string()),
+                Param::Text(e.metadata.to_string()),
+            ]
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        insert_rows(conn, insert_head(dialect), chunk).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! Collectors: every match of a search (for its total and facets) and the top of a page.
+
+use super::*;
+
+/// What a suggestion needs of each hit to rank it, read from fast fields.
+pub(super) struct Match {
+    pub(super) address: DocAddress,
+    /// The id as two numbers: their order is the order of the UUIDs' text.
+    pub(super) id: (u64, u64),
+    /// The lower-case name.
+    pub(super) name_key: String,
+    pub(super) popularity: f64,
+}
+
+/// Collects every hit of a suggestion with its name. Text is read from the name column's
+/// dictionary once per distinct term and segment, in term order, not once per hit: that lookup
+/// is the expensive part (see the search benchmark).
+pub(super) struct AllMatches;
+
+pub(super) struct SegmentMatches {
+    pub(super) segment: SegmentOrdinal,
+    pub(super) id_hi: tantivy::columnar::Column<u64>,
+    pub(super) id_lo: tantivy::columnar::Column<u64>,
+    pub(super) name_key: Option<tantivy::columnar::StrColumn>,
+    pub(super) popularity: tantivy::columnar::Column<f64>,
+    pub(super) hits: Vec<(DocId, u64)>,
+}
+
+impl Collector for AllMatches {
+    type Fruit = Vec<Match>;
+    type Child = SegmentMatches;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentMatches> {
+        let ff = reader.fast_fields();
+        Ok(SegmentMatches {
+            segment,
+            id_hi: ff.u64("id_hi")?,
+            id_lo: ff.u64("id_lo")?,
+            name_key: ff.str("name_key")?,
+            popularity: ff.f64("popularity")?,
+            hits: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Match>>) -> tantivy::Result<Vec<Match>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+/// The text of each of `ords` (any order, repeats allowed) in `column`'s dictionary.
+pub(super) fn terms_of(
+    column: &tantivy::columnar::StrColumn,
+    ords: impl Iterator<Item = u64>,
+) -> HashMap<u64, String> {
+    let mut sorted: Vec<u64> = ords.collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut texts = Vec::with_capacity(sorted.len());
+    let resolved = column
+        .dictionary()
+        .sorted_ords_to_term_cb(sorted.iter().copied(), |bytes| {
+            texts.push(String::from_utf8_lossy(bytes).into_owned());
+            Ok(())
+        });
+    if resolved.is_err() {
+        return HashMap::new();
+    }
+    sorted.into_iter().zip(texts).collect()
+}
+
+impl SegmentCollector for SegmentMatches {
+    type Fruit = Vec<Match>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let name_ord = match &self.name_key {
+            Some(column) => column.ords().first(doc).unwrap_or(0),
+            None => 0,
+        };
+        self.hits.push((doc, name_ord));
+    }
+
+    fn harvest(self) -> Vec<Match> {
+        let names = match &self.name_key {
+            Some(column) => terms_of(column, self.hits.iter().map(|h| h.1)),
+            None => HashMap::new(),
+        };
+        self.hits
+            .iter()
+            .map(|&(doc, name_ord)| Match {
+                address: DocAddress::new(self.segment, doc),
+                id: (
+                    self.id_hi.first(doc).unwrap_or(0),
+                    self.id_lo.first(doc).unwrap_or(0),
+                ),
+                name_key: names.get(&name_ord).cloned().unwrap_or_default(),
+                popularity: self.popularity.first(doc).unwrap_or(0.0),
+            })
+            .collect()
+    }
+}
+
+/// The order of two ranked hits under `sort`: the sort key, then the id.
+pub(super) fn ranked_order(
+    sort: SearchSort,
+    a: &RankedMatch,
+    b: &RankedMatch,
+) -> std::cmp::Ordering {
+    let key = match sort {
+        SearchSort::Name { descending } => {
+            let o = a.name_key.cmp(&b.name_key);
+            if descending {
+                o.reverse()
+            } else {
+                o
+            }
+        }
+        _ => a.key.cmp(&b.key),
+    };
+    key.then_with(|| a.id.cmp(&b.id))
+}
+
+/// An `f64` as a `u64` with the same order (negative numbers below positive ones).
+pub(super) fn ordered_bits(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+/// One hit kept for the page: where it is, its score, its sort key, its id.
+pub(super) struct RankedMatch {
+    pub(super) address: DocAddress,
+    pub(super) score: Score,
+    /// The sort key as an ascending `u64` (descending orders are complemented); for the name
+    /// order it is the segment's term ordinal, so `name_key` carries the order across segments.
+    pub(super) key: u64,
+    /// The id as two numbers: their order is the order of the UUIDs' text.
+    pub(super) id: (u64, u64),
+    /// The lower-case name, only for the name order.
+    pub(super) name_key: String,
+}
+
+/// The first `keep` hits in each segment, the number of hits, and the facets over all of them.
+#[derive(Default)]
+pub(super) struct Ranked {
+    pub(super) list: Vec<RankedMatch>,
+    pub(super) total: u64,
+    pub(super) genres: HashMap<String, u64>,
+    pub(super) histogram: [u64; 10],
+}
+
+/// Keeps only as many hits per segment as the page needs (`page * per_page`), chosen in linear
+/// time, while the total and the facets still count every hit. The cost of a search is then the
+/// matching itself, not sorting and materialising every hit (which grew with the catalogue).
+pub(super) struct TopMatches {
+    pub(super) keep: usize,
+    pub(super) sort: SearchSort,
+    pub(super) bounds: Bounds,
+}
+
+/// The filter's inclusive ranges on the IMDb score and the popularity.
+#[derive(Clone, Copy)]
+pub(super) struct Bounds {
+    pub(super) imdb_score: (f64, f64),
+    pub(super) popularity: Option<(f64, f64)>,
+}
+
+impl Bounds {
+    pub(super) fn of(request: &SearchRequest) -> Self {
+        let f = &request.filter;
+        let range = |gte: Option<f64>, lte: Option<f64>| {
+            (
+                gte.unwrap_or(f64::NEG_INFINITY),
+                lte.unwrap_or(f64::INFINITY),
+            )
+        };
+        Self {
+            imdb_score: range(f.imdb_score_gte, f.imdb_score_lte),
+            popularity: (f.popularity_gte.is_some() || f.popularity_lte.is_some())
+                .then(|| range(f.popularity_gte, f.popularity_lte)),
+        }
+    }
+}
+
+pub(super) struct SegmentTop {
+    pub(super) segment: SegmentOrdinal,
+    pub(super) keep: usize,
+    pub(super) sort: SearchSort,
+    pub(super) bounds: Bounds,
+    pub(super) id_hi: tantivy::columnar::Column<u64>,
+    pub(super) id_lo: tantivy::columnar::Column<u64>,
+    pub(super) name_key: Option<tantivy::columnar::StrColumn>,
+    pub(super) genre: Option<tantivy::columnar::StrColumn>,
+    pub(super) imdb_score: tantivy::columnar::Column<f64>,
+    pub(super) popularity: tantivy::columnar::Column<f64>,
+    /// (key, id_hi, id_lo, doc, score)
+    pub(super) hits: Vec<(u64, u64, u64, DocId, Score)>,
+    pub(super) genre_counts: Vec<u64>,
+    pub(super) histogram: [u64; 10],
+}
+
+impl Collector for TopMatches {
+    type Fruit = Ranked;
+    type Child = SegmentTop;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentTop> {
+        let ff = reader.fast_fields();
+        let genre = ff.str("genre")?;
+        let genre_terms = genre.as_ref().map_or(0, |g| g.num_terms());
+        Ok(SegmentTop {
+            segment,
+            keep: self.keep,
+            sort: self.sort,
+            bounds: self.bounds,
+            id_hi: ff.u64("id_hi")?,
+            id_lo: ff.u64("id_lo")?,
+            name_key: ff.str("name_key")?,
+            genre,
+            imdb_score: ff.f64("imdb_score")?,
+            popularity: ff.f64("popularity")?,
+            hits: Vec::new(),
+            genre_counts: vec![0; genre_terms],
+            histogram: [0; 10],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        // A hit shows its score whenever the search has text, whatever the order.
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Ranked>) -> tantivy::Result<Ranked> {
+        let mut all = Ranked::default();
+        for fruit in fruits {
+            all.list.extend(fruit.list);
+            all.total += fruit.total;
+            for (genre, count) in fruit.genres {
+                *all.genres.entry(genre).or_default() += count;
+            }
+            for (sum, count) in all.histogram.iter_mut().zip(fruit.histogram) {
+                *sum += count;
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for SegmentTop {
+    type Fruit = Ranked;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let imdb_score = self.imdb_score.first(doc).unwrap_or(0.0);
+        let within = |x: f64, (lo, hi): (f64, f64)| lo <= x && x <= hi;
+        if !within(imdb_score, self.bounds.imdb_score) {
+            return;
+        }
+        let popularity = || self.popularity.first(doc).unwrap_or(0.0);
+        if let Some(range) = self.bounds.popularity {
+            if !within(popularity(), range) {
+                return;
+            }
+        }
+        self.histogram[imdb_score.floor().clamp(0.0, 9.0) as usize] += 1;
+        if let Some(genre) = &self.genre {
+            for ord in genre.term_ords(doc) {
+                if let Some(count) = self.genre_counts.get_mut(ord as usize) {
+                    *count += 1;
+                }
+            }
+        }
+        let (key, descending) = match self.sort {
+            SearchSort::Relevance => (ordered_bits(f64::from(score)), true),
+            SearchSort::ImdbScore { descending } => (ordered_bits(imdb_score), descending),
+            SearchSort::Popularity { descending } => (ordered_bits(popularity()), descending),
+            SearchSort::Name { descending } => (
+                self.name_key
+                    .as_ref()
+                    .and_then(|c| c.ords().first(doc))
+                    .unwrap_or(0),
+                descending,
+            ),
+        };
+        let key = if descending { !key } else { key };
+        self.hits.push((
+            key,
+            self.id_hi.first(doc).unwrap_or(0),
+            self.id_lo.first(doc).unwrap_or(0),
+            doc,
+            score,
+        ));
+    }
+
+    fn harvest(mut self) -> Ranked {
+        let total = self.hits.len() as u64;
+        let order = |a: &(u64, u64, u64, DocId, Score), b: &(u64, u64, u64, DocId, Score)| {
+            (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2))
+        };
+        if self.keep == 0 {
+            self.hits.clear();
+        } else if self.hits.len() > self.keep {
+            self.hits.select_nth_unstable_by(self.keep - 1, order);
+            self.hits.truncate(self.keep);
+        }
+        let names = match (&self.name_key, self.sort) {
+            (Some(column), SearchSort::Name { descending }) => terms_of(
+                column,
+                self.hits
+                    .iter()
+                    .map(|h| if descending { !h.0 } else { h.0 }),
+            ),
+            _ => HashMap::new(),
+        };
+        let genres = match &self.genre {
+            Some(column) => {
+                let used = self
+                    .genre_counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, count)| **count > 0)
+                    .map(|(ord, _)| ord as u64);
+                let texts = terms_of(column, used);
+                texts
+                    .into_iter()
+                    .map(|(ord, text)| (text, self.genre_counts[ord as usize]))
+                    .collect()
+            }
+            None => HashMap::new(),
+        };
+        let descending_name = matches!(self.sort, SearchSort::Name { descending: true });
+        let list = self
+            .hits
+            .iter()
+            .map(|&(key, hi, lo, doc, score)| RankedMatch {
+                address: DocAddress::new(self.segment, doc),
+                score,
+                key,
+                id: (hi, lo),
+                name_key: names
+                    .get(&(if descending_name { !key } else { key }))
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Ranked {
+            list,
+            total,
+            genres,
+            histogram: self.histogram,
+        }
+    }
+}

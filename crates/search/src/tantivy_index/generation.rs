@@ -1,0 +1,150 @@
+//! Generations of the index (a rebuild writes a new one and swaps it in through `CURRENT`),
+//! and the writer each keeps between batches.
+
+use super::*;
+
+pub(super) const CURRENT: &str = "CURRENT";
+/// How long a batch waits for the writer lock another process holds.
+pub(super) const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Segments of one size that are merged into one (see [`merge_policy`]).
+pub(super) const MERGE_AT: usize = 3;
+
+pub(super) fn read_current(root: &Path) -> Result<Option<String>, SearchError> {
+    match std::fs::read_to_string(root.join(CURRENT)) {
+        Ok(name) => Ok(Some(name.trim().to_owned()).filter(|n| !n.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(index_error(e)),
+    }
+}
+
+/// Points `CURRENT` at `name` atomically (write beside, then rename).
+pub(super) fn write_current(root: &Path, name: &str) -> Result<(), SearchError> {
+    let temp = root.join(format!("{CURRENT}.{name}.tmp"));
+    std::fs::write(&temp, name).map_err(index_error)?;
+    std::fs::rename(&temp, root.join(CURRENT)).map_err(index_error)
+}
+
+pub(super) fn new_generation_name() -> String {
+    format!("gen-{}", Uuid::now_v7().simple())
+}
+
+impl Inner {
+    pub(super) fn open(root: &Path, name: &str) -> Result<Self, SearchError> {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).map_err(index_error)?;
+        let (schema, f) = schema();
+        let directory = UnsyncedDirectory::open(&dir).map_err(index_error)?;
+        let index = Index::open_or_create(directory, schema).map_err(index_error)?;
+        // Commits of this process reload at once (see `apply`); another process's within
+        // half a second, or at once through `refresh`.
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()
+            .map_err(index_error)?;
+        Ok(Self {
+            name: name.to_owned(),
+            index,
+            reader,
+            writer: Mutex::new(WriterSlot::default()),
+            f,
+        })
+    }
+
+    /// A generation that serves: its writer is let go by a watcher thread once idle.
+    pub(super) fn open_live(root: &Path, name: &str) -> Result<Arc<Self>, SearchError> {
+        let inner = Arc::new(Self::open(root, name)?);
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("index-writer-idle".into())
+            .spawn(move || loop {
+                std::thread::sleep(WRITER_IDLE / 2);
+                let Some(inner) = weak.upgrade() else { return };
+                inner.release_if_idle();
+            })
+            .map_err(index_error)?;
+        Ok(inner)
+    }
+
+    /// Lets the writer go if no batch used it for [`WRITER_IDLE`].
+    pub(super) fn release_if_idle(&self) {
+        let Ok(mut slot) = self.writer.lock() else {
+            return;
+        };
+        if slot.writer.is_some() && slot.used.is_some_and(|t| t.elapsed() >= WRITER_IDLE) {
+            if let Some(writer) = slot.writer.take() {
+                if let Err(e) = writer.wait_merging_threads() {
+                    tracing::warn!(error = %e, "search index merge failed");
+                }
+            }
+        }
+    }
+
+    /// Runs `work` with the writer, opening it if needed; waits while another process holds
+    /// the lock.
+    pub(super) fn with_writer<T>(
+        &self,
+        work: impl FnOnce(&mut IndexWriter) -> Result<T, SearchError>,
+    ) -> Result<T, SearchError> {
+        let mut slot = self
+            .writer
+            .lock()
+            .map_err(|_| SearchError::Index("index writer poisoned".into()))?;
+        if slot.writer.is_none() {
+            let deadline = Instant::now() + LOCK_WAIT;
+            loop {
+                match self.index.writer_with_num_threads(1, 20_000_000) {
+                    Ok(writer) => {
+                        writer.set_merge_policy(Box::new(merge_policy()));
+                        break slot.writer = Some(writer);
+                    }
+                    Err(tantivy::TantivyError::LockFailure(..)) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(tantivy::TantivyError::LockFailure(e, _)) => {
+                        return Err(SearchError::Unavailable(format!(
+                            "another process holds the index writer: {e}"
+                        )))
+                    }
+                    Err(e) => return Err(index_error(e)),
+                }
+            }
+        }
+        let writer = slot
+            .writer
+            .as_mut()
+            .ok_or_else(|| index_error("no writer"))?;
+        let result = work(writer);
+        slot.used = Some(Instant::now());
+        if result.is_err() {
+            // What the failed batch added is not committed; a fresh writer starts clean.
+            if let Some(writer) = slot.writer.take() {
+                writer.wait_merging_threads().map_err(index_error)?;
+            }
+        }
+        result
+    }
+
+    pub(super) fn release_writer(&self) -> Result<(), SearchError> {
+        let mut slot = self
+            .writer
+            .lock()
+            .map_err(|_| SearchError::Index("index writer poisoned".into()))?;
+        if let Some(mut writer) = slot.writer.take() {
+            writer.commit().map_err(index_error)?;
+            writer.wait_merging_threads().map_err(index_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// Fewer, larger segments than tantivy's default (which merges once 8 segments of a size
+/// exist): a fuzzy query walks every segment's term dictionary, so at 100 000 movies the
+/// segment count, not the hit count, dominated a search. Merging sooner costs the background
+/// merge thread a little more work per write.
+pub(super) fn merge_policy() -> tantivy::merge_policy::LogMergePolicy {
+    let mut policy = tantivy::merge_policy::LogMergePolicy::default();
+    policy.set_min_num_segments(MERGE_AT);
+    policy
+}

@@ -1,0 +1,248 @@
+//! The embedded search adapter: a tantivy index in a directory, split as the Elasticsearch
+//! adapter is: schema, generations (and the writer), writes, queries, collectors.
+
+use crate::highlight::{allowed_typos, highlight};
+use crate::tantivy_dir::UnsyncedDirectory;
+use crate::{
+    words, EventDocument, GenreCount, GenreFilter, Hit, IndexOp, IndexReport, MovieDocument,
+    ScoreBucket, SearchError, SearchIndex, SearchRequest, SearchResponse, SearchSort, Suggestion,
+};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query, TermQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT,
+};
+use tantivy::{
+    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentOrdinal,
+    SegmentReader, TantivyDocument, Term,
+};
+use uuid::Uuid;
+
+mod collect;
+mod generation;
+mod query;
+mod schema;
+mod write;
+
+use collect::*;
+use generation::*;
+use schema::*;
+
+/// One generation of the index: a directory of its own. A rebuild writes a new generation
+/// and swaps it in by rewriting the `CURRENT` file beside it.
+struct Inner {
+    name: String,
+    index: Index,
+    reader: IndexReader,
+    /// Kept between batches (opening one allocates its arena and starts its threads), and
+    /// let go after [`WRITER_IDLE`] without a batch, so that another process (`moviedb
+    /// rebuild`, beside a serving `moviedb`) can write; a rebuild's shadow keeps it throughout.
+    writer: Mutex<WriterSlot>,
+    f: Fields,
+}
+
+/// A tantivy index on disk: generations under a root directory, the live one named in
+/// `CURRENT`.
+#[derive(Clone)]
+pub struct TantivyIndex {
+    root: Arc<PathBuf>,
+    /// The generation read and written now.
+    live: Arc<RwLock<Arc<Inner>>>,
+    /// A pinned handle (a rebuild's shadow) never follows `CURRENT`.
+    pinned: bool,
+    /// The generation being rebuilt, swapped in by `finish_rebuild`.
+    rebuilding: Arc<Mutex<Option<Arc<Inner>>>>,
+}
+
+#[derive(Default)]
+struct WriterSlot {
+    writer: Option<IndexWriter>,
+    used: Option<Instant>,
+}
+
+/// How long a serving process keeps the index writer without a batch to write.
+const WRITER_IDLE: Duration = Duration::from_millis(250);
+
+fn index_error(e: impl std::fmt::Display) -> SearchError {
+    SearchError::Index(e.to_string())
+}
+impl TantivyIndex {
+    /// Opens the index under `root` (the generation `CURRENT` names), creating it if missing.
+    pub fn open(root: &Path) -> Result<Self, SearchError> {
+        std::fs::create_dir_all(root).map_err(index_error)?;
+        let name = match read_current(root)? {
+            Some(name) => name,
+            None => {
+                let name = new_generation_name();
+                Inner::open(root, &name)?;
+                write_current(root, &name)?;
+                name
+            }
+        };
+        let inner = match Inner::open_live(root, &name) {
+            Ok(inner) => inner,
+            Err(e) => {
+                // Unsynced writes lost to a power cut (see `tantivy_dir`): start empty; the
+                // projector fills the new generation from the read models.
+                tracing::warn!(index.generation = %name, error = %e,
+                    "search index unreadable; starting a fresh generation");
+                let fresh = new_generation_name();
+                let inner = Inner::open_live(root, &fresh)?;
+                write_current(root, &fresh)?;
+                inner
+            }
+        };
+        Ok(Self {
+            root: Arc::new(root.to_owned()),
+            live: Arc::new(RwLock::new(inner)),
+            pinned: false,
+            rebuilding: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// The live generation, switching to a new one another process swapped in.
+    fn generation(&self) -> Result<Arc<Inner>, SearchError> {
+        let held = self
+            .live
+            .read()
+            .map_err(|_| index_error("index handle poisoned"))?
+            .clone();
+        if self.pinned {
+            return Ok(held);
+        }
+        match read_current(&self.root)? {
+            Some(name) if name != held.name => {
+                let fresh = Inner::open_live(&self.root, &name)?;
+                tracing::info!(index.generation = %name, "search index generation swapped in");
+                *self
+                    .live
+                    .write()
+                    .map_err(|_| index_error("index handle poisoned"))? = fresh.clone();
+                Ok(fresh)
+            }
+            _ => Ok(held),
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T, SearchError> + Send + 'static,
+    ) -> Result<T, SearchError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let inner = this.generation()?;
+            work(&inner)
+        })
+        .await
+        .map_err(index_error)?
+    }
+
+    fn begin_rebuild_blocking(&self) -> Result<TantivyIndex, SearchError> {
+        let name = new_generation_name();
+        let inner = Arc::new(Inner::open(&self.root, &name)?);
+        *self
+            .rebuilding
+            .lock()
+            .map_err(|_| index_error("index handle poisoned"))? = Some(inner.clone());
+        Ok(TantivyIndex {
+            root: self.root.clone(),
+            live: Arc::new(RwLock::new(inner)),
+            pinned: true,
+            rebuilding: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    fn finish_rebuild_blocking(&self) -> Result<(), SearchError> {
+        let shadow = self
+            .rebuilding
+            .lock()
+            .map_err(|_| index_error("index handle poisoned"))?
+            .take()
+            .ok_or_else(|| index_error("finish_rebuild without begin_rebuild"))?;
+        shadow.release_writer()?;
+        write_current(&self.root, &shadow.name)?;
+        self.generation()?;
+        // Old generations go. A reader in another process keeps the files it has mapped until
+        // it notices the swap (at its next search); a writer there fails its batch, which the
+        // projector retries on the new generation.
+        for entry in std::fs::read_dir(&*self.root).map_err(index_error)? {
+            let entry = entry.map_err(index_error)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("gen-") && name != shadow.name {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SearchIndex for TantivyIndex {
+    async fn apply(&self, ops: Vec<IndexOp>) -> Result<IndexReport, SearchError> {
+        self.blocking(move |inner| inner.apply(&ops)).await
+    }
+
+    async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+        let request = request.clone();
+        self.blocking(move |inner| inner.search(&request)).await
+    }
+
+    async fn suggest(&self, prefix: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
+        let prefix = prefix.to_owned();
+        self.blocking(move |inner| inner.suggest(&prefix, limit))
+            .await
+    }
+
+    async fn versions(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, u64>, SearchError> {
+        let ids = ids.to_vec();
+        self.blocking(move |inner| {
+            let mut found = HashMap::with_capacity(ids.len());
+            for id in ids {
+                if let Some(version) = inner.indexed_version(id)? {
+                    found.insert(id, version);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn refresh(&self) -> Result<(), SearchError> {
+        self.blocking(|inner| inner.reader.reload().map_err(index_error))
+            .await
+    }
+
+    fn records_events(&self) -> bool {
+        false
+    }
+
+    async fn record(&self, _events: &[EventDocument]) -> Result<(), SearchError> {
+        Ok(())
+    }
+
+    async fn begin_rebuild(&self) -> Result<Arc<dyn SearchIndex>, SearchError> {
+        let this = self.clone();
+        let shadow = tokio::task::spawn_blocking(move || this.begin_rebuild_blocking())
+            .await
+            .map_err(index_error)??;
+        Ok(Arc::new(shadow))
+    }
+
+    async fn finish_rebuild(&self) -> Result<(), SearchError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.finish_rebuild_blocking())
+            .await
+            .map_err(index_error)?
+    }
+
+    async fn ping(&self) -> Result<(), SearchError> {
+        self.blocking(|_| Ok(())).await
+    }
+}

@@ -1,0 +1,211 @@
+//! Reads: the query a search request makes, search with facets and highlights, suggestions.
+
+use super::*;
+
+impl Inner {
+    pub(super) fn text_query(&self, q: &str) -> Option<Box<dyn Query>> {
+        let words = words(q);
+        let last = words.len().checked_sub(1)?;
+        let clauses = words
+            .iter()
+            .enumerate()
+            .map(|(i, word)| {
+                let typos = allowed_typos(word);
+                let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for (field, boost) in [(self.f.name, 3.0), (self.f.director, 1.0)] {
+                    let term = self.term(field, word);
+                    let fuzzy = if i == last {
+                        FuzzyTermQuery::new_prefix(term.clone(), typos, true)
+                    } else {
+                        FuzzyTermQuery::new(term.clone(), typos, true)
+                    };
+                    either.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(fuzzy), boost)),
+                    ));
+                    // An exact word counts more than a near one.
+                    let exact = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                    either.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(exact), boost * 2.0)),
+                    ));
+                }
+                (
+                    Occur::Must,
+                    Box::new(BooleanQuery::new(either)) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    pub(super) fn query(&self, request: &SearchRequest) -> BooleanQuery {
+        let f = self.f;
+        let filter = &request.filter;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_u64(f.live, 1),
+                IndexRecordOption::Basic,
+            )),
+        )];
+        if let Some(text) = request.q.as_deref().and_then(|q| self.text_query(q)) {
+            clauses.push((Occur::Must, text));
+        }
+        let genre_term = |g: &String| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                self.term(f.genre, &g.trim().to_lowercase()),
+                IndexRecordOption::Basic,
+            ))
+        };
+        match &filter.genres {
+            Some(GenreFilter::All(genres)) => {
+                clauses.extend(genres.iter().map(|g| (Occur::Must, genre_term(g))));
+            }
+            Some(GenreFilter::Any(genres)) => clauses.push((
+                Occur::Must,
+                Box::new(BooleanQuery::new(
+                    genres
+                        .iter()
+                        .map(|g| (Occur::Should, genre_term(g)))
+                        .collect(),
+                )),
+            )),
+            None => {}
+        }
+        // The score and popularity ranges are checked by the collector on the hits
+        // (`Bounds`): a range query over a fast field scans the whole column, so its cost grew
+        // with the catalogue, not with the hits.
+        if let Some(director) = &filter.director {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    self.term(f.director_key, &director.trim().to_lowercase()),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        BooleanQuery::new(clauses)
+    }
+
+    /// The stored movie at `address`, read through the `searcher` that found it: a searcher
+    /// taken later may follow a reload, and its segment ordinals mean other segments.
+    pub(super) fn source(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: DocAddress,
+    ) -> Result<MovieDocument, SearchError> {
+        let doc: TantivyDocument = searcher.doc(address).map_err(index_error)?;
+        let json = doc
+            .get_first(self.f.source)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| SearchError::Index("a live document without its source".into()))?;
+        serde_json::from_str(json).map_err(index_error)
+    }
+
+    pub(super) fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+        let searcher = self.reader.searcher();
+        let per_page = request.per_page.max(1) as usize;
+        let skip = (request.page.max(1) as usize - 1).saturating_mul(per_page);
+        let Ranked {
+            mut list,
+            total,
+            genres,
+            histogram,
+        } = searcher
+            .search(
+                &self.query(request),
+                &TopMatches {
+                    keep: skip.saturating_add(per_page),
+                    sort: request.sort,
+                    bounds: Bounds::of(request),
+                },
+            )
+            .map_err(index_error)?;
+        list.sort_by(|a, b| ranked_order(request.sort, a, b));
+        let mut genres: Vec<GenreCount> = genres
+            .into_iter()
+            .map(|(genre, count)| GenreCount { genre, count })
+            .collect();
+        genres.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.genre.cmp(&b.genre)));
+        let query_words = request.q.as_deref().map(words).unwrap_or_default();
+        let hits = list
+            .iter()
+            .skip(skip)
+            .take(per_page)
+            .map(|m| {
+                let movie = self.source(&searcher, m.address)?;
+                Ok(Hit {
+                    name_highlight: highlight(&movie.name, &query_words),
+                    director_highlight: highlight(&movie.director, &query_words),
+                    score: if query_words.is_empty() { 0.0 } else { m.score },
+                    movie,
+                })
+            })
+            .collect::<Result<Vec<_>, SearchError>>()?;
+        Ok(SearchResponse {
+            hits,
+            total,
+            genres,
+            imdb_score_histogram: histogram
+                .iter()
+                .enumerate()
+                .map(|(from, count)| ScoreBucket {
+                    from: from as f64,
+                    count: *count,
+                })
+                .collect(),
+        })
+    }
+
+    pub(super) fn suggest(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Suggestion>, SearchError> {
+        let words = words(prefix);
+        let text: Box<dyn Query> = match words.as_slice() {
+            [] => return Ok(Vec::new()),
+            [one] => Box::new(FuzzyTermQuery::new_prefix(
+                self.term(self.f.name, one),
+                0,
+                true,
+            )),
+            many => Box::new(PhrasePrefixQuery::new(
+                many.iter().map(|w| self.term(self.f.name, w)).collect(),
+            )),
+        };
+        let live: Box<dyn Query> = Box::new(TermQuery::new(
+            Term::from_field_u64(self.f.live, 1),
+            IndexRecordOption::Basic,
+        ));
+        let query = BooleanQuery::new(vec![(Occur::Must, live), (Occur::Must, text)]);
+        let searcher = self.reader.searcher();
+        let mut matches = searcher.search(&query, &AllMatches).map_err(index_error)?;
+        // Names that start with the prefix first, then by popularity.
+        let wanted = words.join(" ");
+        let mut ranked: Vec<(bool, Match)> = matches
+            .drain(..)
+            .map(|m| (!crate::words(&m.name_key).join(" ").starts_with(&wanted), m))
+            .collect();
+        ranked.sort_by(|(a_later, a), (b_later, b)| {
+            a_later
+                .cmp(b_later)
+                .then_with(|| b.popularity.total_cmp(&a.popularity))
+                .then_with(|| a.name_key.cmp(&b.name_key))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let matches: Vec<Match> = ranked.into_iter().map(|(_, m)| m).collect();
+        matches
+            .iter()
+            .take(limit)
+            .map(|m| {
+                let movie = self.source(&searcher, m.address)?;
+                Ok(Suggestion {
+                    id: movie.id,
+                    name: movie.name,
+                })
+            })
+            .collect()
+    }
+}

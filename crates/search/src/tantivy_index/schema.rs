@@ -1,0 +1,74 @@
+//! The index schema: its fields, and a movie as a tantivy document.
+
+use super::*;
+
+#[derive(Clone, Copy)]
+pub(super) struct Fields {
+    pub(super) id: Field,
+    pub(super) id_hi: Field,
+    pub(super) id_lo: Field,
+    pub(super) name: Field,
+    pub(super) director: Field,
+    pub(super) name_key: Field,
+    pub(super) director_key: Field,
+    pub(super) genre: Field,
+    pub(super) imdb_score: Field,
+    pub(super) popularity: Field,
+    pub(super) version: Field,
+    pub(super) live: Field,
+    pub(super) source: Field,
+}
+
+pub(super) fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        id_hi: b.add_u64_field("id_hi", FAST),
+        id_lo: b.add_u64_field("id_lo", FAST),
+        name: b.add_text_field("name", TEXT),
+        director: b.add_text_field("director", TEXT),
+        name_key: b.add_text_field("name_key", STRING | FAST),
+        director_key: b.add_text_field("director_key", STRING),
+        genre: b.add_text_field("genre", STRING | FAST),
+        imdb_score: b.add_f64_field("imdb_score", INDEXED | FAST),
+        popularity: b.add_f64_field("popularity", INDEXED | FAST),
+        version: b.add_u64_field("version", INDEXED | FAST),
+        live: b.add_u64_field("live", INDEXED),
+        source: b.add_text_field("source", STORED),
+    };
+    (b.build(), fields)
+}
+
+impl Inner {
+    pub(super) fn term(&self, field: Field, text: &str) -> Term {
+        Term::from_field_text(field, text)
+    }
+
+    pub(super) fn document(&self, op: &IndexOp) -> TantivyDocument {
+        let f = self.f;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, op.id().to_string());
+        let (hi, lo) = op.id().as_u64_pair();
+        doc.add_u64(f.id_hi, hi);
+        doc.add_u64(f.id_lo, lo);
+        doc.add_u64(f.version, op.version());
+        match op {
+            IndexOp::Upsert(movie) => {
+                doc.add_u64(f.live, 1);
+                doc.add_text(f.name, &movie.name);
+                doc.add_text(f.director, &movie.director);
+                doc.add_text(f.name_key, movie.name.to_lowercase());
+                doc.add_text(f.director_key, movie.director.trim().to_lowercase());
+                for genre in &movie.genres {
+                    doc.add_text(f.genre, genre.trim().to_lowercase());
+                }
+                doc.add_f64(f.imdb_score, movie.imdb_score);
+                doc.add_f64(f.popularity, movie.popularity);
+                doc.add_text(f.source, serde_json::to_string(movie).unwrap_or_default());
+            }
+            // A tombstone: found by id, never by a search.
+            IndexOp::Delete { .. } => doc.add_u64(f.live, 0),
+        }
+        doc
+    }
+}

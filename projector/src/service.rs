@@ -1,0 +1,243 @@
+//! The projector as a process of its own (the `projector` binary): its feeds, and
+//! `/health/live`, `/health/ready` and `/metrics` on `MOVIEDB_LISTEN`.
+//!
+//! | event store | Kafka brokers set | feed |
+//! |---|---|---|
+//! | SQLite | no | the projector tails the events table ([`crate::tail`]) |
+//! | MySQL | no | the outbox, relayed straight into the projector (`moviedb_event_store::relay`) |
+//! | MySQL | yes | the outbox relayed to Kafka by the command API; a consumer group here |
+
+use crate::Projector;
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use moviedb_event_store::EventStore;
+use moviedb_read_model::ReadModels;
+use moviedb_search::SearchIndex;
+use moviedb_service_kit::{ApiError, Config, SearchConfig};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Opens the event store `config` names.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn EventStore>> {
+    moviedb_event_store::connect(&config.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the event store at {}",
+                moviedb_event_store::redact_url(&config.database_url)
+            )
+        })
+}
+
+/// Opens the read models `config` names, making their tables if missing.
+pub async fn open_read_models(config: &Config) -> anyhow::Result<Arc<dyn ReadModels>> {
+    moviedb_read_model::connect(&config.read_database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the read models at {}",
+                moviedb_event_store::redact_url(&config.read_database_url)
+            )
+        })
+}
+
+/// Opens the search index `config` names.
+pub async fn open_search(config: &Config) -> anyhow::Result<Arc<dyn SearchIndex>> {
+    let backend = match &config.search {
+        SearchConfig::Tantivy(dir) => moviedb_search::Backend::Tantivy(dir),
+        SearchConfig::Elasticsearch { url, index_prefix } => {
+            moviedb_search::Backend::Elasticsearch { url, index_prefix }
+        }
+    };
+    Ok(moviedb_search::open(backend).await?)
+}
+
+/// A projector over `read` and `store` that also writes `search`, after bringing the index up
+/// to date with the read models in the background (a first start on an existing catalogue, or
+/// a crash between the two writes).
+pub fn with_search(
+    tasks: &mut JoinSet<()>,
+    read: Arc<dyn ReadModels>,
+    store: Arc<dyn EventStore>,
+    search: Arc<dyn SearchIndex>,
+) -> Projector {
+    let (r, s) = (read.clone(), search.clone());
+    tasks.spawn(async move {
+        match crate::index::reconcile(r.as_ref(), s.as_ref()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(documents = n, "search index brought up to date"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the search index against the read models")
+            }
+        }
+    });
+    Projector::new(read, store).with_search(search)
+}
+
+/// Starts the feed that brings events to `projector`, on `tasks` (see the table above).
+/// `wake` ticks after appends made in this process.
+pub fn spawn_feed(
+    tasks: &mut JoinSet<()>,
+    projector: &Projector,
+    config: &Config,
+    wake: watch::Receiver<u64>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let (p, cancel) = (projector.clone(), cancel.clone());
+    match (projector.store().outbox(), &config.kafka) {
+        (None, kafka) => {
+            if kafka.is_some() {
+                tracing::warn!(
+                    "MOVIEDB_KAFKA_BROKERS is set, but the event store is SQLite, which has no \
+                     outbox: the projector tails the event table instead"
+                );
+            }
+            tasks.spawn(async move {
+                if let Err(e) = crate::tail::run(p, wake, cancel).await {
+                    tracing::error!(error = %e, "the embedded feed stopped");
+                }
+            });
+        }
+        (Some(outbox), None) => {
+            tasks.spawn(moviedb_event_store::relay::run(outbox, p, wake, cancel));
+        }
+        #[cfg(feature = "kafka")]
+        (Some(_), Some(kafka)) => {
+            let kafka = kafka.clone();
+            tasks.spawn(async move {
+                if let Err(e) = moviedb_kafka::consumer::run(Arc::new(p), kafka, cancel).await {
+                    tracing::error!(error = %e, "the Kafka consumer stopped");
+                }
+            });
+        }
+        #[cfg(not(feature = "kafka"))]
+        (Some(_), Some(_)) => anyhow::bail!(
+            "MOVIEDB_KAFKA_BROKERS is set, but this build has no Kafka adapter: build with \
+             `--features kafka`"
+        ),
+    }
+    Ok(())
+}
+
+/// The projector's counters and how stale the read models are: the age of the newest event
+/// they hold (the checkpoint every applying batch keeps), of the newest event stored, how far
+/// the first trails the second (0 once caught up; it grows while events are written and none
+/// are applied), and on MySQL the outbox backlog.
+pub async fn metrics(projector: &Projector) -> String {
+    let mut body = projector.stats().prometheus();
+    let applied = match projector
+        .read_models()
+        .checkpoint(moviedb_read_model::NEWEST_APPLIED)
+        .await
+    {
+        Ok(applied) => applied,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the newest applied event for /metrics");
+            None
+        }
+    };
+    body.push_str(&moviedb_read_model::newest_applied_metrics(applied));
+    let stored = match projector.store().newest_recorded_at().await {
+        Ok(stored) => stored,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the newest stored event for /metrics");
+            None
+        }
+    };
+    if let Some(stored) = stored {
+        body.push_str(&moviedb_event_store::newest_stored_metrics(stored));
+    }
+    // On MySQL, the first part of the lag: events not yet relayed.
+    if let Some(outbox) = projector.store().outbox() {
+        match outbox.metrics().await {
+            Ok(text) => body.push_str(&text),
+            Err(e) => tracing::warn!(error = %e, "cannot read the outbox backlog for /metrics"),
+        }
+    }
+    // Both known: before the first batch of a version that keeps the checkpoint, nothing.
+    if let (Some(stored), Some(applied)) = (stored, applied) {
+        body.push_str(&format!(
+            "# HELP moviedb_projection_behind_seconds How much older the newest applied event is than the newest stored one (alert when above 30 for a minute).\n\
+             # TYPE moviedb_projection_behind_seconds gauge\n\
+             moviedb_projection_behind_seconds {}\n",
+            (stored - applied).max(0) as f64 / 1e6
+        ));
+    }
+    body
+}
+
+fn router(projector: Projector) -> Router {
+    Router::new()
+        .route(
+            "/health/live",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics_route))
+        .with_state(projector)
+}
+
+/// Ready when the read models and the search index answer; 503 with `Retry-After` otherwise.
+async fn ready(State(projector): State<Projector>) -> Result<Json<Value>, ApiError> {
+    projector
+        .read_models()
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    if let Some(search) = projector.search() {
+        search
+            .ping()
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    Ok(Json(
+        json!({ "status": "ok", "read_models": "ok", "search": "ok" }),
+    ))
+}
+
+async fn metrics_route(State(projector): State<Projector>) -> impl IntoResponse {
+    let mut body = metrics(&projector).await;
+    match projector.read_models().dead_letter_count().await {
+        Ok(dead) => body.push_str(&format!(
+            "# TYPE moviedb_dead_letters gauge\nmoviedb_dead_letters {dead}\n"
+        )),
+        Err(e) => tracing::warn!(error = %e, "cannot count dead letters for /metrics"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// Runs the projector until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let read = open_read_models(&config).await?;
+    let search = open_search(&config).await?;
+    let cancel = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let projector = with_search(&mut tasks, read, store, search);
+    // Nothing appends in this process: the feeds poll.
+    let (_never, wake) = watch::channel(0);
+    spawn_feed(&mut tasks, &projector, &config, wake, &cancel)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "projector health and metrics listening");
+    let limits = moviedb_service_kit::ServerLimits::from_env()?;
+    let app = moviedb_service_kit::with_middleware(router(projector), config.body_limit);
+    let served = moviedb_service_kit::serve(
+        listener,
+        app,
+        limits,
+        moviedb_service_kit::shutdown_signal(),
+    )
+    .await;
+    cancel.cancel();
+    while tasks.join_next().await.is_some() {}
+    Ok(served?)
+}

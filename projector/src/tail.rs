@@ -1,0 +1,83 @@
+//! The embedded feed: tails the SQLite event table by position.
+//!
+//! Only SQLite may be tailed this way: it serialises writers, so positions commit in order.
+//! (MySQL's AUTO_INCREMENT does not; there the outbox is the feed.) The checkpoint is stored
+//! with each batch, in the same transaction.
+
+use crate::Projector;
+use moviedb_event_store::feed::woken;
+use moviedb_read_model::Checkpoint;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// The checkpoint name of this feed.
+pub const CHECKPOINT: &str = "embedded";
+
+/// Events read per batch.
+const BATCH: u32 = 500;
+
+/// How often to look without being woken: for writes made by another process (the CLI, a
+/// second server on the same file).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Tails the event store into the read models until `cancel` fires. `wake` ticks after every
+/// append made in this process, so those reach readers at once.
+pub async fn run(
+    projector: Projector,
+    mut wake: watch::Receiver<u64>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut position = projector
+        .read_models()
+        .checkpoint(CHECKPOINT)
+        .await?
+        .unwrap_or(0);
+    tracing::info!(position, "embedded feed started");
+    let mut failures = 0u32;
+    loop {
+        // Mark the wake-up as seen before reading, so an append during the read is not missed.
+        wake.borrow_and_update();
+        match step(&projector, position).await {
+            Ok(Some(last)) => {
+                position = last;
+                failures = 0;
+                continue;
+            }
+            Ok(None) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                let backoff = crate::backoff(failures);
+                tracing::error!(error = %e, position, backoff_ms = backoff.as_millis() as u64, "embedded feed failed; retrying");
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    () = tokio::time::sleep(backoff) => continue,
+                }
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = woken(&mut wake, IDLE_POLL) => {}
+        }
+    }
+    tracing::info!(position, "embedded feed stopped");
+    Ok(())
+}
+
+/// Applies the next batch after `position`; the new position, or `None` when caught up.
+pub async fn step(projector: &Projector, position: i64) -> anyhow::Result<Option<i64>> {
+    let events = projector.store().read_all(position, BATCH).await?;
+    let Some(last) = events.last().map(|e| e.position) else {
+        return Ok(None);
+    };
+    projector
+        .handle(
+            &events,
+            Some(&Checkpoint {
+                name: CHECKPOINT.into(),
+                position: last,
+            }),
+        )
+        .await?;
+    Ok(Some(last))
+}

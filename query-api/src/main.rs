@@ -1,0 +1,8 @@
+//! The query API alone, for the distributed deployment (`docker-compose.yml`); configured by
+//! the environment (see README.md).
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    moviedb_service_kit::telemetry::init();
+    moviedb_query_api::run(moviedb_service_kit::Config::from_env()?).await
+}

@@ -1,0 +1,113 @@
+//! Movie lists, details and history.
+
+use crate::consistency::wait_for;
+use crate::params;
+use crate::state::QueryState;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use moviedb_read_model::MovieView;
+use moviedb_service_kit::ApiError;
+use serde::Serialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub(super) fn router() -> Router<QueryState> {
+    Router::new()
+        .route("/api/movies_curd/", get(list))
+        .route("/v1/movies", get(list))
+        .route("/single_movies/{id}", get(detail))
+        .route("/v1/movies/{id}", get(detail))
+        .route("/v1/movies/{id}/history", get(history))
+}
+
+/// A page of movies as clients see it.
+#[derive(Serialize)]
+struct MoviePage {
+    items: Vec<MovieView>,
+    page: u32,
+    per_page: u32,
+    total: u64,
+    total_pages: u64,
+}
+
+/// A page of movies with `total` and `total_pages`.
+async fn list(
+    State(state): State<QueryState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<MoviePage>, ApiError> {
+    let query = params::movie_query(&params::pairs(raw.as_deref())?)?;
+    wait_for(&headers, &state).await?;
+    let page = state.read.movies(&query).await.map_err(super::read_error)?;
+    let per_page = query.per_page.clamp(1, moviedb_read_model::MAX_PER_PAGE);
+    Ok(Json(MoviePage {
+        items: page.items,
+        page: query.page,
+        per_page,
+        total: page.total,
+        total_pages: page.total.div_ceil(u64::from(per_page)),
+    }))
+}
+
+fn movie_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound("no such movie: ids are UUIDs".into()))
+}
+
+/// One movie, with its version as `ETag`; `If-None-Match` with that tag gives 304.
+async fn detail(
+    State(state): State<QueryState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = movie_id(&id)?;
+    wait_for(&headers, &state).await?;
+    let movie = state
+        .read
+        .movie(id)
+        .await
+        .map_err(super::read_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("no movie with id {id}")))?;
+    let etag = format!("\"{}\"", movie.version);
+    let etag_value = HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if none_match(&headers, movie.version) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok(([(header::ETAG, etag_value)], Json(movie)).into_response())
+}
+
+/// Whether `If-None-Match` names this version (or is `*`).
+fn none_match(headers: &HeaderMap, version: u64) -> bool {
+    let Some(raw) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    raw.split(',').any(|tag| {
+        let tag = tag.trim();
+        tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"') == version.to_string()
+    })
+}
+
+/// The events of a movie, oldest first: an audit trail, for admins. Served from the history
+/// the projector keeps (a request with a write's `Consistency-Token` sees that write in it).
+async fn history(
+    State(state): State<QueryState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    super::require_admin(&headers, &state, "only admins may read a movie's history").await?;
+    let id = movie_id(&id)?;
+    let events = state
+        .read
+        .movie_history(id)
+        .await
+        .map_err(super::read_error)?;
+    if events.is_empty() {
+        return Err(ApiError::NotFound(format!("no movie with id {id}")));
+    }
+    Ok(Json(json!({ "id": id, "events": events })))
+}

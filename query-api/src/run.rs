@@ -1,0 +1,33 @@
+//! The query API as a process of its own (the `query-api` binary): it reads the read models
+//! (made by the projector; `MOVIEDB_READ_DATABASE_URL` may name a read replica) and the search
+//! index.
+
+use crate::{QueryApplication, QueryState};
+use anyhow::Context;
+use moviedb_service_kit::{Config, SearchConfig};
+
+/// Serves until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Makes nothing if its user may not: a replica is waited for, not written.
+    let read = moviedb_read_model::connect_existing(&config.read_database_url)
+        .await
+        .context("opening the read models")?;
+    let backend = match &config.search {
+        SearchConfig::Tantivy(dir) => moviedb_search::Backend::Tantivy(dir),
+        SearchConfig::Elasticsearch { url, index_prefix } => {
+            moviedb_search::Backend::Elasticsearch { url, index_prefix }
+        }
+    };
+    let state = QueryState {
+        read,
+        search: moviedb_search::open(backend).await?,
+        tokens: moviedb_service_kit::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
+        wait: config.consistency_wait,
+        progress: None,
+        local: None,
+    };
+    let app = QueryApplication::build(config.listen, state, config.body_limit).await?;
+    app.run_until_stopped(moviedb_service_kit::shutdown_signal())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! What every query handler shares.
+
+use moviedb_read_model::ReadModels;
+use moviedb_search::SearchIndex;
+use moviedb_service_kit::auth::Tokens;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Handler state: the ports, chosen by the composition root.
+#[derive(Clone)]
+pub struct QueryState {
+    /// The read models.
+    pub read: Arc<dyn ReadModels>,
+    /// The search index.
+    pub search: Arc<dyn SearchIndex>,
+    /// Checks tokens.
+    pub tokens: Tokens,
+    /// How long a query with a `Consistency-Token` may wait.
+    pub wait: Duration,
+    /// Ticks when an in-process projector applied a batch; `None` when it runs elsewhere.
+    pub progress: Option<watch::Receiver<u64>>,
+    /// The projector of this process (the embedded default); `None` when it runs elsewhere.
+    pub local: Option<Arc<dyn LocalProjector>>,
+}
+
+/// What the query side asks of a projector running in the same process: how far its search
+/// index writes got (a search with a `Consistency-Token` then waits on them instead of
+/// polling the index), and its counters for `/metrics`. The composition root implements it:
+/// the query API does not depend on the projector crate.
+#[async_trait::async_trait]
+pub trait LocalProjector: Send + Sync {
+    /// The index job that covers everything applied so far, once there is one.
+    fn index_target(&self) -> Option<u64>;
+    /// Whether the index holds job `target` and everything before it.
+    fn index_reached(&self, target: u64) -> bool;
+    /// Its counters and lag, as Prometheus text.
+    async fn metrics(&self) -> String;
+}
