@@ -8,6 +8,7 @@
 //! `moviedb-kafka`, a Kafka consumer group handing batches to the projector as a
 //! [`Subscriber`].
 
+pub mod history;
 pub mod index;
 mod indexer;
 pub mod rebuild;

@@ -13,8 +13,6 @@
 //! commit order, so an event committed late with a low position would be missed.
 
 use crate::{index, Projector};
-use moviedb_domain::movie::Movie;
-use moviedb_domain::Aggregate;
 use moviedb_event_store::{EventStore, StoredEvent};
 use moviedb_read_model::{Fold, FoldedStream, ReadModels};
 use moviedb_search::SearchIndex;
@@ -54,12 +52,9 @@ pub async fn rebuild(
         Some(search) => Some(search.begin_rebuild().await?),
         None => None,
     };
-    let (replayed, streams, rejected) = fold(
-        store.as_ref(),
-        shadow_index.as_deref(),
-        live.as_ref(),
-        |done| progress(done, total.max(done)),
-    )
+    let (replayed, streams, rejected) = fold(store.as_ref(), shadow_index.as_deref(), |done| {
+        progress(done, total.max(done))
+    })
     .await?;
     shadow.load(&streams).await?;
     for (event, reason) in &rejected {
@@ -106,16 +101,13 @@ const INDEX_CHUNK: usize = 10_000;
 /// stream's events are in version order by position on both stores (a stream's next event is
 /// appended only after the one before it committed). Every event is recorded for analysts
 /// again on the way (a create by event id: those already there stay as they are), which also
-/// fills in any the live indexer had queued when its process stopped. The movies' histories
-/// (not swapped: they only ever grow) get the events they lack, which are none unless the
-/// read database lost them.
+/// fills in any the live indexer had queued when its process stopped. (The movies' histories
+/// are not swapped and not written here: see [`crate::history`].)
 async fn fold(
     store: &dyn EventStore,
     index: Option<&dyn SearchIndex>,
-    histories: &dyn ReadModels,
     progress: impl Fn(u64),
 ) -> anyhow::Result<(u64, Vec<FoldedStream>, Vec<(StoredEvent, String)>)> {
-    let history_heads = histories.history_heads().await?;
     let mut folded = Fold::default();
     let (mut position, mut done) = (0, 0u64);
     loop {
@@ -126,14 +118,6 @@ async fn fold(
         };
         for event in &events {
             folded.add(event);
-        }
-        let missing: Vec<&StoredEvent> = events
-            .iter()
-            .filter(|e| e.stream_type == Movie::STREAM_TYPE)
-            .filter(|e| e.version > history_heads.get(&e.stream_id).copied().unwrap_or(0))
-            .collect();
-        if !missing.is_empty() {
-            histories.record_history(&missing).await?;
         }
         if let Some(index) = index.filter(|i| i.records_events()) {
             let documents = index::event_documents(&events, &std::collections::HashMap::new());

@@ -59,9 +59,10 @@ pub async fn open_search(config: &Config) -> anyhow::Result<Arc<dyn SearchIndex>
     Ok(moviedb_search::open(backend).await?)
 }
 
-/// A projector over `read` and `store` that also writes `search`, after bringing the index up
-/// to date with the read models in the background (a first start on an existing catalogue, or
-/// a crash between the two writes).
+/// A projector over `read` and `store` that also writes `search`. In the background it brings
+/// the index up to date with the read models (a first start on an existing catalogue, or a
+/// crash between the two writes) and fills the movie histories the read database lacks (see
+/// [`crate::history`]).
 pub fn with_search(
     tasks: &mut JoinSet<()>,
     read: Arc<dyn ReadModels>,
@@ -78,7 +79,18 @@ pub fn with_search(
             }
         }
     });
-    Projector::new(read, store).with_search(search)
+    let projector = Projector::new(read, store).with_search(search);
+    let p = projector.clone();
+    // Not on `tasks`: a stop need not wait for it (every row it writes is written once, and
+    // the next start finishes what it left).
+    tokio::spawn(async move {
+        match crate::history::backfill(&p).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(movies = n, "movie histories filled from the event store"),
+            Err(e) => tracing::warn!(error = %e, "cannot fill the movie histories yet"),
+        }
+    });
+    projector
 }
 
 /// Starts the feed that brings events to `projector`, on `tasks` (see the table above).

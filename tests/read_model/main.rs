@@ -616,7 +616,93 @@ conformance!(
     an_edit_drops_only_the_cached_list_pages_it_can_change,
     a_movies_history_holds_each_event_once_through_duplicates_and_rebuilds,
     the_query_side_reads_a_users_role_as_projected,
+    histories_a_rebuilt_read_database_lacks_are_filled_from_the_event_store,
 );
+
+/// A read database that a rebuild filled (it loads the read models, not the histories) gets
+/// its movies' histories from the event store when a projector starts; what is already there
+/// is not written twice, and a user's stream is no movie's history.
+async fn histories_a_rebuilt_read_database_lacks_are_filled_from_the_event_store(s: Subject) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store =
+        SqliteEventStore::connect(&format!("sqlite://{}", dir.path().join("e.db").display()))
+            .await
+            .expect("store");
+    let (h, ids) = catalogue();
+    let mut by_stream: Vec<Vec<&StoredEvent>> = Vec::new();
+    for event in &h.events {
+        match by_stream
+            .iter_mut()
+            .find(|s| s[0].stream_id == event.stream_id)
+        {
+            Some(stream) => stream.push(event),
+            None => by_stream.push(vec![event]),
+        }
+    }
+    for stream in by_stream {
+        for event in stream {
+            let new = NewEvent {
+                event_id: event.event_id,
+                event_type: event.event_type.clone(),
+                schema_version: 1,
+                payload: event.payload.clone(),
+                metadata: json!({}),
+            };
+            store
+                .append(AppendRequest::new(
+                    &event.stream_type,
+                    event.stream_id,
+                    event.version - 1,
+                    vec![new],
+                ))
+                .await
+                .expect("append");
+        }
+    }
+    // The read models as a rebuild leaves them: loaded from the fold, histories empty.
+    let mut fold = Fold::default();
+    for event in &h.events {
+        fold.add(event);
+    }
+    let (streams, _) = fold.finish();
+    s.read.load(&streams).await.expect("loaded");
+    assert!(s
+        .read
+        .movie_history(ids[2])
+        .await
+        .expect("history")
+        .is_empty());
+
+    let projector = Projector::new(s.read.clone(), Arc::new(store));
+    let behind = moviedb_projector::history::backfill(&projector)
+        .await
+        .expect("backfilled");
+    assert_eq!(behind, 5, "every movie, the deleted one too");
+    for id in ids {
+        let versions: Vec<u64> = s
+            .read
+            .movie_history(id)
+            .await
+            .expect("history")
+            .iter()
+            .map(|e| e.version)
+            .collect();
+        let want: Vec<u64> = h
+            .events
+            .iter()
+            .filter(|e| e.stream_id == id)
+            .map(|e| e.version)
+            .collect();
+        assert_eq!(versions, want);
+    }
+    assert_eq!(
+        moviedb_projector::history::backfill(&projector)
+            .await
+            .expect("again"),
+        0,
+        "nothing is behind any more"
+    );
+}
 
 /// The history the query side serves: every event of a movie's stream, in version order,
 /// deleted movies too, never doubled by a duplicate delivery; a rebuild leaves it whole, and

@@ -2,9 +2,9 @@
 //! serve the audit trail without the event store.
 //!
 //! The table is append-only and keyed by (movie, version), and events never change, so a row
-//! is either right or missing. It is therefore not part of a rebuild's swap: a rebuild adds
-//! only the rows that are missing (none, normally), and a row written twice (by a rebuild and
-//! the live projector at once) is written once.
+//! is either right or missing. It is therefore not part of a rebuild's swap; the projector
+//! fills missing rows from the event store when it starts (`moviedb_projector::history`), and
+//! a row written twice (by that and the live projector at once) is written once.
 
 use crate::apply::{insert_rows, micros, sql_version};
 use crate::query::Param;
@@ -72,7 +72,7 @@ fn insert_head(dialect: Dialect) -> &'static str {
 }
 
 /// Rows written per statement.
-const CHUNK: usize = 200;
+const CHUNK: usize = 500;
 
 /// Whether `event` belongs in a movie's history.
 pub(crate) fn is_movie_event(event: &StoredEvent) -> bool {

@@ -202,7 +202,7 @@ pub trait ReadModels: Send + Sync + 'static {
     /// Every event of a movie's stream, oldest first (deleted movies too); empty if none.
     async fn movie_history(&self, id: Uuid) -> Result<Vec<HistoryEntry>, ReadModelError>;
 
-    /// The newest version each movie's history holds: what a rebuild need not write again.
+    /// The newest version each movie's history holds: what a backfill need not write again.
     async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError>;
 
     /// Adds the movie events among `events` to the histories; rows already there stay.

@@ -1,0 +1,410 @@
+//! The one read-model adapter: SQLite or MySQL through sqlx's `Any` driver.
+
+use crate::apply::{
+    apply_events, from_micros, genre_rows, insert_rows, micros, movie_row, parse_genres,
+    set_version, user_row, version_row, GENRES, MOVIES, USERS, VERSIONS,
+};
+use crate::query::{filter_sql, order_by_sql, order_sql, Param};
+use crate::schema::{create_fixed_tables, create_tables, Dialect, Tables, SHADOW};
+use crate::{
+    ApplyReport, Checkpoint, FoldedState, FoldedStream, HistoryEntry, MovieQuery, MovieView, Page,
+    ReadModelError, ReadModels, UserView,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use moviedb_event_store::StoredEvent;
+use serde_json::{json, Value};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{Any, AnyPool, Executor, Row};
+use std::collections::HashMap;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Read models in a SQLite file or a MySQL database.
+#[derive(Clone)]
+pub struct SqlReadModels {
+    pool: AnyPool,
+    dialect: Dialect,
+    tables: Tables,
+}
+
+const MOVIE_COLUMNS: &str = "m.movie_id, m.name, m.director, m.genres, m.imdb_score, \
+                             m.popularity, m.version, m.created_at, m.updated_at";
+
+static DRIVERS: Once = Once::new();
+
+mod open;
+mod rebuild;
+
+/// Streams written per round of multi-row `INSERT`s by `load`, and movies read per query by
+/// `movies_by_id` (well under either database's limit on bound parameters).
+const LOAD_CHUNK: usize = 500;
+
+/// `sql` with `params` bound to its `?`s, in order.
+fn bound(
+    sql: &str,
+    params: Vec<Param>,
+) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+    let cached = crate::apply::worth_caching(params.len());
+    params.into_iter().fold(
+        sqlx::query(sql).persistent(cached),
+        |query, param| match param {
+            Param::Text(v) => query.bind(v),
+            Param::Real(v) => query.bind(v),
+            Param::Int(v) => query.bind(v),
+        },
+    )
+}
+
+fn version_of(row: &AnyRow, index: usize) -> Result<u64, ReadModelError> {
+    let v: i64 = row.try_get(index)?;
+    u64::try_from(v).map_err(|_| ReadModelError::Corrupt(format!("negative version {v}")))
+}
+
+fn uuid_of(row: &AnyRow, index: usize) -> Result<Uuid, ReadModelError> {
+    let text: String = row.try_get(index)?;
+    Uuid::parse_str(&text).map_err(|e| ReadModelError::Corrupt(format!("id `{text}`: {e}")))
+}
+
+fn movie_of(row: &AnyRow) -> Result<MovieView, ReadModelError> {
+    Ok(MovieView {
+        id: uuid_of(row, 0)?,
+        name: row.try_get(1)?,
+        director: row.try_get(2)?,
+        genres: parse_genres(&row.try_get::<String, _>(3)?)?,
+        imdb_score: row.try_get(4)?,
+        popularity: row.try_get(5)?,
+        version: version_of(row, 6)?,
+        created_at: from_micros(row.try_get(7)?)?,
+        updated_at: from_micros(row.try_get(8)?)?,
+    })
+}
+
+fn user_of(row: &AnyRow) -> Result<UserView, ReadModelError> {
+    Ok(UserView {
+        id: uuid_of(row, 0)?,
+        name: row.try_get(1)?,
+        email: row.try_get(2)?,
+        role: row.try_get(3)?,
+        registered_at: from_micros(row.try_get(4)?)?,
+        version: version_of(row, 5)?,
+    })
+}
+
+/// Raises the [`crate::NEWEST_APPLIED`] checkpoint to `recorded_at` (it never goes back: a
+/// late event of another partition is older than what was applied before it).
+async fn keep_newest(
+    conn: &mut sqlx::AnyConnection,
+    recorded_at: i64,
+) -> Result<(), ReadModelError> {
+    let now = micros(Utc::now());
+    let updated = sqlx::query(
+        "UPDATE projection_checkpoints SET position = CASE WHEN position < ? THEN ? ELSE position END, \
+         updated_at = ? WHERE name = ?",
+    )
+    .bind(recorded_at)
+    .bind(recorded_at)
+    .bind(now)
+    .bind(crate::NEWEST_APPLIED)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        sqlx::query(
+            "INSERT INTO projection_checkpoints (position, updated_at, name) VALUES (?, ?, ?)",
+        )
+        .bind(recorded_at)
+        .bind(now)
+        .bind(crate::NEWEST_APPLIED)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ReadModels for SqlReadModels {
+    #[tracing::instrument(skip_all, fields(events = events.len()), err)]
+    async fn apply(
+        &self,
+        events: &[StoredEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<ApplyReport, ReadModelError> {
+        let mut tx = self.pool.begin().await?;
+        let report = apply_events(&mut tx, &self.tables, events).await?;
+        // Every movie event of the batch, duplicates left as they are.
+        let all: Vec<&StoredEvent> = events.iter().collect();
+        crate::history::write(&mut tx, self.dialect, &all).await?;
+        if report.applied > 0 {
+            let newest = events.iter().map(|e| micros(e.recorded_at)).max();
+            keep_newest(&mut tx, newest.unwrap_or(0)).await?;
+        }
+        if let Some(checkpoint) = checkpoint {
+            let now = micros(Utc::now());
+            let updated = sqlx::query(
+                "UPDATE projection_checkpoints SET position = ?, updated_at = ? WHERE name = ?",
+            )
+            .bind(checkpoint.position)
+            .bind(now)
+            .bind(checkpoint.name.clone())
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                sqlx::query(
+                    "INSERT INTO projection_checkpoints (position, updated_at, name) VALUES (?, ?, ?)",
+                )
+                .bind(checkpoint.position)
+                .bind(now)
+                .bind(checkpoint.name.clone())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError> {
+        let mut versions = HashMap::new();
+        for chunk in streams.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = self.tables.sql(&format!(
+                "SELECT stream_id, version FROM {{versions}} WHERE stream_id IN ({marks})"
+            ));
+            let params = chunk.iter().map(|id| Param::Text(id.to_string())).collect();
+            for row in self.fetch_all(&sql, params).await? {
+                versions.insert(uuid_of(&row, 0)?, version_of(&row, 1)?);
+            }
+        }
+        Ok(versions)
+    }
+
+    async fn stream_versions(
+        &self,
+        stream_type: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, u64)>, ReadModelError> {
+        let sql = self.tables.sql(
+            "SELECT stream_id, version FROM {versions} WHERE stream_type = ? AND stream_id > ? \
+             ORDER BY stream_id LIMIT ?",
+        );
+        let params = vec![
+            Param::Text(stream_type.to_owned()),
+            Param::Text(after.map(|id| id.to_string()).unwrap_or_default()),
+            Param::Int(i64::from(limit)),
+        ];
+        self.fetch_all(&sql, params)
+            .await?
+            .iter()
+            .map(|row| Ok((uuid_of(row, 0)?, version_of(row, 1)?)))
+            .collect()
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Option<i64>, ReadModelError> {
+        let row = sqlx::query("SELECT position FROM projection_checkpoints WHERE name = ?")
+            .bind(name.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn movie(&self, id: Uuid) -> Result<Option<MovieView>, ReadModelError> {
+        let sql = self.tables.sql(&format!(
+            "SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id = ?"
+        ));
+        let rows = self
+            .fetch_all(&sql, vec![Param::Text(id.to_string())])
+            .await?;
+        rows.first().map(movie_of).transpose()
+    }
+
+    async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(LOAD_CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = self.tables.sql(&format!(
+                "SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id IN ({marks})"
+            ));
+            let params = chunk.iter().map(|id| Param::Text(id.to_string())).collect();
+            for row in self.fetch_all(&sql, params).await? {
+                found.push(movie_of(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError> {
+        let (filter, params) = filter_sql(query, &self.tables.genres);
+        let total = self
+            .count(
+                &self
+                    .tables
+                    .sql(&format!("SELECT COUNT(*) FROM {{movies}} m{filter}")),
+                params.clone(),
+            )
+            .await?;
+        let (order, paging) = order_sql(query);
+        // A deferred join: the page's ids come from the sort's index alone (an OFFSET walks
+        // index entries, not rows), then only those rows are read.
+        let outer_order = order_by_sql(query);
+        let sql = self.tables.sql(&format!(
+            "SELECT {MOVIE_COLUMNS} FROM {{movies}} m JOIN (SELECT m.movie_id FROM {{movies}} m\
+             {filter}{order}) page ON page.movie_id = m.movie_id{outer_order}"
+        ));
+        let rows = self
+            .fetch_all(&sql, params.into_iter().chain(paging).collect())
+            .await?;
+        Ok(Page {
+            items: rows.iter().map(movie_of).collect::<Result<_, _>>()?,
+            total,
+        })
+    }
+
+    async fn user_role(&self, id: Uuid) -> Result<Option<moviedb_domain::Role>, ReadModelError> {
+        let sql = self
+            .tables
+            .sql("SELECT role FROM {users} WHERE user_id = ?");
+        let rows = self
+            .fetch_all(&sql, vec![Param::Text(id.to_string())])
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let role: String = row.try_get(0)?;
+        match role.as_str() {
+            "admin" => Ok(Some(moviedb_domain::Role::Admin)),
+            "user" => Ok(Some(moviedb_domain::Role::User)),
+            other => Err(ReadModelError::Corrupt(format!(
+                "user {id} has role `{other}`"
+            ))),
+        }
+    }
+
+    async fn users(&self, page: u32, per_page: u32) -> Result<Page<UserView>, ReadModelError> {
+        let total = self
+            .count(&self.tables.sql("SELECT COUNT(*) FROM {users}"), vec![])
+            .await?;
+        let per_page = per_page.clamp(1, crate::MAX_PER_PAGE);
+        let offset = u64::from(page.max(1) - 1) * u64::from(per_page);
+        let rows = self
+            .fetch_all(
+                &self.tables.sql(
+                    "SELECT user_id, name, email, role, registered_at, version FROM {users} \
+                     ORDER BY registered_at ASC, user_id ASC LIMIT ? OFFSET ?",
+                ),
+                vec![
+                    Param::Int(i64::from(per_page)),
+                    Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)),
+                ],
+            )
+            .await?;
+        Ok(Page {
+            items: rows.iter().map(user_of).collect::<Result<_, _>>()?,
+            total,
+        })
+    }
+
+    async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError> {
+        let mut tx = self.pool.begin().await?;
+        let have = crate::apply::applied_version(&mut tx, &self.tables, event.stream_id).await?;
+        sqlx::query(
+            "INSERT INTO dead_letters (event_id, stream_id, version, event_type, error, event, \
+             failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(event.event_id.to_string())
+        .bind(event.stream_id.to_string())
+        .bind(i64::try_from(event.version).unwrap_or(i64::MAX))
+        .bind(event.event_type.clone())
+        .bind(error.chars().take(2000).collect::<String>())
+        .bind(serde_json::to_string(event).unwrap_or_default())
+        .bind(micros(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        if event.version > have {
+            set_version(&mut tx, &self.tables, event, have).await?;
+        }
+        // It stays part of the movie's history, which shows what was stored.
+        crate::history::write(&mut tx, self.dialect, &[event]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn movie_history(&self, id: Uuid) -> Result<Vec<HistoryEntry>, ReadModelError> {
+        let rows = self
+            .fetch_all(
+                "SELECT event_id, version, event_type, schema_version, recorded_at, payload, \
+                 metadata FROM rm_movie_history WHERE movie_id = ? ORDER BY version",
+                vec![Param::Text(id.to_string())],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let text = |i: usize| row.try_get::<String, _>(i);
+                let json = |i: usize| -> Result<Value, ReadModelError> {
+                    serde_json::from_str(&text(i)?)
+                        .map_err(|e| ReadModelError::Corrupt(format!("history of {id}: {e}")))
+                };
+                Ok(HistoryEntry {
+                    event_id: uuid_of(row, 0)?,
+                    version: version_of(row, 1)?,
+                    event_type: text(2)?,
+                    schema_version: u32::try_from(row.try_get::<i64, _>(3)?).unwrap_or(0),
+                    recorded_at: DateTime::from_timestamp_micros(row.try_get::<i64, _>(4)?)
+                        .unwrap_or_default(),
+                    payload: json(5)?,
+                    metadata: json(6)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError> {
+        let rows = self
+            .fetch_all(
+                "SELECT movie_id, MAX(version) FROM rm_movie_history GROUP BY movie_id",
+                vec![],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| Ok((uuid_of(row, 0)?, version_of(row, 1)?)))
+            .collect()
+    }
+
+    async fn record_history(&self, events: &[&StoredEvent]) -> Result<(), ReadModelError> {
+        // One transaction: on SQLite a commit per statement is an fsync per 500 rows.
+        let mut tx = self.pool.begin().await?;
+        crate::history::write(&mut tx, self.dialect, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn dead_letter_count(&self) -> Result<u64, ReadModelError> {
+        self.count("SELECT COUNT(*) FROM dead_letters", vec![])
+            .await
+    }
+
+    async fn dump(&self) -> Result<Value, ReadModelError> {
+        self.dump_tables().await
+    }
+
+    #[tracing::instrument(skip_all, fields(streams = streams.len()), err)]
+    async fn load(&self, streams: &[FoldedStream]) -> Result<(), ReadModelError> {
+        self.load_folded(streams).await
+    }
+
+    async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModels>, ReadModelError> {
+        self.make_shadow().await
+    }
+
+    async fn finish_rebuild(&self) -> Result<(), ReadModelError> {
+        self.swap_in_shadow().await
+    }
+
+    async fn ping(&self) -> Result<(), ReadModelError> {
+        self.pool.execute("SELECT 1").await?;
+        Ok(())
+    }
+}
