@@ -1,8 +1,7 @@
 //! The first admin: from the environment at start, or from `moviedb admin create`.
 
-use crate::commands::CommandService;
+use crate::commands::{CommandError, CommandService};
 use crate::config::AdminSeed;
-use crate::error::ApiError;
 use chrono::Utc;
 use moviedb_domain::user::{normalise_email, RegisterUser, RegistrationInput};
 use moviedb_domain::{Actor, Role};
@@ -27,9 +26,9 @@ pub enum AdminOutcome {
 pub async fn ensure_admin(
     commands: &CommandService,
     seed: &AdminSeed,
-) -> Result<AdminOutcome, ApiError> {
+) -> Result<AdminOutcome, CommandError> {
     match try_ensure_admin(commands, seed).await {
-        Err(ApiError::Conflict { .. }) => try_ensure_admin(commands, seed).await,
+        Err(CommandError::EmailTaken) => try_ensure_admin(commands, seed).await,
         other => other,
     }
 }
@@ -37,7 +36,7 @@ pub async fn ensure_admin(
 async fn try_ensure_admin(
     commands: &CommandService,
     seed: &AdminSeed,
-) -> Result<AdminOutcome, ApiError> {
+) -> Result<AdminOutcome, CommandError> {
     if let Some(existing) = commands
         .store()
         .credentials_by_email(&normalise_email(&seed.email))
@@ -55,7 +54,8 @@ async fn try_ensure_admin(
         admin: Some(true),
         role: None,
     };
-    let command = RegisterUser::parse(input, Actor::System, Utc::now())?;
+    let command = RegisterUser::parse(input, Actor::System, Utc::now())
+        .map_err(moviedb_domain::DomainError::Invalid)?;
     let metadata = Metadata {
         actor_kind: Some("system".into()),
         ..Metadata::default()

@@ -47,7 +47,7 @@ impl Application {
             .with_context(|| {
                 format!(
                     "opening {}",
-                    moviedb_event_store::redact_url(&config.database_url)
+                    moviedb_service_kit::redact_url(&config.database_url)
                 )
             })?;
         // Every instance starting at once may re-key: each change is idempotent, and one

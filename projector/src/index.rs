@@ -9,7 +9,8 @@
 //! search with a `Consistency-Token` waits for the index itself (see the query API).
 
 use crate::ProjectorError;
-use moviedb_domain::movie::{MovieEvent, MovieFields};
+use moviedb_domain::movie::{Movie, MovieEvent, MovieFields};
+use moviedb_domain::Aggregate;
 use moviedb_event_store::{Metadata, StoredEvent};
 use moviedb_read_model::{FoldedState, FoldedStream, MovieView, ReadModels};
 use moviedb_search::{EventDocument, IndexOp, MovieDocument, SearchIndex};
@@ -39,7 +40,7 @@ fn fields_of(view: MovieView) -> MovieFields {
 }
 
 fn is_movie(event: &StoredEvent) -> bool {
-    event.stream_type == "movie"
+    event.stream_type == Movie::STREAM_TYPE
 }
 
 /// The index writes for streams a rebuild folded: each movie's document, or a tombstone for
@@ -140,7 +141,7 @@ pub async fn reconcile(
 ) -> Result<u64, ProjectorError> {
     let (mut after, mut repaired) = (None, 0);
     loop {
-        let page = read.stream_versions("movie", after, 500).await?;
+        let page = read.stream_versions(Movie::STREAM_TYPE, after, 500).await?;
         let Some((last, _)) = page.last().copied() else {
             return Ok(repaired);
         };

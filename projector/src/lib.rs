@@ -19,6 +19,8 @@ pub mod tail;
 pub use service::run;
 pub use stats::{Stats, StatsSnapshot};
 
+use moviedb_domain::movie::Movie;
+use moviedb_domain::Aggregate;
 use moviedb_event_store::{EventStore, StoreError, StoredEvent};
 use moviedb_read_model::{ApplyReport, Checkpoint, ReadModelError, ReadModels};
 use moviedb_search::{SearchError, SearchIndex};
@@ -177,7 +179,7 @@ impl Projector {
         };
         let movies: Vec<Uuid> = events
             .iter()
-            .filter(|e| e.stream_type == "movie")
+            .filter(|e| e.stream_type == Movie::STREAM_TYPE)
             .map(|e| e.stream_id)
             .collect();
         let documents = if indexer.records_events() {

@@ -31,7 +31,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn EventStore>> 
         .with_context(|| {
             format!(
                 "opening the event store at {}",
-                moviedb_event_store::redact_url(&config.database_url)
+                moviedb_service_kit::redact_url(&config.database_url)
             )
         })
 }
@@ -43,7 +43,7 @@ pub async fn open_read_models(config: &Config) -> anyhow::Result<Arc<dyn ReadMod
         .with_context(|| {
             format!(
                 "opening the read models at {}",
-                moviedb_event_store::redact_url(&config.read_database_url)
+                moviedb_service_kit::redact_url(&config.read_database_url)
             )
         })
 }

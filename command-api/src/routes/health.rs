@@ -1,5 +1,6 @@
 //! Liveness, readiness, and the metrics of a stand-alone command API.
 
+use crate::commands::store_error;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -26,11 +27,11 @@ pub(crate) fn metrics_router() -> Router<AppState> {
 async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let store = state.commands.store();
     let mut body = String::new();
-    if let Some(stored) = store.newest_recorded_at().await? {
+    if let Some(stored) = store.newest_recorded_at().await.map_err(store_error)? {
         body.push_str(&moviedb_event_store::newest_stored_metrics(stored));
     }
     if let Some(outbox) = store.outbox() {
-        body.push_str(&outbox.metrics().await?);
+        body.push_str(&outbox.metrics().await.map_err(store_error)?);
     }
     Ok((
         [(
@@ -47,6 +48,6 @@ async fn live() -> Json<Value> {
 
 /// Ready when the database answers; 503 with `Retry-After` otherwise.
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state.commands.store().ping().await?;
+    state.commands.store().ping().await.map_err(store_error)?;
     Ok(Json(json!({ "status": "ok", "database": "ok" })))
 }

@@ -6,7 +6,7 @@ mod movies;
 mod sessions;
 mod users;
 
-use crate::commands::{Outcome, Write};
+use crate::commands::{store_error, Answer, CommandError, Outcome, Write};
 use crate::error::ApiError;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::state::AppState;
@@ -45,10 +45,7 @@ fn outcome_response(
     outcome: &Outcome,
     location: Option<String>,
 ) -> StoredResponse {
-    let mut body = json!({ "id": outcome.stream_id, "version": outcome.version });
-    if let (Some(body), Value::Object(view)) = (body.as_object_mut(), &outcome.view) {
-        body.extend(view.clone());
-    }
+    let body = outcome_body(outcome);
     let mut headers = vec![
         ("etag".to_owned(), format!("\"{}\"", outcome.version)),
         (
@@ -61,6 +58,27 @@ fn outcome_response(
         status,
         headers,
         body,
+    }
+}
+
+/// What a client is told of a stored write: the resource as it is now, with its id and version.
+fn outcome_body(outcome: &Outcome) -> Value {
+    let (id, version) = (outcome.stream_id, outcome.version);
+    match &outcome.answer {
+        Answer::Movie(fields) => {
+            serde_json::to_value(moviedb_wire::Movie::new(id, fields.clone(), version))
+                .unwrap_or_else(|_| json!({ "id": id, "version": version }))
+        }
+        Answer::Registered { name, email, role } => json!({
+            "id": id,
+            "version": version,
+            "name": name,
+            "email": email,
+            "role": role,
+            "message": format!("{name} ({email}) registered"),
+        }),
+        Answer::RoleChanged { role } => json!({ "id": id, "version": version, "role": role }),
+        Answer::Deleted => json!({ "id": id, "version": version, "deleted": true }),
     }
 }
 
@@ -84,7 +102,14 @@ async fn replay(
 ) -> Result<Option<Response>, ApiError> {
     let Some(key) = key else { return Ok(None) };
     let (scope, k) = key.lookup();
-    key.replay(state.commands.store().idempotency_record(scope, k).await?)
+    key.replay(
+        state
+            .commands
+            .store()
+            .idempotency_record(scope, k)
+            .await
+            .map_err(store_error)?,
+    )
 }
 
 /// Stores a write (with its idempotency record, in the same transaction) and answers.
@@ -100,9 +125,9 @@ async fn commit(
     match state.commands.commit(write).await {
         Ok(_) => Ok(response.into_response()),
         // A concurrent request with the same key won the race: answer as it did.
-        Err(ApiError::IdempotencyRace) => {
+        Err(CommandError::Append(moviedb_event_store::AppendError::IdempotencyKeyUsed)) => {
             replay(state, key).await?.ok_or(ApiError::IdempotencyRace)
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }

@@ -64,7 +64,8 @@ async fn create(
                     .commands
                     .store()
                     .save_idempotency_record(key.record(&response))
-                    .await?;
+                    .await
+                    .map_err(crate::commands::append_error)?;
             }
             Ok(response.into_response())
         }
@@ -130,7 +131,7 @@ async fn create_many(
                 let fields =
                     fields.ok_or_else(|| ApiError::Internal("bulk item taken twice".into()))??;
                 let write = state.commands.add_movie(fields, actor, metadata).await?;
-                state.commands.commit(write).await
+                state.commands.commit(write).await.map_err(ApiError::from)
             }
         });
         let done = futures::future::join_all(writes.collect::<Vec<_>>()).await;

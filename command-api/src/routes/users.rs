@@ -52,19 +52,11 @@ async fn register(
     }
     let input: RegistrationInput = parse_json(&headers, &body)?;
     let command = RegisterUser::parse(input, actor, Utc::now())?;
-    let mut write = state
+    let write = state
         .commands
         .register(command, &metadata(&headers, &actor))
         .await?;
     let location = format!("/v1/users/{}", write.outcome.stream_id);
-    if let Value::Object(view) = &mut write.outcome.view {
-        let message = format!(
-            "{} ({}) registered",
-            view["name"].as_str().unwrap_or_default(),
-            view["email"].as_str().unwrap_or_default()
-        );
-        view.insert("message".into(), message.into());
-    }
     commit(
         &state,
         key.as_ref(),

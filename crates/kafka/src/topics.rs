@@ -1,5 +1,8 @@
 //! Topic names, and creating the topics when missing.
 
+use moviedb_domain::movie::Movie;
+use moviedb_domain::user::User;
+use moviedb_domain::Aggregate;
 use moviedb_service_kit::KafkaConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -14,7 +17,7 @@ pub fn topic_for(prefix: &str, stream_type: &str) -> String {
 
 /// Every topic moviedb uses.
 pub fn topics(prefix: &str) -> Vec<String> {
-    ["movie", "user"]
+    [Movie::STREAM_TYPE, User::STREAM_TYPE]
         .iter()
         .map(|t| topic_for(prefix, t))
         .collect()

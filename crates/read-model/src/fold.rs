@@ -7,8 +7,9 @@
 //! dead-letter table and its stream goes on past it.
 
 use chrono::{DateTime, Utc};
-use moviedb_domain::movie::{MovieEvent, MovieFields};
-use moviedb_domain::user::UserEvent;
+use moviedb_domain::movie::{Movie, MovieEvent, MovieFields};
+use moviedb_domain::user::{User, UserEvent};
+use moviedb_domain::Aggregate;
 use moviedb_event_store::StoredEvent;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -97,7 +98,7 @@ impl Fold {
 fn fold_one(state: &mut FoldedState, event: &StoredEvent) -> Result<(), String> {
     let at = event.recorded_at;
     match event.stream_type.as_str() {
-        "movie" => match event.decode::<MovieEvent>().map_err(|e| e.to_string())? {
+        Movie::STREAM_TYPE => match event.decode::<MovieEvent>().map_err(|e| e.to_string())? {
             MovieEvent::Added(fields) => {
                 *state = FoldedState::Movie {
                     fields: Some(fields),
@@ -133,7 +134,7 @@ fn fold_one(state: &mut FoldedState, event: &StoredEvent) -> Result<(), String> 
                 Ok(())
             }
         },
-        "user" => match event.decode::<UserEvent>().map_err(|e| e.to_string())? {
+        User::STREAM_TYPE => match event.decode::<UserEvent>().map_err(|e| e.to_string())? {
             UserEvent::Registered(user) => {
                 *state = FoldedState::User {
                     name: user.name,

@@ -28,7 +28,7 @@ pub use sql::SqlReadModels;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use moviedb_event_store::StoredEvent;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -61,40 +61,12 @@ pub fn newest_applied_metrics(applied: Option<i64>) -> String {
     )
 }
 
-/// A movie as the query side serves it, serialised with the original app's field names.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct MovieView {
-    /// Stream id.
-    pub id: Uuid,
-    /// Title.
-    pub name: String,
-    /// Director.
-    pub director: String,
-    /// Genres, as written.
-    #[serde(rename = "genre")]
-    pub genres: Vec<String>,
-    /// 0.0 to 10.0.
-    pub imdb_score: f64,
-    /// 0 to 100.
-    #[serde(rename = "99popularity")]
-    pub popularity: f64,
-    /// Stream version (the `ETag`).
-    pub version: u64,
-    /// When it was added.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl MovieView {
-    /// The JSON clients see, with the original app's field names.
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
+/// A movie as the query side serves it: the one movie wire type, which command answers and
+/// search hits use too.
+pub use moviedb_wire::Movie as MovieView;
 
 /// A user as admins see them: never a password or hash (the read model has none).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UserView {
     /// Stream id.
     pub id: Uuid,
@@ -108,20 +80,6 @@ pub struct UserView {
     pub registered_at: DateTime<Utc>,
     /// Stream version.
     pub version: u64,
-}
-
-impl UserView {
-    /// The JSON clients see.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "email": self.email,
-            "role": self.role,
-            "registered_at": self.registered_at,
-            "version": self.version,
-        })
-    }
 }
 
 /// One page of a list and the size of the whole list.

@@ -209,6 +209,44 @@ pub struct Hit {
     pub director_highlight: Option<String>,
 }
 
+impl From<MovieDocument> for moviedb_wire::Movie {
+    fn from(doc: MovieDocument) -> Self {
+        let MovieDocument {
+            id,
+            name,
+            director,
+            genres,
+            imdb_score,
+            popularity,
+            version,
+        } = doc;
+        Self {
+            id,
+            name,
+            director,
+            genres,
+            imdb_score,
+            popularity,
+            version,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+}
+
+impl From<Hit> for moviedb_wire::SearchHit {
+    fn from(hit: Hit) -> Self {
+        Self {
+            movie: hit.movie.into(),
+            score: hit.score,
+            highlight: moviedb_wire::Highlight {
+                name: hit.name_highlight,
+                director: hit.director_highlight,
+            },
+        }
+    }
+}
+
 /// How many hits have a genre.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GenreCount {

@@ -150,7 +150,7 @@ impl std::fmt::Debug for SearchConfig {
             // The URL may carry a password.
             SearchConfig::Elasticsearch { url, index_prefix } => f
                 .debug_struct("Elasticsearch")
-                .field("url", &moviedb_event_store::redact_url(url))
+                .field("url", &redact_url(url))
                 .field("index_prefix", index_prefix)
                 .finish(),
         }
@@ -174,11 +174,11 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field(
                 "database_url",
-                &moviedb_event_store::redact_url(&self.database_url),
+                &redact_url(&self.database_url),
             )
             .field(
                 "read_database_url",
-                &moviedb_event_store::redact_url(&self.read_database_url),
+                &redact_url(&self.read_database_url),
             )
             .field("kafka", &self.kafka)
             .field("search", &self.search)
@@ -316,4 +316,18 @@ fn secret_file(path: &Path) -> anyhow::Result<Vec<u8>> {
     }
     tracing::info!(path = %path.display(), "generated a token secret");
     Ok(secret.into_bytes())
+}
+
+/// A database URL with its password replaced, fit for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }

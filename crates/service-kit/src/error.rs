@@ -5,7 +5,6 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use moviedb_domain::{DomainError, ValidationErrors};
-use moviedb_event_store::{AppendError, StoreError};
 use serde_json::{json, Value};
 
 /// The media type of every error body.
@@ -267,35 +266,5 @@ impl From<DomainError> for ApiError {
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
         ApiError::Invalid(errors)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(e) | StoreError::Contention(e) => ApiError::Unavailable(e),
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<AppendError> for ApiError {
-    fn from(error: AppendError) -> Self {
-        match error {
-            AppendError::Conflict { .. } => ApiError::Conflict {
-                detail: "the resource was changed by another request; reload it and retry".into(),
-                existing: None,
-            },
-            AppendError::KeyTaken { kind, .. } => ApiError::Conflict {
-                detail: format!("{kind} is already taken"),
-                existing: None,
-            },
-            AppendError::GuardMoved { .. } => ApiError::Conflict {
-                detail: "your account changed while the request ran; retry".into(),
-                existing: None,
-            },
-            AppendError::IdempotencyKeyUsed => ApiError::IdempotencyRace,
-            AppendError::Store(e) => e.into(),
-        }
     }
 }

@@ -8,6 +8,7 @@ pub mod serve;
 pub mod telemetry;
 
 pub use config::{AdminSeed, Config, KafkaConfig, SearchConfig, ThrottleConfig};
+pub use config::redact_url;
 pub use error::{ApiError, PROBLEM_JSON};
 pub use serve::{serve, ServerLimits};
 

@@ -7,7 +7,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
-use moviedb_search::{Hit, SearchSort};
+use moviedb_search::SearchSort;
+use moviedb_wire::SearchHit;
 use moviedb_service_kit::ApiError;
 use serde_json::{json, Value};
 
@@ -27,24 +28,6 @@ fn sort_name(sort: SearchSort) -> String {
     }
 }
 
-fn hit_json(hit: &Hit) -> Value {
-    let movie = &hit.movie;
-    json!({
-        "id": movie.id,
-        "name": movie.name,
-        "director": movie.director,
-        "genre": movie.genres,
-        "imdb_score": movie.imdb_score,
-        "99popularity": movie.popularity,
-        "version": movie.version,
-        "score": hit.score,
-        "highlight": {
-            "name": hit.name_highlight,
-            "director": hit.director_highlight,
-        },
-    })
-}
-
 /// A page of hits with `total`, facets over every hit, and highlights.
 async fn search(
     State(state): State<QueryState>,
@@ -59,7 +42,11 @@ async fn search(
         .await
         .map_err(super::search_error)?;
     let mut body = super::page_json(
-        found.hits.iter().map(hit_json).collect(),
+        found
+            .hits
+            .into_iter()
+            .map(|hit| serde_json::to_value(SearchHit::from(hit)).unwrap_or_default())
+            .collect(),
         found.total,
         request.page,
         request.per_page,

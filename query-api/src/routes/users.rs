@@ -30,7 +30,11 @@ async fn list(
         .await
         .map_err(super::read_error)?;
     Ok(Json(super::page_json(
-        users.items.iter().map(|u| u.to_json()).collect(),
+        users
+            .items
+            .iter()
+            .map(|u| serde_json::to_value(u).unwrap_or_default())
+            .collect(),
         users.total,
         page,
         per_page,

@@ -37,61 +37,12 @@ static DRIVERS: Once = Once::new();
 
 mod open;
 mod rebuild;
+mod rows;
+use rows::*;
 
 /// Streams written per round of multi-row `INSERT`s by `load`, and movies read per query by
 /// `movies_by_id` (well under either database's limit on bound parameters).
 const LOAD_CHUNK: usize = 500;
-
-/// `sql` with `params` bound to its `?`s, in order.
-fn bound(
-    sql: &str,
-    params: Vec<Param>,
-) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
-    let cached = crate::apply::worth_caching(params.len());
-    params.into_iter().fold(
-        sqlx::query(sql).persistent(cached),
-        |query, param| match param {
-            Param::Text(v) => query.bind(v),
-            Param::Real(v) => query.bind(v),
-            Param::Int(v) => query.bind(v),
-        },
-    )
-}
-
-fn version_of(row: &AnyRow, index: usize) -> Result<u64, ReadModelError> {
-    let v: i64 = row.try_get(index)?;
-    u64::try_from(v).map_err(|_| ReadModelError::Corrupt(format!("negative version {v}")))
-}
-
-fn uuid_of(row: &AnyRow, index: usize) -> Result<Uuid, ReadModelError> {
-    let text: String = row.try_get(index)?;
-    Uuid::parse_str(&text).map_err(|e| ReadModelError::Corrupt(format!("id `{text}`: {e}")))
-}
-
-fn movie_of(row: &AnyRow) -> Result<MovieView, ReadModelError> {
-    Ok(MovieView {
-        id: uuid_of(row, 0)?,
-        name: row.try_get(1)?,
-        director: row.try_get(2)?,
-        genres: parse_genres(&row.try_get::<String, _>(3)?)?,
-        imdb_score: row.try_get(4)?,
-        popularity: row.try_get(5)?,
-        version: version_of(row, 6)?,
-        created_at: from_micros(row.try_get(7)?)?,
-        updated_at: from_micros(row.try_get(8)?)?,
-    })
-}
-
-fn user_of(row: &AnyRow) -> Result<UserView, ReadModelError> {
-    Ok(UserView {
-        id: uuid_of(row, 0)?,
-        name: row.try_get(1)?,
-        email: row.try_get(2)?,
-        role: row.try_get(3)?,
-        registered_at: from_micros(row.try_get(4)?)?,
-        version: version_of(row, 5)?,
-    })
-}
 
 /// Raises the [`crate::NEWEST_APPLIED`] checkpoint to `recorded_at` (it never goes back: a
 /// late event of another partition is older than what was applied before it).

@@ -23,8 +23,8 @@ impl SqlReadModels {
             (Dialect::MySql, url.replacen("mariadb:", "mysql:", 1))
         } else {
             return Err(ReadModelError::Config(format!(
-                "unsupported read-model URL scheme in `{}`: use sqlite:// or mysql://",
-                moviedb_event_store::redact_url(url)
+                "unsupported read-model URL scheme `{}`: use sqlite:// or mysql://",
+                moviedb_event_store::url_scheme(url)
             )));
         };
         if dialect == Dialect::Sqlite && create && !Any::database_exists(&url).await? {

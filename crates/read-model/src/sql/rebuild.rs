@@ -36,9 +36,9 @@ impl SqlReadModels {
             )
             .await?;
         Ok(json!({
-            "movies": movies.iter().map(|r| movie_of(r).map(|m| m.to_json())).collect::<Result<Vec<_>, _>>()?,
+            "movies": movies.iter().map(|r| movie_of(r).map(|m| serde_json::to_value(m).unwrap_or_default())).collect::<Result<Vec<_>, _>>()?,
             "genres": genres.iter().map(|r| Ok(json!([r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?]))).collect::<Result<Vec<_>, ReadModelError>>()?,
-            "users": users.iter().map(|r| user_of(r).map(|u| u.to_json())).collect::<Result<Vec<_>, _>>()?,
+            "users": users.iter().map(|r| user_of(r).map(|u| serde_json::to_value(u).unwrap_or_default())).collect::<Result<Vec<_>, _>>()?,
             "versions": versions.iter().map(|r| Ok(json!([r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?, version_of(r, 2)?]))).collect::<Result<Vec<_>, ReadModelError>>()?,
         }))
     }

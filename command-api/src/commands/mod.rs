@@ -1,8 +1,17 @@
 //! The command service: load a stream, decide, append. Knows nothing of HTTP, so the CLI and
 //! the bootstrap use it too.
 
-use crate::error::ApiError;
+mod admins;
+mod error;
+mod keys;
+mod outcome;
+
+pub use error::{append_error, store_error, CommandError};
+pub use keys::{rekey, EMAIL_KEY, MOVIE_TITLE_KEY};
+pub use outcome::{Answer, Outcome, Write};
+
 use crate::password::PasswordHasher;
+use admins::Admins;
 use moviedb_domain::movie::{Movie, MovieCommand, MovieEvent, MovieFields, MoviePatch};
 use moviedb_domain::user::{normalise_email, ChangeRole, RegisterUser, User, UserCommand};
 use moviedb_domain::{Actor, Aggregate, DomainEvent, Role};
@@ -10,116 +19,8 @@ use moviedb_event_store::{
     AppendError, AppendRequest, Credentials, EventStore, Metadata, NewEvent, StoredEvent,
     StreamGuard, UniqueKey,
 };
-use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use uuid::Uuid;
-
-/// The unique-key kind of e-mail addresses.
-pub const EMAIL_KEY: &str = "email";
-/// The unique-key kind of movie name + director.
-pub const MOVIE_TITLE_KEY: &str = "movie_title";
-
-/// Brings stored uniqueness keys to the current rule (NFKC, lower case, no default-ignorable
-/// code points, Latin look-alikes; see `moviedb_domain::text`), so a title reserved before the
-/// rule changed still blocks its look-alikes. Idempotent: keys already in the current form are
-/// left alone, so it runs at every start.
-pub async fn rekey(store: &dyn EventStore) -> Result<(), moviedb_event_store::StoreError> {
-    fn title(old: &str) -> String {
-        match old.split_once('\u{1f}') {
-            Some((name, director)) => moviedb_domain::movie::title_key(name, director),
-            None => moviedb_domain::text::text_key(old),
-        }
-    }
-    for (kind, derive) in [
-        (MOVIE_TITLE_KEY, title as for<'k> fn(&'k str) -> String),
-        (EMAIL_KEY, normalise_email),
-    ] {
-        let done = store.rekey(kind, derive).await?;
-        if done.changed > 0 || done.clashes > 0 {
-            tracing::info!(
-                kind,
-                changed = done.changed,
-                clashes = done.clashes,
-                "uniqueness keys re-derived"
-            );
-        }
-    }
-    Ok(())
-}
-
-/// A decided write, not yet stored: the append and what it will have produced.
-#[derive(Debug)]
-pub struct Write {
-    /// What the store must write, all or nothing.
-    pub append: AppendRequest,
-    /// What the client is told once it is written.
-    pub outcome: Outcome,
-}
-
-/// The result of a write, as the client sees it.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// The stream written.
-    pub stream_id: Uuid,
-    /// Its version afterwards.
-    pub version: u64,
-    /// The resource's new state, for the response body.
-    pub view: Value,
-}
-
-/// The movie as clients see it, with the original app's field names.
-pub fn movie_view(fields: &MovieFields) -> Value {
-    json!({
-        "name": fields.name,
-        "director": fields.director,
-        "genre": fields.genres,
-        "imdb_score": fields.imdb_score,
-        "99popularity": fields.popularity,
-    })
-}
-
-/// The most admins [`Admins`] remembers; past it, it starts again empty.
-const ADMINS_AT_MOST: usize = 10_000;
-
-/// The admins seen lately, each with the version of their stream at which they were admins.
-///
-/// Every write checks its caller's role. Reading the caller's stream for it cost a database
-/// round trip per request (two on MySQL, with the ping sqlx sends when it takes the connection
-/// back), as much as the append itself. Instead an admin's role is read once and remembered
-/// with its stream version, and every append decided on it carries that version as a
-/// [`StreamGuard`]: the store writes it only if the admin's stream has not moved since, in the
-/// same transaction. If it moved (a role change, from any process), the role is read again and
-/// the append retried, or refused if the caller is no longer an admin. So a demoted admin
-/// loses the right at once, as before, and a steady stream of writes reads no role at all.
-/// Users who are not admins are not remembered: nothing they may do depends on their role.
-#[derive(Default)]
-struct Admins(Mutex<HashMap<Uuid, u64>>);
-
-impl Admins {
-    fn version(&self, user_id: Uuid) -> Option<u64> {
-        self.lock().get(&user_id).copied()
-    }
-
-    fn remember(&self, user_id: Uuid, version: u64) {
-        let mut seen = self.lock();
-        if seen.len() >= ADMINS_AT_MOST {
-            seen.clear();
-        }
-        seen.insert(user_id, version);
-    }
-
-    fn forget(&self, user_id: Uuid) {
-        self.lock().remove(&user_id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, u64>> {
-        // The map holds no invariant a panic could break.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
 
 /// How often an append whose caller's stream moved is decided again before it is given up.
 const GUARD_ATTEMPTS: usize = 3;
@@ -155,7 +56,7 @@ impl CommandService {
         &self.store
     }
 
-    async fn load<A: Aggregate>(&self, stream_id: Uuid) -> Result<(A, u64), ApiError>
+    async fn load<A: Aggregate>(&self, stream_id: Uuid) -> Result<(A, u64), CommandError>
     where
         A::Event: DomainEvent,
     {
@@ -170,7 +71,7 @@ impl CommandService {
 
     /// The current role of a user, or `None` if no such user. An admin's is remembered (see
     /// [`Admins`]): every append decided on it is guarded by the admin's stream version.
-    pub async fn current_role(&self, user_id: Uuid) -> Result<Option<Role>, ApiError> {
+    pub async fn current_role(&self, user_id: Uuid) -> Result<Option<Role>, CommandError> {
         if self.admins.version(user_id).is_some() {
             return Ok(Some(Role::Admin));
         }
@@ -178,7 +79,7 @@ impl CommandService {
     }
 
     /// The role read from the user's stream (remembered if admin), and the stream's version.
-    async fn read_role(&self, user_id: Uuid) -> Result<(Option<Role>, u64), ApiError> {
+    async fn read_role(&self, user_id: Uuid) -> Result<(Option<Role>, u64), CommandError> {
         let (user, version) = self.load::<User>(user_id).await?;
         let role = user.role();
         if role == Some(Role::Admin) {
@@ -190,7 +91,7 @@ impl CommandService {
     /// The guard for an append decided on `actor`'s role: an admin's stream version. If the
     /// admin is no longer remembered (another request found their stream moved meanwhile),
     /// the role is read again: an append decided on an admin role is never left unguarded.
-    async fn guard(&self, actor: Actor) -> Result<Option<StreamGuard>, ApiError> {
+    async fn guard(&self, actor: Actor) -> Result<Option<StreamGuard>, CommandError> {
         let Actor::User {
             id,
             role: Role::Admin,
@@ -202,7 +103,7 @@ impl CommandService {
             Some(version) => version,
             None => match self.read_role(id).await? {
                 (Some(Role::Admin), version) => version,
-                _ => return Err(no_longer_admin()),
+                _ => return Err(CommandError::NoLongerAdmin),
             },
         };
         Ok(Some(StreamGuard {
@@ -216,7 +117,7 @@ impl CommandService {
         &self,
         command: RegisterUser,
         metadata: &Metadata,
-    ) -> Result<Write, ApiError> {
+    ) -> Result<Write, CommandError> {
         let user_id = Uuid::now_v7();
         let events = User::default().decide(&UserCommand::Register(command.clone()))?;
         let email = command.email.key();
@@ -226,10 +127,10 @@ impl CommandService {
             .await?
             .is_some()
         {
-            return Err(email_taken());
+            return Err(CommandError::EmailTaken);
         }
         let password_hash = self.hasher.hash(command.password.expose()).await?;
-        let mut append = AppendRequest::new("user", user_id, 0, new_events(&events, metadata));
+        let mut append = AppendRequest::new(User::STREAM_TYPE, user_id, 0, new_events(&events, metadata));
         append.guard = self.guard(command.actor).await?;
         append
             .reserve
@@ -239,16 +140,16 @@ impl CommandService {
             email,
             password_hash,
         });
-        let view = json!({
-            "name": command.name.as_ref(),
-            "email": command.email.as_ref(),
-            "role": command.role,
-        });
+        let answer = Answer::Registered {
+            name: command.name.as_ref().to_owned(),
+            email: command.email.as_ref().to_owned(),
+            role: command.role,
+        };
         Ok(Write {
             outcome: Outcome {
                 stream_id: user_id,
                 version: events.len() as u64,
-                view,
+                answer,
             },
             append,
         })
@@ -260,13 +161,13 @@ impl CommandService {
         &self,
         email: &str,
         password: &str,
-    ) -> Result<(Uuid, Role), ApiError> {
+    ) -> Result<(Uuid, Role), CommandError> {
         let credentials = self
             .store
             .credentials_by_email(&normalise_email(email))
             .await?;
         let hash = credentials.as_ref().map(|c| c.password_hash.as_str());
-        let bad = || ApiError::Unauthorized("wrong e-mail or password");
+        let bad = || CommandError::WrongCredentials;
         if !self.hasher.verify(hash, password).await? {
             return Err(bad());
         }
@@ -283,7 +184,7 @@ impl CommandService {
         if_match: Option<u64>,
         actor: Actor,
         metadata: &Metadata,
-    ) -> Result<Write, ApiError> {
+    ) -> Result<Write, CommandError> {
         let (user, version) = self.load::<User>(user_id).await?;
         check_if_match(if_match, version)?;
         let events = user.decide(&UserCommand::ChangeRole(ChangeRole {
@@ -292,14 +193,13 @@ impl CommandService {
             actor,
         }))?;
         let mut append =
-            AppendRequest::new("user", user_id, version, new_events(&events, metadata));
+            AppendRequest::new(User::STREAM_TYPE, user_id, version, new_events(&events, metadata));
         append.guard = self.guard(actor).await?;
-        let view = json!({ "role": role });
         Ok(Write {
             outcome: Outcome {
                 stream_id: user_id,
                 version: version + events.len() as u64,
-                view,
+                answer: Answer::RoleChanged { role },
             },
             append,
         })
@@ -311,7 +211,7 @@ impl CommandService {
         fields: MovieFields,
         actor: Actor,
         metadata: &Metadata,
-    ) -> Result<Write, ApiError> {
+    ) -> Result<Write, CommandError> {
         let movie_id = Uuid::now_v7();
         let events = Movie::default().decide(&MovieCommand::Add {
             fields: fields.clone(),
@@ -320,14 +220,14 @@ impl CommandService {
         // No look-up first: the append's reservation refuses a taken name + director, and
         // `commit` turns that into the same 409.
         let key = UniqueKey::new(MOVIE_TITLE_KEY, fields.title_key());
-        let mut append = AppendRequest::new("movie", movie_id, 0, new_events(&events, metadata));
+        let mut append = AppendRequest::new(Movie::STREAM_TYPE, movie_id, 0, new_events(&events, metadata));
         append.reserve.push(key);
         append.guard = self.guard(actor).await?;
         Ok(Write {
             outcome: Outcome {
                 stream_id: movie_id,
                 version: 1,
-                view: movie_view(&fields),
+                answer: Answer::Movie(fields),
             },
             append,
         })
@@ -341,7 +241,7 @@ impl CommandService {
         if_match: Option<u64>,
         actor: Actor,
         metadata: &Metadata,
-    ) -> Result<Write, ApiError> {
+    ) -> Result<Write, CommandError> {
         let (movie, version) = self.load::<Movie>(movie_id).await?;
         let events = movie
             .decide(&MovieCommand::Update { patch, actor })
@@ -353,9 +253,9 @@ impl CommandService {
             after.fields().cloned(),
         );
         let after =
-            after.ok_or_else(|| ApiError::Internal("an update left no live movie".into()))?;
+            after.ok_or_else(|| CommandError::Internal("an update left no live movie".into()))?;
         let mut append =
-            AppendRequest::new("movie", movie_id, version, new_events(&events, metadata));
+            AppendRequest::new(Movie::STREAM_TYPE, movie_id, version, new_events(&events, metadata));
         append.guard = self.guard(actor).await?;
         if before.as_deref() != Some(after.title_key().as_str()) {
             let key = UniqueKey::new(MOVIE_TITLE_KEY, after.title_key());
@@ -370,7 +270,7 @@ impl CommandService {
         let outcome = Outcome {
             stream_id: movie_id,
             version: version + events.len() as u64,
-            view: movie_view(&after),
+            answer: Answer::Movie(after),
         };
         Ok(Write { append, outcome })
     }
@@ -382,14 +282,14 @@ impl CommandService {
         if_match: Option<u64>,
         actor: Actor,
         metadata: &Metadata,
-    ) -> Result<Write, ApiError> {
+    ) -> Result<Write, CommandError> {
         let (movie, version) = self.load::<Movie>(movie_id).await?;
         let events: Vec<MovieEvent> = movie
             .decide(&MovieCommand::Delete { actor })
             .map_err(not_found_movie)?;
         check_if_match(if_match, version)?;
         let mut append =
-            AppendRequest::new("movie", movie_id, version, new_events(&events, metadata));
+            AppendRequest::new(Movie::STREAM_TYPE, movie_id, version, new_events(&events, metadata));
         append.guard = self.guard(actor).await?;
         append.release.extend(
             movie
@@ -399,7 +299,7 @@ impl CommandService {
         let outcome = Outcome {
             stream_id: movie_id,
             version: version + 1,
-            view: json!({ "deleted": true }),
+            answer: Answer::Deleted,
         };
         Ok(Write { append, outcome })
     }
@@ -407,12 +307,12 @@ impl CommandService {
     /// Stores a decided write. If it was decided on an admin's remembered role and the admin's
     /// stream has moved since, the role is read again: the write is stored if they are still an
     /// admin, refused if not.
-    pub async fn commit(&self, write: Write) -> Result<Outcome, ApiError> {
+    pub async fn commit(&self, write: Write) -> Result<Outcome, CommandError> {
         let Write {
             mut append,
             outcome,
         } = write;
-        let user_stream = (append.stream_type == "user").then_some(append.stream_id);
+        let user_stream = (append.stream_type == User::STREAM_TYPE).then_some(append.stream_id);
         let mut attempt = 1;
         let stored = loop {
             let retry =
@@ -442,55 +342,35 @@ impl CommandService {
                 Ok(outcome)
             }
             Err(AppendError::KeyTaken { kind, owner }) => Err(match kind.as_str() {
-                EMAIL_KEY => email_taken(),
+                EMAIL_KEY => CommandError::EmailTaken,
                 MOVIE_TITLE_KEY => self.movie_exists(owner).await,
-                _ => ApiError::Conflict {
-                    detail: format!("{kind} is already taken"),
-                    existing: None,
-                },
+                _ => AppendError::KeyTaken { kind, owner }.into(),
             }),
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn movie_exists(&self, owner: Uuid) -> ApiError {
-        let existing = match self.load::<Movie>(owner).await {
-            Ok((movie, version)) => movie.fields().map(|f| {
-                let mut view = movie_view(f);
-                view["id"] = json!(owner);
-                view["version"] = json!(version);
-                view
-            }),
+    async fn movie_exists(&self, owner: Uuid) -> CommandError {
+        let movie = match self.load::<Movie>(owner).await {
+            Ok((movie, version)) => movie
+                .fields()
+                .map(|f| Box::new(moviedb_wire::Movie::new(owner, f.clone(), version))),
             Err(_) => None,
         };
-        ApiError::Conflict {
-            detail: "a movie with this name and director already exists".into(),
-            existing: existing.or_else(|| Some(json!({ "id": owner }))),
-        }
+        CommandError::MovieExists { owner, movie }
     }
 }
 
-fn no_longer_admin() -> ApiError {
-    ApiError::Forbidden("only an admin may do this, and your role has changed")
-}
-
-fn email_taken() -> ApiError {
-    ApiError::Conflict {
-        detail: "this e-mail address is already registered".into(),
-        existing: None,
-    }
-}
-
-fn not_found_movie(error: moviedb_domain::DomainError) -> ApiError {
+fn not_found_movie(error: moviedb_domain::DomainError) -> CommandError {
     match error {
-        moviedb_domain::DomainError::NotFound => ApiError::NotFound("no such movie".into()),
+        moviedb_domain::DomainError::NotFound => CommandError::NoSuchMovie,
         other => other.into(),
     }
 }
 
-fn check_if_match(if_match: Option<u64>, current: u64) -> Result<(), ApiError> {
+fn check_if_match(if_match: Option<u64>, current: u64) -> Result<(), CommandError> {
     match if_match {
-        Some(expected) if expected != current => Err(ApiError::PreconditionFailed { current }),
+        Some(expected) if expected != current => Err(CommandError::VersionMismatch { current }),
         _ => Ok(()),
     }
 }
@@ -503,63 +383,4 @@ fn new_events<E: DomainEvent>(events: &[E], metadata: &Metadata) -> Vec<NewEvent
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use moviedb_domain::user::{UserEvent, UserRegistered, UserRoleChanged};
-
-    /// An admin demoted meanwhile, whose remembered role another request has already dropped:
-    /// a decision taken on the admin role read before is refused, never stored unguarded.
-    #[tokio::test]
-    async fn an_admin_decision_is_never_stored_unguarded() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("events.db").display());
-        let store: Arc<dyn EventStore> = Arc::new(
-            moviedb_event_store::SqliteEventStore::connect(&url)
-                .await
-                .expect("store"),
-        );
-        let service = CommandService::new(store.clone(), PasswordHasher::new().expect("hasher"));
-        let id = Uuid::now_v7();
-        let metadata = Metadata::default();
-        let events = [
-            UserEvent::Registered(UserRegistered {
-                name: "Ada".into(),
-                email: "ada@example.com".into(),
-                role: Role::Admin,
-                registered_at: chrono::Utc::now(),
-            }),
-            UserEvent::RoleChanged(UserRoleChanged { role: Role::User }),
-        ];
-        store
-            .append(AppendRequest::new(
-                "user",
-                id,
-                0,
-                new_events(&events, &metadata),
-            ))
-            .await
-            .expect("an admin, demoted");
-        // The request's actor was read while they were an admin; nothing is remembered now.
-        let actor = Actor::User {
-            id,
-            role: Role::Admin,
-        };
-        let fields = MovieFields {
-            name: "Vertigo".into(),
-            director: "Alfred Hitchcock".into(),
-            genres: vec!["Mystery".into()],
-            imdb_score: 8.3,
-            popularity: 83.0,
-        };
-        let decided = service.add_movie(fields, actor, &metadata).await;
-        assert!(
-            matches!(decided, Err(ApiError::Forbidden(_))),
-            "{decided:?}"
-        );
-        assert_eq!(
-            store.head_position().await.expect("head"),
-            2,
-            "nothing stored"
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,199 @@
+//! One event applied to the read models: a movie's or a user's row, its genres.
+
+use super::*;
+
+pub(super) fn rejected(event: &StoredEvent, reason: impl Into<String>) -> ReadModelError {
+    ReadModelError::Rejected {
+        event_id: event.event_id,
+        reason: reason.into(),
+    }
+}
+
+pub(super) async fn apply_one(
+    conn: &mut AnyConnection,
+    t: &Tables,
+    event: &StoredEvent,
+) -> Result<(), ReadModelError> {
+    match event.stream_type.as_str() {
+        Movie::STREAM_TYPE => {
+            let decoded = event
+                .decode::<MovieEvent>()
+                .map_err(|e| rejected(event, e.to_string()))?;
+            apply_movie(conn, t, event, decoded).await
+        }
+        User::STREAM_TYPE => {
+            let decoded = event
+                .decode::<UserEvent>()
+                .map_err(|e| rejected(event, e.to_string()))?;
+            apply_user(conn, t, event, decoded).await
+        }
+        other => Err(rejected(event, format!("unknown stream type `{other}`"))),
+    }
+}
+
+pub(super) async fn apply_movie(
+    conn: &mut AnyConnection,
+    t: &Tables,
+    event: &StoredEvent,
+    decoded: MovieEvent,
+) -> Result<(), ReadModelError> {
+    let id = event.stream_id.to_string();
+    let at = micros(event.recorded_at);
+    match decoded {
+        MovieEvent::Added(fields) => {
+            let insert = t.sql(
+                "INSERT INTO {movies} (name, name_key, director, director_key, genres, imdb_score, \
+                 popularity, version, updated_at, created_at, movie_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            );
+            bind_row(sqlx::query(&insert), &fields, event.version, at)
+                .bind(at)
+                .bind(id.clone())
+                .execute(&mut *conn)
+                .await?;
+            insert_genres(conn, t, &id, &fields.genres).await
+        }
+        MovieEvent::Updated(patch) => {
+            let current = load_fields(conn, t, &id)
+                .await?
+                .ok_or_else(|| rejected(event, "an update of a movie the read model lacks"))?;
+            let fields = patch.apply_to(current);
+            let update = t.sql(
+                "UPDATE {movies} SET name = ?, name_key = ?, director = ?, director_key = ?, \
+                 genres = ?, imdb_score = ?, popularity = ?, version = ?, updated_at = ? \
+                 WHERE movie_id = ?",
+            );
+            bind_row(sqlx::query(&update), &fields, event.version, at)
+                .bind(id.clone())
+                .execute(&mut *conn)
+                .await?;
+            if patch.genres.is_some() {
+                delete_genres(conn, t, &id).await?;
+                insert_genres(conn, t, &id, &fields.genres).await?;
+            }
+            Ok(())
+        }
+        MovieEvent::Deleted(_) => {
+            delete_genres(conn, t, &id).await?;
+            sqlx::query(&t.sql("DELETE FROM {movies} WHERE movie_id = ?"))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn apply_user(
+    conn: &mut AnyConnection,
+    t: &Tables,
+    event: &StoredEvent,
+    decoded: UserEvent,
+) -> Result<(), ReadModelError> {
+    let id = event.stream_id.to_string();
+    match decoded {
+        UserEvent::Registered(user) => {
+            sqlx::query(&t.sql(
+                "INSERT INTO {users} (name, email, role, registered_at, version, user_id) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(user.name)
+            .bind(user.email)
+            .bind(user.role.as_str())
+            .bind(micros(user.registered_at))
+            .bind(sql_version(event.version))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        UserEvent::RoleChanged(change) => {
+            sqlx::query(&t.sql("UPDATE {users} SET role = ?, version = ? WHERE user_id = ?"))
+                .bind(change.role.as_str())
+                .bind(sql_version(event.version))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Binds the columns INSERT and UPDATE share, in their order: `name, name_key, director,
+/// director_key, genres, imdb_score, popularity, version, updated_at`.
+pub(super) fn bind_row<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    fields: &MovieFields,
+    version: u64,
+    at: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(fields.name.clone())
+        .bind(fields.name.to_lowercase())
+        .bind(fields.director.clone())
+        .bind(fields.director.to_lowercase())
+        .bind(genres_json(&fields.genres))
+        .bind(fields.imdb_score)
+        .bind(fields.popularity)
+        .bind(sql_version(version))
+        .bind(at)
+}
+
+pub(crate) fn genres_json(genres: &[String]) -> String {
+    serde_json::to_string(genres).unwrap_or_else(|_| "[]".into())
+}
+
+pub(super) async fn insert_genres(
+    conn: &mut AnyConnection,
+    t: &Tables,
+    id: &str,
+    genres: &[String],
+) -> Result<(), ReadModelError> {
+    // The domain de-duplicates genres case-insensitively, so the keys are distinct.
+    for genre in genres {
+        sqlx::query(&t.sql("INSERT INTO {genres} (genre_key, movie_id) VALUES (?, ?)"))
+            .bind(genre.to_lowercase())
+            .bind(id.to_owned())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn delete_genres(
+    conn: &mut AnyConnection,
+    t: &Tables,
+    id: &str,
+) -> Result<(), ReadModelError> {
+    sqlx::query(&t.sql("DELETE FROM {genres} WHERE movie_id = ?"))
+        .bind(id.to_owned())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn load_fields(
+    conn: &mut AnyConnection,
+    t: &Tables,
+    id: &str,
+) -> Result<Option<MovieFields>, ReadModelError> {
+    let row = sqlx::query(&t.sql(
+        "SELECT name, director, genres, imdb_score, popularity FROM {movies} WHERE movie_id = ?",
+    ))
+    .bind(id.to_owned())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| {
+        Ok(MovieFields {
+            name: row.try_get(0)?,
+            director: row.try_get(1)?,
+            genres: parse_genres(&row.try_get::<String, _>(2)?)?,
+            imdb_score: row.try_get(3)?,
+            popularity: row.try_get(4)?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn parse_genres(json: &str) -> Result<Vec<String>, ReadModelError> {
+    serde_json::from_str(json).map_err(|e| ReadModelError::Corrupt(format!("genres: {e}")))
+}
