@@ -30,8 +30,8 @@ impl LocalProjector for InProcess {
         self.0.stats().index_reached(target)
     }
 
-    async fn metrics(&self) -> String {
-        service::metrics(&self.0).await
+    async fn report(&self, metrics: &moviedb_service_kit::Metrics) {
+        service::report(&self.0, metrics).await
     }
 }
 
@@ -73,6 +73,7 @@ impl Embedded {
             wait: config.consistency_wait,
             progress: Some(projector.stats().progress()),
             local: Some(Arc::new(InProcess(projector.clone()))),
+            metrics: command.metrics(),
         };
         let command = command.merge(moviedb_query_api::routes::routes(query));
         Ok(Self {

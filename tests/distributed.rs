@@ -617,11 +617,22 @@ async fn the_metrics_show_a_stalled_projection() {
         Some(0.0),
         "{text}"
     );
+    // Each service counts its own requests by route: the projector its scrapes.
+    let text = metrics(stack.projectors[0].1.as_str()).await;
+    assert!(
+        text.contains(r#"moviedb_http_requests_total{method="GET",route="/metrics",status="200"}"#),
+        "{text}"
+    );
     let text = metrics(stack.query(0)).await;
     assert!(
         gauge(&text, "moviedb_projection_newest_event_age_seconds").is_some(),
         "{text}"
     );
+    assert!(
+        text.contains(r#"moviedb_http_requests_total{method="GET",route="/v1/movies",status="200"}"#),
+        "{text}"
+    );
+    assert!(!text.contains(r#"method="POST""#), "{text}");
     // The command API's own: the newest event and the relay's backlog (empty once the relay
     // has removed what it published).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -637,6 +648,10 @@ async fn the_metrics_show_a_stalled_projection() {
         "{text}"
     );
     assert_eq!(gauge(&text, "moviedb_outbox_pending"), Some(0.0), "{text}");
+    assert!(
+        text.contains(r#"moviedb_http_requests_total{method="POST",route="/v1/movies",status="201"} 1"#),
+        "{text}"
+    );
     assert_eq!(
         gauge(&text, "moviedb_outbox_oldest_pending_age_seconds"),
         Some(0.0),

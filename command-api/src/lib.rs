@@ -81,6 +81,7 @@ impl Application {
             tokens: Tokens::new(&config.jwt_secret, config.token_ttl),
             body_limit: config.body_limit,
             throttle: throttle::Throttle::new(&config.throttle),
+            metrics: moviedb_service_kit::Metrics::new(),
         };
         let listener = TcpListener::bind(config.listen)
             .await
@@ -109,6 +110,12 @@ impl Application {
         self.store.clone()
     }
 
+    /// The metrics its middleware records: one process serving the query side too reports
+    /// them on that side's `/metrics`.
+    pub fn metrics(&self) -> moviedb_service_kit::Metrics {
+        self.state.metrics.clone()
+    }
+
     /// The command service, for the CLI and other roles sharing the process.
     pub fn commands(&self) -> CommandService {
         self.commands.clone()
@@ -134,9 +141,11 @@ impl Application {
         } else {
             routes::metrics(self.state.clone())
         };
+        let metrics = self.state.metrics.clone();
         let router = moviedb_service_kit::with_middleware(
             routes::routes(self.state).merge(extra),
             body_limit,
+            &metrics,
         );
         let limits = moviedb_service_kit::ServerLimits::from_env()?;
         moviedb_service_kit::serve(self.listener, router, limits, shutdown).await

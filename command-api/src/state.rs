@@ -14,4 +14,6 @@ pub struct AppState {
     pub body_limit: usize,
     /// Login and registration throttling.
     pub throttle: crate::throttle::Throttle,
+    /// The requests counted, for `/metrics`.
+    pub metrics: moviedb_service_kit::Metrics,
 }

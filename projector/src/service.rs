@@ -10,14 +10,13 @@
 use crate::Projector;
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use moviedb_event_store::EventStore;
+use moviedb_event_store::{EventStore, GaugeValue};
 use moviedb_read_model::ReadModels;
 use moviedb_search::SearchIndex;
-use moviedb_service_kit::{ApiError, Config, SearchConfig};
+use moviedb_service_kit::{ApiError, Config, Metrics, SearchConfig};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -138,12 +137,20 @@ pub fn spawn_feed(
     Ok(())
 }
 
-/// The projector's counters and how stale the read models are: the age of the newest event
-/// they hold (the checkpoint every applying batch keeps), of the newest event stored, how far
-/// the first trails the second (0 once caught up; it grows while events are written and none
-/// are applied), and on MySQL the outbox backlog.
-pub async fn metrics(projector: &Projector) -> String {
-    let mut body = projector.stats().prometheus();
+/// Sets the projector's counters and how stale the read models are on `metrics`: the age of
+/// the newest event they hold (the checkpoint every applying batch keeps), of the newest event
+/// stored, how far the first trails the second (0 once caught up; it grows while events are
+/// written and none are applied), on MySQL the outbox backlog, and the dead letters waiting.
+/// What cannot be read is left out and logged.
+pub async fn report(projector: &Projector, metrics: &Metrics) {
+    for (name, help, total) in projector.stats().counters() {
+        metrics.set_counter(name, help, total);
+    }
+    metrics.set_gauge(
+        "moviedb_projection_lag_ms",
+        "Commit-to-visible time of the last applied batch.",
+        projector.stats().snapshot().last_lag_ms as f64,
+    );
     let applied = match projector
         .read_models()
         .checkpoint(moviedb_read_model::NEWEST_APPLIED)
@@ -155,7 +162,6 @@ pub async fn metrics(projector: &Projector) -> String {
             None
         }
     };
-    body.push_str(&moviedb_read_model::newest_applied_metrics(applied));
     let stored = match projector.store().newest_recorded_at().await {
         Ok(stored) => stored,
         Err(e) => {
@@ -163,37 +169,49 @@ pub async fn metrics(projector: &Projector) -> String {
             None
         }
     };
-    if let Some(stored) = stored {
-        body.push_str(&moviedb_event_store::newest_stored_metrics(stored));
-    }
+    let mut gauges: Vec<GaugeValue> = Vec::new();
+    gauges.extend(moviedb_read_model::newest_applied_gauge(applied));
+    gauges.extend(stored.map(moviedb_event_store::newest_stored_gauge));
     // On MySQL, the first part of the lag: events not yet relayed.
     if let Some(outbox) = projector.store().outbox() {
-        match outbox.metrics().await {
-            Ok(text) => body.push_str(&text),
+        match outbox.gauges().await {
+            Ok(outbox) => gauges.extend(outbox),
             Err(e) => tracing::warn!(error = %e, "cannot read the outbox backlog for /metrics"),
         }
     }
     // Both known: before the first batch of a version that keeps the checkpoint, nothing.
     if let (Some(stored), Some(applied)) = (stored, applied) {
-        body.push_str(&format!(
-            "# HELP moviedb_projection_behind_seconds How much older the newest applied event is than the newest stored one (alert when above 30 for a minute).\n\
-             # TYPE moviedb_projection_behind_seconds gauge\n\
-             moviedb_projection_behind_seconds {}\n",
-            (stored - applied).max(0) as f64 / 1e6
+        gauges.push((
+            "moviedb_projection_behind_seconds",
+            "How much older the newest applied event is than the newest stored one (alert when above 30 for a minute).",
+            (stored - applied).max(0) as f64 / 1e6,
         ));
     }
-    body
+    match projector.read_models().dead_letter_count().await {
+        Ok(dead) => {
+            let (name, help) = moviedb_read_model::DEAD_LETTERS;
+            gauges.push((name, help, dead as f64));
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count dead letters for /metrics"),
+    }
+    for (name, help, value) in gauges {
+        metrics.set_gauge(name, help, value);
+    }
 }
 
-fn router(projector: Projector) -> Router {
+fn router(projector: Projector, metrics: Metrics) -> Router {
     Router::new()
         .route(
             "/health/live",
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
         .route("/health/ready", get(ready))
-        .route("/metrics", get(metrics_route))
-        .with_state(projector)
+        .with_state(projector.clone())
+        .merge(
+            Router::new()
+                .route("/metrics", get(metrics_route))
+                .with_state((projector, metrics)),
+        )
 }
 
 /// Ready when the read models and the search index answer; 503 with `Retry-After` otherwise.
@@ -214,15 +232,9 @@ async fn ready(State(projector): State<Projector>) -> Result<Json<Value>, ApiErr
     ))
 }
 
-async fn metrics_route(State(projector): State<Projector>) -> impl IntoResponse {
-    let mut body = metrics(&projector).await;
-    match projector.read_models().dead_letter_count().await {
-        Ok(dead) => body.push_str(&format!(
-            "# TYPE moviedb_dead_letters gauge\nmoviedb_dead_letters {dead}\n"
-        )),
-        Err(e) => tracing::warn!(error = %e, "cannot count dead letters for /metrics"),
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+async fn metrics_route(State((projector, metrics)): State<(Projector, Metrics)>) -> Response {
+    report(&projector, &metrics).await;
+    metrics.response()
 }
 
 /// Runs the projector until SIGINT or SIGTERM.
@@ -241,7 +253,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "projector health and metrics listening");
     let limits = moviedb_service_kit::ServerLimits::from_env()?;
-    let app = moviedb_service_kit::with_middleware(router(projector), config.body_limit);
+    let metrics = Metrics::new();
+    let app = moviedb_service_kit::with_middleware(
+        router(projector, metrics.clone()),
+        config.body_limit,
+        &metrics,
+    );
     let served = moviedb_service_kit::serve(
         listener,
         app,

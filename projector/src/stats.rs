@@ -163,25 +163,40 @@ impl Stats {
         }
     }
 
-    /// The counters in Prometheus' text format.
-    pub fn prometheus(&self) -> String {
+    /// The counters for `/metrics`: name, help, total.
+    pub fn counters(&self) -> [(&'static str, &'static str, u64); 6] {
         let s = self.snapshot();
-        format!(
-            "# HELP moviedb_projection_lag_ms Commit-to-visible time of the last applied batch.\n\
-             # TYPE moviedb_projection_lag_ms gauge\nmoviedb_projection_lag_ms {}\n\
-             # TYPE moviedb_projector_events_applied_total counter\nmoviedb_projector_events_applied_total {}\n\
-             # TYPE moviedb_projector_events_skipped_total counter\nmoviedb_projector_events_skipped_total {}\n\
-             # TYPE moviedb_projector_dead_letters_total counter\nmoviedb_projector_dead_letters_total {}\n\
-             # TYPE moviedb_projector_gaps_repaired_total counter\nmoviedb_projector_gaps_repaired_total {}\n\
-             # TYPE moviedb_projector_documents_indexed_total counter\nmoviedb_projector_documents_indexed_total {}\n\
-             # TYPE moviedb_projector_batches_total counter\nmoviedb_projector_batches_total {}\n",
-            s.last_lag_ms,
-            s.applied,
-            s.skipped,
-            s.dead_lettered,
-            s.gaps_repaired,
-            s.indexed,
-            s.batches
-        )
+        [
+            (
+                "moviedb_projector_events_applied_total",
+                "Events that changed the read models.",
+                s.applied,
+            ),
+            (
+                "moviedb_projector_events_skipped_total",
+                "Events skipped as duplicates.",
+                s.skipped,
+            ),
+            (
+                "moviedb_projector_dead_letters_total",
+                "Events set aside as dead letters by this process.",
+                s.dead_lettered,
+            ),
+            (
+                "moviedb_projector_gaps_repaired_total",
+                "Gaps in a stream filled from the event store.",
+                s.gaps_repaired,
+            ),
+            (
+                "moviedb_projector_documents_indexed_total",
+                "Search documents written.",
+                s.indexed,
+            ),
+            (
+                "moviedb_projector_batches_total",
+                "Batches applied.",
+                s.batches,
+            ),
+        ]
     }
 }

@@ -25,6 +25,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         wait: config.consistency_wait,
         progress: None,
         local: None,
+        metrics: moviedb_service_kit::Metrics::new(),
     };
     let app = QueryApplication::build(config.listen, state, config.body_limit).await?;
     app.run_until_stopped(moviedb_service_kit::shutdown_signal())

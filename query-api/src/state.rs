@@ -3,6 +3,7 @@
 use moviedb_read_model::ReadModels;
 use moviedb_search::SearchIndex;
 use moviedb_service_kit::auth::Tokens;
+use moviedb_service_kit::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -22,6 +23,8 @@ pub struct QueryState {
     pub progress: Option<watch::Receiver<u64>>,
     /// The projector of this process (the embedded default); `None` when it runs elsewhere.
     pub local: Option<Arc<dyn LocalProjector>>,
+    /// What `/metrics` reports; in one process with the command side, the same as its.
+    pub metrics: Metrics,
 }
 
 /// What the query side asks of a projector running in the same process: how far its search
@@ -34,6 +37,6 @@ pub trait LocalProjector: Send + Sync {
     fn index_target(&self) -> Option<u64>;
     /// Whether the index holds job `target` and everything before it.
     fn index_reached(&self, target: u64) -> bool;
-    /// Its counters and lag, as Prometheus text.
-    async fn metrics(&self) -> String;
+    /// Sets its counters and lag on `metrics`.
+    async fn report(&self, metrics: &Metrics);
 }

@@ -442,6 +442,14 @@ async fn one_port_serves_every_route_of_both_sides(app: TestApp) {
             .expect("sent");
         assert_eq!(response.status(), 200, "{method} {path}");
     }
+    problem(
+        app.request(Method::PATCH, "/api/movies_curd/", None)
+            .send()
+            .await
+            .expect("sent"),
+        405,
+    )
+    .await;
     let metrics = app
         .request(Method::GET, "/metrics", None)
         .send()
@@ -456,14 +464,16 @@ async fn one_port_serves_every_route_of_both_sides(app: TestApp) {
         app.store.outbox().is_some(),
         "the outbox backlog is reported where there is an outbox: {metrics}"
     );
-    problem(
-        app.request(Method::PATCH, "/api/movies_curd/", None)
-            .send()
-            .await
-            .expect("sent"),
-        405,
-    )
-    .await;
+    // Every request is counted and timed by the route it matched, with its status.
+    for series in [
+        r#"moviedb_http_requests_total{method="GET",route="/v1/movies/search",status="200"} 1"#,
+        r#"moviedb_http_requests_total{method="GET",route="/api/movies_curd/",status="200"} 1"#,
+        r#"moviedb_http_requests_total{method="PATCH",route="/api/movies_curd/",status="405"} 1"#,
+        r#"moviedb_http_request_duration_seconds_count{method="GET",route="/v1/users",status="200"} 1"#,
+        r#"moviedb_http_request_duration_seconds_bucket{method="GET",route="/health/live",status="200",le="10"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "no `{series}` in {metrics}");
+    }
 }
 
 async fn a_rebuild_while_serving_equals_the_live_read_models(app: TestApp) {

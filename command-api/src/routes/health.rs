@@ -4,7 +4,7 @@ use crate::commands::store_error;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -21,25 +21,21 @@ pub(crate) fn metrics_router() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
-/// Prometheus text: how old the newest stored event is, and on MySQL the outbox backlog and
-/// how long its oldest event has waited (a relay that stopped shows there; how stale the
+/// The request metrics, how old the newest stored event is, and on MySQL the outbox backlog
+/// and how long its oldest event has waited (a relay that stopped shows there; how stale the
 /// projection is shows on the query API's and the projector's `/metrics`).
-async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let store = state.commands.store();
-    let mut body = String::new();
     if let Some(stored) = store.newest_recorded_at().await.map_err(store_error)? {
-        body.push_str(&moviedb_event_store::newest_stored_metrics(stored));
+        let (name, help, age) = moviedb_event_store::newest_stored_gauge(stored);
+        state.metrics.set_gauge(name, help, age);
     }
     if let Some(outbox) = store.outbox() {
-        body.push_str(&outbox.metrics().await.map_err(store_error)?);
+        for (name, help, value) in outbox.gauges().await.map_err(store_error)? {
+            state.metrics.set_gauge(name, help, value);
+        }
     }
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        body,
-    ))
+    Ok(state.metrics.response())
 }
 
 async fn live() -> Json<Value> {

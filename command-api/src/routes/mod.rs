@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 
 /// Every route of the command side, with its middleware.
 pub fn api_router(state: AppState) -> Router {
-    let body_limit = state.body_limit;
-    moviedb_service_kit::with_middleware(routes(state), body_limit)
+    let (body_limit, metrics) = (state.body_limit, state.metrics.clone());
+    moviedb_service_kit::with_middleware(routes(state), body_limit, &metrics)
 }
 
 /// Every route of the command side without middleware, to merge with the query side's routes

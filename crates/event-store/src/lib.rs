@@ -321,15 +321,17 @@ pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>, StoreError> {
     }
 }
 
-/// Prometheus text: how long ago the newest event was stored (`stored`, microseconds since
-/// the epoch, from [`EventStore::newest_recorded_at`]).
-pub fn newest_stored_metrics(stored: i64) -> String {
+/// A value for a gauge of `/metrics`: its name, its help text and the value.
+pub type GaugeValue = (&'static str, &'static str, f64);
+
+/// How long ago the newest event was stored (`stored`: microseconds since the epoch, from
+/// [`EventStore::newest_recorded_at`]).
+pub fn newest_stored_gauge(stored: i64) -> GaugeValue {
     let now = chrono::Utc::now().timestamp_micros();
-    format!(
-        "# HELP moviedb_event_store_newest_event_age_seconds How long ago the newest event was stored.\n\
-         # TYPE moviedb_event_store_newest_event_age_seconds gauge\n\
-         moviedb_event_store_newest_event_age_seconds {}\n",
-        (now - stored).max(0) as f64 / 1e6
+    (
+        "moviedb_event_store_newest_event_age_seconds",
+        "How long ago the newest event was stored.",
+        (now - stored).max(0) as f64 / 1e6,
     )
 }
 

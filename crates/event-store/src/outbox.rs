@@ -107,19 +107,23 @@ impl MySqlOutbox {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// Prometheus text: the backlog and how long its oldest event has waited (a relay that
-    /// stopped shows there).
-    pub async fn metrics(&self) -> Result<String, StoreError> {
+    /// The gauges of `/metrics`: the backlog and how long its oldest event has waited (a
+    /// relay that stopped shows there).
+    pub async fn gauges(&self) -> Result<[crate::GaugeValue; 2], StoreError> {
         let pending = self.pending_count().await?;
         let waited = self.oldest_pending_age().await?.unwrap_or_default();
-        Ok(format!(
-            "# HELP moviedb_outbox_pending Events stored but not yet relayed.\n\
-             # TYPE moviedb_outbox_pending gauge\nmoviedb_outbox_pending {pending}\n\
-             # HELP moviedb_outbox_oldest_pending_age_seconds How long the oldest event not yet relayed has waited (alert when above 30).\n\
-             # TYPE moviedb_outbox_oldest_pending_age_seconds gauge\n\
-             moviedb_outbox_oldest_pending_age_seconds {}\n",
-            waited.as_secs_f64()
-        ))
+        Ok([
+            (
+                "moviedb_outbox_pending",
+                "Events stored but not yet relayed.",
+                pending as f64,
+            ),
+            (
+                "moviedb_outbox_oldest_pending_age_seconds",
+                "How long the oldest event not yet relayed has waited (alert when above 30).",
+                waited.as_secs_f64(),
+            ),
+        ])
     }
 }
 

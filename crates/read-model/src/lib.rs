@@ -47,18 +47,21 @@ pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// Prometheus text: how long ago the newest event the read models hold was written, from the
+/// The gauge of dead letters waiting (name, help), on the projector's and the query API's
+/// `/metrics`.
+pub const DEAD_LETTERS: (&str, &str) = (
+    "moviedb_dead_letters",
+    "Events set aside as dead letters, waiting to be replayed or dropped.",
+);
+
+/// The gauge of how long ago the newest event the read models hold was written, from the
 /// [`NEWEST_APPLIED`] checkpoint (`applied`; nothing before the first batch that kept it).
-pub fn newest_applied_metrics(applied: Option<i64>) -> String {
-    let Some(applied) = applied else {
-        return String::new();
-    };
-    format!(
-        "# HELP moviedb_projection_newest_event_age_seconds How long ago the newest event the read models hold was written.\n\
-         # TYPE moviedb_projection_newest_event_age_seconds gauge\n\
-         moviedb_projection_newest_event_age_seconds {}\n",
-        (now_micros() - applied).max(0) as f64 / 1e6
-    )
+pub fn newest_applied_gauge(applied: Option<i64>) -> Option<moviedb_event_store::GaugeValue> {
+    Some((
+        "moviedb_projection_newest_event_age_seconds",
+        "How long ago the newest event the read models hold was written.",
+        (now_micros() - applied?).max(0) as f64 / 1e6,
+    ))
 }
 
 /// A movie as the query side serves it: the one movie wire type, which command answers and

@@ -4,12 +4,14 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod serve;
 pub mod telemetry;
 
 pub use config::{AdminSeed, Config, KafkaConfig, SearchConfig, ThrottleConfig};
 pub use config::redact_url;
 pub use error::{ApiError, PROBLEM_JSON};
+pub use metrics::Metrics;
 pub use serve::{serve, ServerLimits};
 
 use axum::extract::DefaultBodyLimit;
@@ -24,7 +26,7 @@ use tower_http::trace::TraceLayer;
 /// unknown routes and methods, the body limit, a panic guard and request ids.
 ///
 /// Call it once, on the merged router: sub-routers must not set fallbacks of their own.
-pub fn with_middleware(routes: Router, body_limit: usize) -> Router {
+pub fn with_middleware(routes: Router, body_limit: usize, metrics: &Metrics) -> Router {
     routes
         .fallback(|| async { ApiError::Route(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -46,6 +48,10 @@ pub fn with_middleware(routes: Router, body_limit: usize) -> Router {
         // Bodies are never logged: they may hold passwords.
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            metrics::track,
+        ))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

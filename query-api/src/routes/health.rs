@@ -2,10 +2,10 @@
 
 use crate::state::QueryState;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use moviedb_read_model::DEAD_LETTERS;
 use moviedb_service_kit::ApiError;
 use serde_json::{json, Value};
 
@@ -40,31 +40,30 @@ async fn ready(State(state): State<QueryState>) -> Result<Json<Value>, ApiError>
     ))
 }
 
-/// Prometheus text: the in-process projector's counters and lag, when it runs here; the
-/// dead-letter count and how old the newest event the read models hold is (from the
-/// checkpoint every applying batch keeps, so it holds whichever projector instance applied
-/// last). The command API reports the age of the newest stored event: an alert on the
-/// difference of the two catches a dead or stuck projector (see ARCHITECTURE.md).
-async fn metrics(State(state): State<QueryState>) -> Result<impl IntoResponse, ApiError> {
-    let mut body = match &state.local {
-        Some(local) => local.metrics().await,
-        None => String::new(),
-    };
+/// The request metrics; the in-process projector's counters and lag, when it runs here (they
+/// include the rest); else the dead-letter count and how old the newest event the read models
+/// hold is (from the checkpoint every applying batch keeps, so it holds whichever projector
+/// instance applied last). The command API reports the age of the newest stored event: an
+/// alert on the difference of the two catches a dead or stuck projector (see ARCHITECTURE.md).
+async fn metrics(State(state): State<QueryState>) -> Result<Response, ApiError> {
+    if let Some(local) = &state.local {
+        local.report(&state.metrics).await;
+        return Ok(state.metrics.response());
+    }
     let dead = state
         .read
         .dead_letter_count()
         .await
         .map_err(super::read_error)?;
-    body.push_str(&format!(
-        "# TYPE moviedb_dead_letters gauge\nmoviedb_dead_letters {dead}\n"
-    ));
-    if state.local.is_none() {
-        let applied = state
-            .read
-            .checkpoint(moviedb_read_model::NEWEST_APPLIED)
-            .await
-            .map_err(super::read_error)?;
-        body.push_str(&moviedb_read_model::newest_applied_metrics(applied));
+    let (name, help) = DEAD_LETTERS;
+    state.metrics.set_gauge(name, help, dead as f64);
+    let applied = state
+        .read
+        .checkpoint(moviedb_read_model::NEWEST_APPLIED)
+        .await
+        .map_err(super::read_error)?;
+    if let Some((name, help, age)) = moviedb_read_model::newest_applied_gauge(applied) {
+        state.metrics.set_gauge(name, help, age);
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
+    Ok(state.metrics.response())
 }

@@ -28,7 +28,8 @@ pub fn routes(state: QueryState) -> Router {
 /// Every route of a stand-alone query API, with its middleware.
 pub fn api_router(state: QueryState, body_limit: usize) -> Router {
     let health = health::router().with_state(state.clone());
-    moviedb_service_kit::with_middleware(routes(state).merge(health), body_limit)
+    let metrics = state.metrics.clone();
+    moviedb_service_kit::with_middleware(routes(state).merge(health), body_limit, &metrics)
 }
 
 /// The caller, who must be an admin: 401 without a valid token, 403 for anyone else.
