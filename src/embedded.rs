@@ -69,7 +69,7 @@ impl Embedded {
         let query = QueryState {
             read,
             search,
-            tokens: moviedb_service_kit::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
+            tokens: config.tokens(),
             wait: config.consistency_wait,
             progress: Some(projector.stats().progress()),
             local: Some(Arc::new(InProcess(projector.clone()))),

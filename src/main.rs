@@ -104,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
             let seed = AdminSeed {
                 name,
                 email: email.clone(),
-                password,
+                password: password.into(),
             };
             match ensure_admin(&commands, &seed)
                 .await

@@ -168,6 +168,40 @@ async fn the_binary_bootstraps_its_admin_once_shuts_down_on_sigterm_and_never_lo
     }
 }
 
+/// The environment is checked before anything starts: a bad value stops the binary with a
+/// message naming its variable, and an empty variable (compose files pass `VAR=` through)
+/// counts as unset.
+#[test]
+fn a_bad_variable_is_named_and_an_empty_one_is_unset() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, value) in [
+        ("MOVIEDB_LISTEN", "nowhere"),
+        ("MOVIEDB_THROTTLE_WINDOW_SECS", "0"),
+        ("MOVIEDB_JWT_SECRET", "too-short"),
+    ] {
+        let out = moviedb(dir.path())
+            .env(name, value)
+            .output()
+            .expect("moviedb runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}={value} was accepted");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let mut command = moviedb(dir.path());
+    command
+        .env("MOVIEDB_KAFKA_BROKERS", "")
+        .env("MOVIEDB_ELASTICSEARCH_URL", " ");
+    let process = Process::spawn(command);
+    // It listens: the empty Kafka and Elasticsearch variables left the embedded default.
+    let base = process.address();
+    let logs = stop(Running { process, base });
+    assert!(
+        logs.iter().any(|l| l.contains("tantivy")),
+        "the embedded search index: {logs:?}"
+    );
+}
+
 fn admin_create(
     data_dir: &std::path::Path,
     database_url: Option<&str>,

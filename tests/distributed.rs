@@ -629,7 +629,9 @@ async fn the_metrics_show_a_stalled_projection() {
         "{text}"
     );
     assert!(
-        text.contains(r#"moviedb_http_requests_total{method="GET",route="/v1/movies",status="200"}"#),
+        text.contains(
+            r#"moviedb_http_requests_total{method="GET",route="/v1/movies",status="200"}"#
+        ),
         "{text}"
     );
     assert!(!text.contains(r#"method="POST""#), "{text}");
@@ -649,7 +651,9 @@ async fn the_metrics_show_a_stalled_projection() {
     );
     assert_eq!(gauge(&text, "moviedb_outbox_pending"), Some(0.0), "{text}");
     assert!(
-        text.contains(r#"moviedb_http_requests_total{method="POST",route="/v1/movies",status="201"} 1"#),
+        text.contains(
+            r#"moviedb_http_requests_total{method="POST",route="/v1/movies",status="201"} 1"#
+        ),
         "{text}"
     );
     assert_eq!(

@@ -6,6 +6,7 @@ use chrono::Utc;
 use moviedb_domain::user::{normalise_email, RegisterUser, RegistrationInput};
 use moviedb_domain::{Actor, Role};
 use moviedb_event_store::Metadata;
+use moviedb_service_kit::secrecy::ExposeSecret;
 use uuid::Uuid;
 
 /// What creating an admin did.
@@ -50,7 +51,7 @@ async fn try_ensure_admin(
     let input = RegistrationInput {
         name: Some(seed.name.clone()),
         email: Some(seed.email.clone()),
-        password: Some(seed.password.clone()),
+        password: Some(seed.password.expose_secret().to_owned()),
         admin: Some(true),
         role: None,
     };

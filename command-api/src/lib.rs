@@ -20,7 +20,6 @@ pub use moviedb_service_kit::{error, telemetry, ApiError};
 pub use run::{run, spawn_relay};
 
 use anyhow::Context;
-use auth::Tokens;
 use commands::CommandService;
 use moviedb_event_store::EventStore;
 use password::PasswordHasher;
@@ -78,7 +77,7 @@ impl Application {
         }
         let state = AppState {
             commands: commands.clone(),
-            tokens: Tokens::new(&config.jwt_secret, config.token_ttl),
+            tokens: config.tokens(),
             body_limit: config.body_limit,
             throttle: throttle::Throttle::new(&config.throttle),
             metrics: moviedb_service_kit::Metrics::new(),

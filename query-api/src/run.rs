@@ -21,7 +21,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let state = QueryState {
         read,
         search: moviedb_search::open(backend).await?,
-        tokens: moviedb_service_kit::auth::Tokens::new(&config.jwt_secret, config.token_ttl),
+        tokens: config.tokens(),
         wait: config.consistency_wait,
         progress: None,
         local: None,

@@ -89,7 +89,7 @@ impl TestApp {
             consistency_wait: Duration::from_secs(2),
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url,
-            jwt_secret: JWT_SECRET.to_vec(),
+            jwt_secret: String::from_utf8_lossy(JWT_SECRET).into_owned().into(),
             token_ttl: Duration::from_secs(3600),
             body_limit: moviedb_command_api::config::DEFAULT_BODY_LIMIT,
             admin: Some(AdminSeed {

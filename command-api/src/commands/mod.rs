@@ -130,7 +130,8 @@ impl CommandService {
             return Err(CommandError::EmailTaken);
         }
         let password_hash = self.hasher.hash(command.password.expose()).await?;
-        let mut append = AppendRequest::new(User::STREAM_TYPE, user_id, 0, new_events(&events, metadata));
+        let mut append =
+            AppendRequest::new(User::STREAM_TYPE, user_id, 0, new_events(&events, metadata));
         append.guard = self.guard(command.actor).await?;
         append
             .reserve
@@ -192,8 +193,12 @@ impl CommandService {
             role,
             actor,
         }))?;
-        let mut append =
-            AppendRequest::new(User::STREAM_TYPE, user_id, version, new_events(&events, metadata));
+        let mut append = AppendRequest::new(
+            User::STREAM_TYPE,
+            user_id,
+            version,
+            new_events(&events, metadata),
+        );
         append.guard = self.guard(actor).await?;
         Ok(Write {
             outcome: Outcome {
@@ -220,7 +225,12 @@ impl CommandService {
         // No look-up first: the append's reservation refuses a taken name + director, and
         // `commit` turns that into the same 409.
         let key = UniqueKey::new(MOVIE_TITLE_KEY, fields.title_key());
-        let mut append = AppendRequest::new(Movie::STREAM_TYPE, movie_id, 0, new_events(&events, metadata));
+        let mut append = AppendRequest::new(
+            Movie::STREAM_TYPE,
+            movie_id,
+            0,
+            new_events(&events, metadata),
+        );
         append.reserve.push(key);
         append.guard = self.guard(actor).await?;
         Ok(Write {
@@ -254,8 +264,12 @@ impl CommandService {
         );
         let after =
             after.ok_or_else(|| CommandError::Internal("an update left no live movie".into()))?;
-        let mut append =
-            AppendRequest::new(Movie::STREAM_TYPE, movie_id, version, new_events(&events, metadata));
+        let mut append = AppendRequest::new(
+            Movie::STREAM_TYPE,
+            movie_id,
+            version,
+            new_events(&events, metadata),
+        );
         append.guard = self.guard(actor).await?;
         if before.as_deref() != Some(after.title_key().as_str()) {
             let key = UniqueKey::new(MOVIE_TITLE_KEY, after.title_key());
@@ -288,8 +302,12 @@ impl CommandService {
             .decide(&MovieCommand::Delete { actor })
             .map_err(not_found_movie)?;
         check_if_match(if_match, version)?;
-        let mut append =
-            AppendRequest::new(Movie::STREAM_TYPE, movie_id, version, new_events(&events, metadata));
+        let mut append = AppendRequest::new(
+            Movie::STREAM_TYPE,
+            movie_id,
+            version,
+            new_events(&events, metadata),
+        );
         append.guard = self.guard(actor).await?;
         append.release.extend(
             movie

@@ -21,8 +21,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 mod append;
-use append::*;
 pub(crate) use append::is_unique_violation;
+use append::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
 

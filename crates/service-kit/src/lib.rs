@@ -8,10 +8,11 @@ pub mod metrics;
 pub mod serve;
 pub mod telemetry;
 
-pub use config::{AdminSeed, Config, KafkaConfig, SearchConfig, ThrottleConfig};
 pub use config::redact_url;
+pub use config::{AdminSeed, Config, KafkaConfig, SearchConfig, ThrottleConfig};
 pub use error::{ApiError, PROBLEM_JSON};
 pub use metrics::Metrics;
+pub use secrecy;
 pub use serve::{serve, ServerLimits};
 
 use axum::extract::DefaultBodyLimit;

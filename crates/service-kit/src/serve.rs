@@ -66,30 +66,21 @@ impl ServerLimits {
     /// The defaults, overridden by `MOVIEDB_HEADER_TIMEOUT_MS`, `MOVIEDB_BODY_TIMEOUT_MS`,
     /// `MOVIEDB_REQUEST_TIMEOUT_MS`, `MOVIEDB_MAX_CONNECTIONS`, `MOVIEDB_MAX_REQUESTS`.
     pub fn from_env() -> io::Result<Self> {
-        fn number(name: &str) -> io::Result<Option<u64>> {
-            match std::env::var(name) {
-                Ok(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n > 0 => Ok(Some(n)),
-                    _ => Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!("{name} must be a whole number above 0, not `{v}`"),
-                    )),
-                },
-                Err(_) => Ok(None),
-            }
+        crate::config::from_environment()
+            .map(|vars| Self::from_vars(&vars))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+    }
+
+    /// The limits `vars` name.
+    pub fn from_vars(vars: &crate::config::Vars) -> Self {
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        Self {
+            header_timeout: Duration::from_millis(vars.header_timeout_ms),
+            body_timeout: Duration::from_millis(vars.body_timeout_ms),
+            request_timeout: Duration::from_millis(vars.request_timeout_ms),
+            max_connections: count(vars.max_connections),
+            max_requests: count(vars.max_requests),
         }
-        let d = Self::default();
-        let ms = |name: &str, default: Duration| -> io::Result<Duration> {
-            Ok(number(name)?.map_or(default, Duration::from_millis))
-        };
-        Ok(Self {
-            header_timeout: ms("MOVIEDB_HEADER_TIMEOUT_MS", d.header_timeout)?,
-            body_timeout: ms("MOVIEDB_BODY_TIMEOUT_MS", d.body_timeout)?,
-            request_timeout: ms("MOVIEDB_REQUEST_TIMEOUT_MS", d.request_timeout)?,
-            max_connections: number("MOVIEDB_MAX_CONNECTIONS")?
-                .map_or(d.max_connections, |n| n as usize),
-            max_requests: number("MOVIEDB_MAX_REQUESTS")?.map_or(d.max_requests, |n| n as usize),
-        })
     }
 }
 

@@ -8,8 +8,8 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
 use moviedb_search::SearchSort;
-use moviedb_wire::SearchHit;
 use moviedb_service_kit::ApiError;
+use moviedb_wire::SearchHit;
 use serde_json::{json, Value};
 
 pub(super) fn router() -> Router<QueryState> {

@@ -4,7 +4,10 @@
 use super::*;
 
 /// One append in a transaction of its own.
-pub(super) async fn try_append(pool: &MySqlPool, request: &AppendRequest) -> Result<Appended, AppendError> {
+pub(super) async fn try_append(
+    pool: &MySqlPool,
+    request: &AppendRequest,
+) -> Result<Appended, AppendError> {
     let mut tx = pool.begin().await?;
     let stream_id = request.stream_id.to_string();
     let recorded_at = now_micros().naive_utc();

@@ -16,8 +16,8 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 mod one;
-use one::*;
 pub(crate) use one::parse_genres;
+use one::*;
 
 pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
@@ -309,4 +309,3 @@ pub(crate) async fn insert_rows(
         .await?;
     Ok(())
 }
-

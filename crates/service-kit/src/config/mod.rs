@@ -1,7 +1,15 @@
-//! Configuration from the environment (documented in README.md and .env.example).
+//! Configuration from the environment (documented in README.md and .env.example), read with
+//! clap's `env` support into [`Vars`] and turned into [`Config`]: each variable is declared
+//! once, with its type, default and bounds; secrets are held as [`SecretString`] so they print
+//! as `[REDACTED]`.
+
+mod vars;
+
+pub use vars::{from_environment, Vars};
 
 use anyhow::{bail, Context};
 use rand::RngCore;
+use secrecy::SecretString;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,7 +35,7 @@ pub struct Config {
     /// `sqlite://...` or `mysql://...` (`MOVIEDB_DATABASE_URL`, default SQLite in the data dir).
     pub database_url: String,
     /// HMAC key of the tokens (`MOVIEDB_JWT_SECRET`, else generated into the data dir).
-    pub jwt_secret: Vec<u8>,
+    pub jwt_secret: SecretString,
     /// How long a token lives (`MOVIEDB_TOKEN_TTL_MINUTES`, default 60).
     pub token_ttl: Duration,
     /// Largest request body (`MOVIEDB_BODY_LIMIT_BYTES`, default 1 MiB).
@@ -67,48 +75,6 @@ impl Default for ThrottleConfig {
             register_per_client: 20,
             trusted_proxies: Vec::new(),
         }
-    }
-}
-
-impl ThrottleConfig {
-    fn from_env() -> anyhow::Result<Self> {
-        let d = Self::default();
-        let count = |name: &str, default: u32| -> anyhow::Result<u32> {
-            match var(name) {
-                None => Ok(default),
-                Some(v) => match v.trim().parse::<u32>() {
-                    Ok(n) if n > 0 => Ok(n),
-                    _ => bail!("{name} must be a whole number above 0, not `{v}`"),
-                },
-            }
-        };
-        let trusted_proxies = var("MOVIEDB_TRUSTED_PROXIES")
-            .map(|list| {
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| {
-                        a.parse().with_context(|| {
-                            format!("MOVIEDB_TRUSTED_PROXIES: `{a}` is not an IP address")
-                        })
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()
-            })
-            .transpose()?
-            .unwrap_or_default();
-        Ok(Self {
-            window: Duration::from_secs(u64::from(count(
-                "MOVIEDB_THROTTLE_WINDOW_SECS",
-                d.window.as_secs() as u32,
-            )?)),
-            login_per_account: count("MOVIEDB_THROTTLE_LOGIN_PER_ACCOUNT", d.login_per_account)?,
-            login_per_client: count("MOVIEDB_THROTTLE_LOGIN_PER_CLIENT", d.login_per_client)?,
-            register_per_client: count(
-                "MOVIEDB_THROTTLE_REGISTER_PER_CLIENT",
-                d.register_per_client,
-            )?,
-            trusted_proxies,
-        })
     }
 }
 
@@ -165,21 +131,15 @@ pub struct AdminSeed {
     /// Login address.
     pub email: String,
     /// Password in clear; checked against the policy, hashed, never logged.
-    pub password: String,
+    pub password: SecretString,
 }
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
-            .field(
-                "database_url",
-                &redact_url(&self.database_url),
-            )
-            .field(
-                "read_database_url",
-                &redact_url(&self.read_database_url),
-            )
+            .field("database_url", &redact_url(&self.database_url))
+            .field("read_database_url", &redact_url(&self.read_database_url))
             .field("kafka", &self.kafka)
             .field("search", &self.search)
             .field("consistency_wait", &self.consistency_wait)
@@ -194,77 +154,57 @@ impl std::fmt::Debug for Config {
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 impl Config {
+    /// The token issuer and checker of this configuration's key and lifetime.
+    pub fn tokens(&self) -> crate::auth::Tokens {
+        use secrecy::ExposeSecret;
+        crate::auth::Tokens::new(self.jwt_secret.expose_secret().as_bytes(), self.token_ttl)
+    }
+
     /// Reads the environment; creates the data directory and, if needed, the token secret.
     pub fn from_env() -> anyhow::Result<Self> {
-        let data_dir = PathBuf::from(var("MOVIEDB_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        Self::from_vars(from_environment()?)
+    }
+
+    /// The configuration `vars` describe; creates the data directory and, if needed, the
+    /// token secret.
+    pub fn from_vars(vars: Vars) -> anyhow::Result<Self> {
+        let data_dir = vars.data_dir;
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-        let listen = var("MOVIEDB_LISTEN").unwrap_or_else(|| "0.0.0.0:9000".into());
-        let listen = listen
-            .parse()
-            .with_context(|| format!("MOVIEDB_LISTEN `{listen}` is not host:port"))?;
-        let database_url = var("MOVIEDB_DATABASE_URL")
+        let database_url = vars
+            .database_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("moviedb.db").display()));
-        let read_database_url = var("MOVIEDB_READ_DATABASE_URL").unwrap_or_else(|| {
+        let read_database_url = vars.read_database_url.unwrap_or_else(|| {
             if database_url.starts_with("sqlite:") {
                 format!("sqlite://{}", data_dir.join("read-models.db").display())
             } else {
                 database_url.clone()
             }
         });
-        let kafka = match var("MOVIEDB_KAFKA_BROKERS") {
-            Some(brokers) => Some(KafkaConfig {
-                brokers,
-                topic_prefix: var("MOVIEDB_KAFKA_TOPIC_PREFIX").unwrap_or_else(|| "moviedb".into()),
-                partitions: var("MOVIEDB_KAFKA_PARTITIONS")
-                    .map(|p| p.parse::<i32>())
-                    .transpose()
-                    .context("MOVIEDB_KAFKA_PARTITIONS")?
-                    .unwrap_or(3)
-                    .max(1),
-                group: var("MOVIEDB_KAFKA_GROUP").unwrap_or_else(|| "moviedb-projector".into()),
-                debug: var("MOVIEDB_KAFKA_DEBUG"),
-            }),
-            None => None,
-        };
-        let search = match var("MOVIEDB_ELASTICSEARCH_URL") {
+        let kafka = vars.kafka_brokers.map(|brokers| KafkaConfig {
+            brokers,
+            topic_prefix: vars.kafka_topic_prefix,
+            partitions: vars.kafka_partitions,
+            group: vars.kafka_group,
+            debug: vars.kafka_debug,
+        });
+        let search = match vars.elasticsearch_url {
             Some(url) => SearchConfig::Elasticsearch {
                 url,
-                index_prefix: var("MOVIEDB_ELASTICSEARCH_INDEX_PREFIX").unwrap_or_default(),
+                index_prefix: vars.elasticsearch_index_prefix,
             },
-            None => SearchConfig::Tantivy(
-                var("MOVIEDB_SEARCH_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| data_dir.join("search")),
-            ),
-        };
-        let consistency_wait_ms = var("MOVIEDB_CONSISTENCY_WAIT_MS")
-            .map(|m| m.parse::<u64>())
-            .transpose()
-            .context("MOVIEDB_CONSISTENCY_WAIT_MS")?;
-        let jwt_secret = match var("MOVIEDB_JWT_SECRET") {
-            Some(secret) if secret.len() < 32 => {
-                bail!("MOVIEDB_JWT_SECRET must be at least 32 characters")
+            None => {
+                SearchConfig::Tantivy(vars.search_dir.unwrap_or_else(|| data_dir.join("search")))
             }
-            Some(secret) => secret.into_bytes(),
+        };
+        let jwt_secret = match vars.jwt_secret {
+            Some(secret) => secret,
             None => secret_file(&data_dir.join("jwt-secret"))?,
         };
-        let minutes = var("MOVIEDB_TOKEN_TTL_MINUTES")
-            .map(|m| m.parse::<u64>())
-            .transpose()
-            .context("MOVIEDB_TOKEN_TTL_MINUTES")?;
-        let body_limit = var("MOVIEDB_BODY_LIMIT_BYTES")
-            .map(|b| b.parse::<usize>())
-            .transpose()
-            .context("MOVIEDB_BODY_LIMIT_BYTES")?;
-        let admin = match (var("MOVIEDB_ADMIN_EMAIL"), var("MOVIEDB_ADMIN_PASSWORD")) {
+        let admin = match (vars.admin_email, vars.admin_password) {
             (Some(email), Some(password)) => Some(AdminSeed {
-                name: var("MOVIEDB_ADMIN_NAME").unwrap_or_else(|| "admin".into()),
+                name: vars.admin_name,
                 email,
                 password,
             }),
@@ -276,22 +216,28 @@ impl Config {
             read_database_url,
             kafka,
             search,
-            consistency_wait: Duration::from_millis(consistency_wait_ms.unwrap_or(2000)),
-            listen,
+            consistency_wait: Duration::from_millis(vars.consistency_wait_ms),
+            listen: vars.listen,
             database_url,
             jwt_secret,
-            token_ttl: Duration::from_secs(minutes.unwrap_or(60) * 60),
-            body_limit: body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
+            token_ttl: Duration::from_secs(vars.token_ttl_minutes * 60),
+            body_limit: vars.body_limit_bytes,
             admin,
-            throttle: ThrottleConfig::from_env()?,
+            throttle: ThrottleConfig {
+                window: Duration::from_secs(vars.throttle_window_secs.into()),
+                login_per_account: vars.throttle_login_per_account,
+                login_per_client: vars.throttle_login_per_client,
+                register_per_client: vars.throttle_register_per_client,
+                trusted_proxies: vars.trusted_proxies,
+            },
         })
     }
 }
 
 /// Reads the secret kept in the data directory, or makes one (owner-only) on first start.
-fn secret_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+fn secret_file(path: &Path) -> anyhow::Result<SecretString> {
     match std::fs::read_to_string(path) {
-        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().as_bytes().to_vec()),
+        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().into()),
         Ok(_) => bail!(
             "{} holds a secret shorter than 32 characters",
             path.display()
@@ -315,7 +261,7 @@ fn secret_file(path: &Path) -> anyhow::Result<Vec<u8>> {
         Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
     }
     tracing::info!(path = %path.display(), "generated a token secret");
-    Ok(secret.into_bytes())
+    Ok(secret.into())
 }
 
 /// A database URL with its password replaced, fit for logs and errors.
