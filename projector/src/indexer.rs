@@ -102,6 +102,7 @@ async fn run(
         }
         absorb(&mut job, &mut queue);
         last = Some(Instant::now());
+        let mut backoff = moviedb_event_store::retry::Backoff::default();
         let mut failures = 0u32;
         loop {
             job.movies.sort_unstable();
@@ -113,10 +114,10 @@ async fn run(
                 }
                 Err(e) => {
                     failures += 1;
-                    let backoff = crate::backoff(failures);
-                    tracing::warn!(error = %e, failures, backoff_ms = backoff.as_millis() as u64,
+                    let wait = backoff.next_wait();
+                    tracing::warn!(error = %e, failures, backoff_ms = wait.as_millis() as u64,
                         movies = job.movies.len(), "cannot write the search index yet; retrying");
-                    tokio::time::sleep(backoff).await;
+                    tokio::time::sleep(wait).await;
                     absorb(&mut job, &mut queue);
                 }
             }

@@ -26,7 +26,6 @@ use moviedb_read_model::{ApplyReport, Checkpoint, ReadModelError, ReadModels};
 use moviedb_search::{SearchError, SearchIndex};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 use uuid::Uuid;
 
 /// Why a batch was not applied. The feed keeps its position and retries.
@@ -53,7 +52,6 @@ pub struct Projector {
     stats: Arc<Stats>,
 }
 
-pub use moviedb_event_store::feed::backoff;
 use moviedb_event_store::feed::{Sink, Subscriber};
 
 #[async_trait::async_trait]
@@ -133,6 +131,7 @@ impl Projector {
         checkpoint: Option<&Checkpoint>,
     ) -> Result<ApplyReport, ProjectorError> {
         let mut attempt = 0;
+        let mut backoff = moviedb_event_store::retry::Backoff::default();
         let mut dead: Vec<Uuid> = Vec::new();
         loop {
             let (events, applied) = self.prepare(batch, &dead).await?;
@@ -163,7 +162,7 @@ impl Projector {
                 }
                 Err(e) if e.is_transient() && attempt < TRANSIENT_RETRIES => {
                     tracing::warn!(error = %e, attempt, "read models busy; retrying the batch");
-                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                    tokio::time::sleep(backoff.next_wait()).await;
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -34,24 +34,23 @@ pub async fn run(
         .await?
         .unwrap_or(0);
     tracing::info!(position, "embedded feed started");
-    let mut failures = 0u32;
+    let mut backoff = moviedb_event_store::retry::Backoff::default();
     loop {
         // Mark the wake-up as seen before reading, so an append during the read is not missed.
         wake.borrow_and_update();
         match step(&projector, position).await {
             Ok(Some(last)) => {
                 position = last;
-                failures = 0;
+                backoff.reset();
                 continue;
             }
-            Ok(None) => failures = 0,
+            Ok(None) => backoff.reset(),
             Err(e) => {
-                failures += 1;
-                let backoff = crate::backoff(failures);
-                tracing::error!(error = %e, position, backoff_ms = backoff.as_millis() as u64, "embedded feed failed; retrying");
+                let wait = backoff.next_wait();
+                tracing::error!(error = %e, position, backoff_ms = wait.as_millis() as u64, "embedded feed failed; retrying");
                 tokio::select! {
                     () = cancel.cancelled() => break,
-                    () = tokio::time::sleep(backoff) => continue,
+                    () = tokio::time::sleep(wait) => continue,
                 }
             }
         }

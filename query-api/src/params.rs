@@ -1,14 +1,91 @@
-//! Query-string parameters: parsed strictly, so a typo is a clear 400, not a silent no-op.
+//! Query-string parameters, deserialised with serde (`serde_html_form`) and then checked
+//! against the domain's own bounds: a typo is a clear 400 naming every bad parameter, not a
+//! silent no-op.
 
-use moviedb_domain::movie::MovieFilter;
+use moviedb_domain::movie::{
+    MovieFilter, IMDB_SCORE_RANGE, MAX_GENRES, MAX_GENRE_CHARS, MAX_TITLE_CHARS, POPULARITY_RANGE,
+};
 use moviedb_read_model::{GenreFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
 use moviedb_search::{SearchRequest, SearchSort};
 use moviedb_service_kit::ApiError;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::ops::RangeInclusive;
 
-/// The pairs of a query string; a malformed one is a 400.
-pub fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded::from_str(raw.unwrap_or(""))
-        .map_err(|e| ApiError::BadRequest(format!("malformed query string: {e}")))
+/// Largest page number accepted (beyond it every page is empty anyway).
+const MAX_PAGE: u32 = 1_000_000;
+/// Most suggestions asked for at once.
+const MAX_SUGGESTIONS: u32 = 20;
+
+/// The parameters of a query string as `T`; an unknown or repeated one is a 400.
+fn parse<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
+    serde_html_form::from_str(raw.unwrap_or(""))
+        .map_err(|e| ApiError::BadRequest(format!("invalid query parameters: {e}")))
+}
+
+/// One parameter's value as sent: present (maybe empty, which is an error for most) or not.
+/// `Option<String>` would not do: `serde_html_form` reads an empty value as `None`.
+#[derive(Debug, Default)]
+struct Given(Option<String>);
+
+impl<'de> Deserialize<'de> for Given {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|v| Given(Some(v)))
+    }
+}
+
+impl Given {
+    fn get(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+/// The parameters of the movie list and the search: the list takes `name`, the search `q`;
+/// anything else is refused by name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MovieParams {
+    #[serde(default)]
+    q: Given,
+    #[serde(default)]
+    name: Given,
+    #[serde(default)]
+    sort_by: Given,
+    #[serde(default)]
+    page: Given,
+    #[serde(default)]
+    per_page: Given,
+    #[serde(default)]
+    genre: Given,
+    #[serde(default, rename = "imdb_score.gte")]
+    imdb_score_gte: Given,
+    #[serde(default, rename = "imdb_score.lte")]
+    imdb_score_lte: Given,
+    #[serde(default, rename = "99popularity.gte")]
+    popularity_gte: Given,
+    #[serde(default, rename = "99popularity.lte")]
+    popularity_lte: Given,
+    #[serde(default)]
+    director: Given,
+}
+
+/// `page` and `per_page` alone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageParams {
+    #[serde(default)]
+    page: Given,
+    #[serde(default)]
+    per_page: Given,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuggestParams {
+    #[serde(default)]
+    q: Given,
+    #[serde(default)]
+    limit: Given,
 }
 
 /// Errors about parameters, reported together.
@@ -16,6 +93,14 @@ pub fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
 struct Problems(Vec<String>);
 
 impl Problems {
+    /// `name` is a parameter of the other list.
+    fn not_here(&mut self, name: &str, given: &Given, instead: &str) {
+        if given.0.is_some() {
+            self.0
+                .push(format!("unknown parameter `{name}` here (use `{instead}`)"));
+        }
+    }
+
     fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
             Ok(())
@@ -26,128 +111,172 @@ impl Problems {
             )))
         }
     }
-}
 
-fn number(problems: &mut Problems, name: &str, raw: &str, min: f64, max: f64) -> Option<f64> {
-    match raw.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && (min..=max).contains(&v) => Some(v),
-        _ => {
-            problems
-                .0
-                .push(format!("`{name}` must be a number from {min} to {max}"));
-            None
+    fn number(&mut self, name: &str, raw: Option<&str>, range: RangeInclusive<f64>) -> Option<f64> {
+        let raw = raw?;
+        match raw.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && range.contains(&v) => Some(v),
+            _ => {
+                self.0.push(format!(
+                    "`{name}` must be a number from {} to {}",
+                    range.start(),
+                    range.end()
+                ));
+                None
+            }
         }
     }
-}
 
-fn page_number(problems: &mut Problems, name: &str, raw: &str, max: u32) -> Option<u32> {
-    match raw.trim().parse::<u32>() {
-        Ok(v) if v >= 1 => Some(v.min(max)),
-        _ => {
-            problems
-                .0
-                .push(format!("`{name}` must be a whole number of at least 1"));
-            None
+    fn count(&mut self, name: &str, raw: Option<&str>, max: u32) -> Option<u32> {
+        let raw = raw?;
+        match raw.trim().parse::<u32>() {
+            Ok(v) if v >= 1 => Some(v.min(max)),
+            _ => {
+                self.0
+                    .push(format!("`{name}` must be a whole number of at least 1"));
+                None
+            }
         }
     }
-}
 
-/// Largest page number accepted (beyond it every page is empty anyway).
-const MAX_PAGE: u32 = 1_000_000;
+    fn text(&mut self, name: &str, raw: Option<&str>) -> Option<String> {
+        let trimmed = raw?.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > MAX_TITLE_CHARS {
+            self.0.push(format!(
+                "`{name}` must be 1 to {MAX_TITLE_CHARS} characters"
+            ));
+            None
+        } else {
+            Some(trimmed.to_owned())
+        }
+    }
+
+    fn paging(&mut self, page: &Given, per_page: &Given) -> (u32, u32) {
+        (
+            self.count("page", page.get(), MAX_PAGE).unwrap_or(1),
+            self.count("per_page", per_page.get(), MAX_PER_PAGE)
+                .unwrap_or(20),
+        )
+    }
+
+    fn filter(&mut self, params: &MovieParams) -> MovieFilter {
+        MovieFilter {
+            genres: params.genre.get().and_then(|g| self.genres(g)),
+            imdb_score_gte: self.number(
+                "imdb_score.gte",
+                params.imdb_score_gte.get(),
+                IMDB_SCORE_RANGE,
+            ),
+            imdb_score_lte: self.number(
+                "imdb_score.lte",
+                params.imdb_score_lte.get(),
+                IMDB_SCORE_RANGE,
+            ),
+            popularity_gte: self.number(
+                "99popularity.gte",
+                params.popularity_gte.get(),
+                POPULARITY_RANGE,
+            ),
+            popularity_lte: self.number(
+                "99popularity.lte",
+                params.popularity_lte.get(),
+                POPULARITY_RANGE,
+            ),
+            director: self.text("director", params.director.get()),
+        }
+    }
+
+    fn genres(&mut self, raw: &str) -> Option<GenreFilter> {
+        let (any, separator) = match (raw.contains(','), raw.contains('|')) {
+            (true, true) => {
+                self.0
+                    .push("`genre` takes `,` (all of) or `|` (any of), not both".to_owned());
+                return None;
+            }
+            (false, true) => (true, '|'),
+            _ => (false, ','),
+        };
+        let genres: Vec<String> = raw.split(separator).map(|g| g.trim().to_owned()).collect();
+        if genres
+            .iter()
+            .any(|g| g.is_empty() || g.chars().count() > MAX_GENRE_CHARS)
+            || genres.len() > MAX_GENRES
+        {
+            self.0.push(format!(
+                "`genre` takes 1 to {MAX_GENRES} genres of 1 to {MAX_GENRE_CHARS} characters"
+            ));
+            return None;
+        }
+        Some(if any {
+            GenreFilter::Any(genres)
+        } else {
+            GenreFilter::All(genres)
+        })
+    }
+}
 
 /// Paging only (`page`, `per_page`), for lists without filters.
-pub fn paging(pairs: &[(String, String)]) -> Result<(u32, u32), ApiError> {
+pub fn paging(raw: Option<&str>) -> Result<(u32, u32), ApiError> {
+    let params: PageParams = parse(raw)?;
     let mut problems = Problems::default();
-    let (mut page, mut per_page) = (1, 20);
-    for (name, value) in pairs {
-        match name.as_str() {
-            "page" => page = page_number(&mut problems, name, value, MAX_PAGE).unwrap_or(1),
-            "per_page" => {
-                per_page = page_number(&mut problems, name, value, MAX_PER_PAGE).unwrap_or(20)
-            }
-            other => problems.0.push(format!(
-                "unknown parameter `{other}` (known: page, per_page)"
-            )),
-        }
-    }
-    problems.finish().map(|()| (page, per_page))
-}
-
-/// Reads one of the filters the movie list and the search share; `false` if `name` is not one.
-fn filter(p: &mut Problems, filter: &mut MovieFilter, name: &str, value: &str) -> bool {
-    match name {
-        "genre" => filter.genres = genre_filter(p, value),
-        "imdb_score.gte" => filter.imdb_score_gte = number(p, name, value, 0.0, 10.0),
-        "imdb_score.lte" => filter.imdb_score_lte = number(p, name, value, 0.0, 10.0),
-        "99popularity.gte" => filter.popularity_gte = number(p, name, value, 0.0, 100.0),
-        "99popularity.lte" => filter.popularity_lte = number(p, name, value, 0.0, 100.0),
-        "director" => filter.director = text(p, name, value),
-        _ => return false,
-    }
-    true
+    let paging = problems.paging(&params.page, &params.per_page);
+    problems.finish().map(|()| paging)
 }
 
 /// The filters, sort and paging of a movie list, in the convention TMDB's clients know.
-pub fn movie_query(pairs: &[(String, String)]) -> Result<MovieQuery, ApiError> {
-    let mut problems = Problems::default();
-    let mut query = MovieQuery::default();
-    for (name, value) in pairs {
-        let p = &mut problems;
-        if filter(p, &mut query.filter, name, value) {
-            continue;
-        }
-        match name.as_str() {
-            "name" => query.name_contains = text(p, name, value),
-            "sort_by" => match sort(value) {
-                Some(s) => query.sort = s,
-                None => p.0.push(format!(
-                    "`sort_by` must be field.asc or field.desc, with field one of name, director, \
-                     imdb_score, 99popularity, created_at, updated_at (got `{value}`)"
-                )),
-            },
-            "page" => query.page = page_number(p, name, value, MAX_PAGE).unwrap_or(1),
-            "per_page" => query.per_page = page_number(p, name, value, MAX_PER_PAGE).unwrap_or(20),
-            other => p.0.push(format!(
-                "unknown parameter `{other}` (known: genre, imdb_score.gte, imdb_score.lte, \
-                 99popularity.gte, 99popularity.lte, director, name, sort_by, page, per_page)"
+pub fn movie_query(raw: Option<&str>) -> Result<MovieQuery, ApiError> {
+    let params: MovieParams = parse(raw)?;
+    let mut p = Problems::default();
+    let (page, per_page) = p.paging(&params.page, &params.per_page);
+    p.not_here("q", &params.q, "name, or /v1/movies/search");
+    let mut query = MovieQuery {
+        filter: p.filter(&params),
+        name_contains: p.text("name", params.name.get()),
+        page,
+        per_page,
+        ..MovieQuery::default()
+    };
+    if let Some(value) = params.sort_by.get() {
+        match sort(value) {
+            Some(s) => query.sort = s,
+            None => p.0.push(format!(
+                "`sort_by` must be field.asc or field.desc, with field one of name, director, \
+                 imdb_score, 99popularity, created_at, updated_at (got `{value}`)"
             )),
         }
     }
-    problems.finish().map(|()| query)
+    p.finish().map(|()| query)
 }
 
 /// A search: `q`, the list's filters, `sort_by` (`relevance`, `imdb_score`, `99popularity`,
 /// `name`, each `.asc` or `.desc`; relevance when `q` is given, else most popular first), and
 /// paging.
-pub fn search_request(pairs: &[(String, String)]) -> Result<SearchRequest, ApiError> {
-    let mut problems = Problems::default();
-    let mut request = SearchRequest::default();
-    let mut sort = None;
-    for (name, value) in pairs {
-        let p = &mut problems;
-        if filter(p, &mut request.filter, name, value) {
-            continue;
-        }
-        match name.as_str() {
-            "q" => request.q = text(p, name, value),
-            "sort_by" => match search_sort(value) {
-                Some(s) => sort = Some(s),
-                None => p.0.push(format!(
+pub fn search_request(raw: Option<&str>) -> Result<SearchRequest, ApiError> {
+    let params: MovieParams = parse(raw)?;
+    let mut p = Problems::default();
+    let (page, per_page) = p.paging(&params.page, &params.per_page);
+    p.not_here("name", &params.name, "q");
+    let mut request = SearchRequest {
+        q: p.text("q", params.q.get()),
+        filter: p.filter(&params),
+        page,
+        per_page,
+        ..SearchRequest::default()
+    };
+    let sort = match params.sort_by.get() {
+        None => None,
+        Some(value) => {
+            let sort = search_sort(value);
+            if sort.is_none() {
+                p.0.push(format!(
                     "`sort_by` must be relevance, imdb_score, 99popularity or name, each \
                      .asc or .desc (got `{value}`)"
-                )),
-            },
-            "page" => request.page = page_number(p, name, value, MAX_PAGE).unwrap_or(1),
-            "per_page" => {
-                request.per_page = page_number(p, name, value, MAX_PER_PAGE).unwrap_or(20)
+                ));
             }
-            other => p.0.push(format!(
-                "unknown parameter `{other}` (known: q, genre, imdb_score.gte, imdb_score.lte, \
-                 99popularity.gte, 99popularity.lte, director, sort_by, page, per_page)"
-            )),
+            sort
         }
-    }
-    problems.finish()?;
+    };
+    p.finish()?;
     request.sort = match (sort, &request.q) {
         (Some(SearchSort::Relevance), None) => {
             return Err(ApiError::BadRequest(
@@ -178,67 +307,18 @@ fn search_sort(raw: &str) -> Option<SearchSort> {
 }
 
 /// Autocomplete: `q` (the first letters, required) and `limit` (1 to 20, default 10).
-pub fn suggest(pairs: &[(String, String)]) -> Result<(String, usize), ApiError> {
-    let mut problems = Problems::default();
-    let (mut q, mut limit) = (None, 10);
-    for (name, value) in pairs {
-        let p = &mut problems;
-        match name.as_str() {
-            "q" => q = text(p, name, value),
-            "limit" => limit = page_number(p, name, value, 20).unwrap_or(10),
-            other => {
-                p.0.push(format!("unknown parameter `{other}` (known: q, limit)"))
-            }
-        }
+pub fn suggest(raw: Option<&str>) -> Result<(String, usize), ApiError> {
+    let params: SuggestParams = parse(raw)?;
+    let mut p = Problems::default();
+    let q = p.text("q", params.q.get());
+    let limit = p
+        .count("limit", params.limit.get(), MAX_SUGGESTIONS)
+        .unwrap_or(10);
+    if q.is_none() && p.0.is_empty() {
+        p.0.push("`q` is required: the first letters of a name".into());
     }
-    if q.is_none() && problems.0.is_empty() {
-        problems
-            .0
-            .push("`q` is required: the first letters of a name".into());
-    }
-    problems.finish()?;
+    p.finish()?;
     Ok((q.unwrap_or_default(), limit as usize))
-}
-
-fn text(problems: &mut Problems, name: &str, raw: &str) -> Option<String> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 {
-        problems
-            .0
-            .push(format!("`{name}` must be 1 to 200 characters"));
-        None
-    } else {
-        Some(trimmed.to_owned())
-    }
-}
-
-fn genre_filter(problems: &mut Problems, raw: &str) -> Option<GenreFilter> {
-    let (any, separator) = match (raw.contains(','), raw.contains('|')) {
-        (true, true) => {
-            problems
-                .0
-                .push("`genre` takes `,` (all of) or `|` (any of), not both".to_owned());
-            return None;
-        }
-        (false, true) => (true, '|'),
-        _ => (false, ','),
-    };
-    let genres: Vec<String> = raw.split(separator).map(|g| g.trim().to_owned()).collect();
-    if genres
-        .iter()
-        .any(|g| g.is_empty() || g.chars().count() > 40)
-        || genres.len() > 10
-    {
-        problems
-            .0
-            .push("`genre` takes 1 to 10 genres of 1 to 40 characters".to_owned());
-        return None;
-    }
-    Some(if any {
-        GenreFilter::Any(genres)
-    } else {
-        GenreFilter::All(genres)
-    })
 }
 
 fn sort(raw: &str) -> Option<Sort> {
@@ -259,7 +339,7 @@ mod tests {
     use super::*;
 
     fn q(raw: &str) -> Result<MovieQuery, ApiError> {
-        movie_query(&pairs(Some(raw))?)
+        movie_query(Some(raw))
     }
 
     #[test]
@@ -298,7 +378,7 @@ mod tests {
     }
 
     fn search(raw: &str) -> Result<SearchRequest, ApiError> {
-        search_request(&pairs(Some(raw))?)
+        search_request(Some(raw))
     }
 
     #[test]
@@ -325,9 +405,13 @@ mod tests {
         ] {
             assert!(search(bad).is_err(), "{bad} was accepted");
         }
-        assert!(suggest(&pairs(Some("")).unwrap_or_default()).is_err());
-        assert!(suggest(&pairs(Some("q=go&limit=21")).unwrap_or_default()).is_ok());
-        assert!(suggest(&pairs(Some("q=go&limit=0")).unwrap_or_default()).is_err());
+        assert!(suggest(Some("")).is_err());
+        assert!(suggest(Some("q=go&limit=21")).is_ok());
+        assert!(suggest(Some("q=go&limit=0")).is_err());
+        assert!(
+            suggest(Some("q=go&q=gone")).is_err(),
+            "a repeated parameter"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The ports between the event store and what its events feed: a [`Sink`] takes what the
 //! outbox relay publishes (Kafka, or the projector itself), a [`Subscriber`] takes what a
-//! consumer reads (the projector, behind Kafka). Both retry with [`backoff`].
+//! consumer reads (the projector, behind Kafka). Both retry with [`crate::retry::Backoff`].
 
 use crate::StoredEvent;
 use async_trait::async_trait;
@@ -23,12 +23,6 @@ pub trait Subscriber: Send + Sync {
     /// Brings every stream it holds at an older version than the event store up to date,
     /// for records the feed passed over; how many streams were behind.
     async fn catch_up(&self) -> anyhow::Result<u64>;
-}
-
-/// How long a feed waits after its `failures`-th failure in a row: 100 ms more each time, at
-/// most 5 s. The one retry policy of the feeds (relay, consumer, projector, indexer).
-pub fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(100 * u64::from(failures.clamp(1, 50)))
 }
 
 /// Completes when `wake` ticks, or after `idle` (also when nobody can tick it any more).

@@ -13,6 +13,7 @@ mod mysql_writer;
 mod outbox;
 mod pool;
 pub mod relay;
+pub mod retry;
 mod row;
 pub mod setup;
 mod sqlite;

@@ -84,17 +84,19 @@ pub(crate) async fn append_one(
     pool: &MySqlPool,
     request: &AppendRequest,
 ) -> Result<Appended, AppendError> {
-    let mut attempt = 1;
-    loop {
-        match try_append(pool, request).await {
-            Err(AppendError::Store(e @ StoreError::Contention(_))) if attempt < MAX_ATTEMPTS => {
-                tracing::debug!(attempt, error = %e, "append rolled back by InnoDB, retrying");
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
-            }
-            other => return other,
-        }
-    }
+    use backon::Retryable;
+    // A deadlock victim is retried at once, briefly: the policy's waits, from a few ms.
+    let policy = crate::retry::policy()
+        .with_min_delay(Duration::from_millis(5))
+        .with_max_times(MAX_ATTEMPTS as usize - 1);
+    (|| try_append(pool, request))
+        .retry(policy)
+        .sleep(tokio::time::sleep)
+        .when(|e| matches!(e, AppendError::Store(StoreError::Contention(_))))
+        .notify(|e, wait| {
+            tracing::debug!(error = %e, wait_ms = wait.as_millis() as u64, "append rolled back by InnoDB, retrying");
+        })
+        .await
 }
 
 /// MariaDB's JSON is LONGTEXT in a binary collation, which the driver reports as BLOB; MySQL's

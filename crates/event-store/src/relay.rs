@@ -2,7 +2,8 @@
 //! their outbox rows only after the sink acknowledged them. One active relay per database
 //! (MySQL `GET_LOCK`), so any number of command-api instances can run it.
 
-use crate::feed::{backoff, woken, Sink};
+use crate::feed::{woken, Sink};
+use crate::retry::Backoff;
 use crate::MySqlOutbox;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -25,7 +26,7 @@ pub async fn run(
     mut wake: watch::Receiver<u64>,
     cancel: CancellationToken,
 ) {
-    let mut failures = 0u32;
+    let mut backoff = Backoff::default();
     'standby: loop {
         let mut lock = match outbox.try_lock().await {
             Ok(Some(lock)) => {
@@ -53,19 +54,18 @@ pub async fn run(
             }
             wake.borrow_and_update();
             match relay_once(&outbox, &sink).await {
-                Ok(0) => failures = 0,
+                Ok(0) => backoff.reset(),
                 Ok(_) => {
-                    failures = 0;
+                    backoff.reset();
                     continue;
                 }
                 Err(e) => {
-                    failures += 1;
-                    let backoff = backoff(failures);
-                    tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64,
+                    let wait = backoff.next_wait();
+                    tracing::warn!(error = %e, backoff_ms = wait.as_millis() as u64,
                         "relay failed; the events stay in the outbox and are retried");
                     tokio::select! {
                         () = cancel.cancelled() => return,
-                        () = tokio::time::sleep(backoff) => {}
+                        () = tokio::time::sleep(wait) => {}
                     }
                     if !lock.held().await {
                         tracing::warn!("relay lock lost; standing by");

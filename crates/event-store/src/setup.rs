@@ -19,8 +19,8 @@ const LOCK_WAIT_SECS: i64 = 120;
 const SCHEMA_LOCK: &str = "CONCAT('moviedb-schema-', SHA1(DATABASE()))";
 
 /// Runs `attempt` until it succeeds, or fails for a reason `transient` does not accept (a
-/// database that cannot be reached, or is busy), or [`START_PATIENCE`] has passed; waits
-/// 0.2 s, 0.4 s ... 5 s between tries, logging each.
+/// database that cannot be reached, or is busy), or [`START_PATIENCE`] has passed; waits as
+/// [`crate::retry::Backoff`] says between tries, logging each.
 pub async fn retry_start<T, E, F, Fut>(
     what: &str,
     transient: fn(&E) -> bool,
@@ -32,13 +32,13 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let started = Instant::now();
-    let mut wait = Duration::from_millis(200);
+    let mut backoff = crate::retry::Backoff::default();
     loop {
+        let wait = backoff.next_wait();
         match attempt().await {
             Err(e) if transient(&e) && started.elapsed() + wait < START_PATIENCE => {
                 tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "{what}: not reachable yet");
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
             }
             other => return other,
         }

@@ -9,7 +9,8 @@
 //! start or rejoin, where a jump cannot be seen).
 
 use anyhow::Context;
-use moviedb_event_store::feed::{backoff, Subscriber};
+use moviedb_event_store::feed::Subscriber;
+use moviedb_event_store::retry::Backoff;
 use moviedb_event_store::StoredEvent;
 use moviedb_service_kit::KafkaConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -46,14 +47,13 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     // The broker may not be up yet: wait for it rather than give up.
-    let mut attempt = 0u32;
+    let mut backoff = Backoff::default();
     while let Err(e) = crate::ensure_topics(&config).await {
-        attempt += 1;
-        let backoff = backoff(attempt);
-        tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "cannot reach Kafka to create the topics; retrying");
+        let wait = backoff.next_wait();
+        tracing::warn!(error = %e, backoff_ms = wait.as_millis() as u64, "cannot reach Kafka to create the topics; retrying");
         tokio::select! {
             () = cancel.cancelled() => return Ok(()),
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(wait) => {}
         }
     }
     let topics = crate::topics(&config.topic_prefix);
@@ -125,6 +125,7 @@ async fn consume(
     // no offset before it to compare with), and after a rejoin that is where one shows up.
     let mut catch_up: Option<Instant> = Some(Instant::now());
     let mut last_batch = Instant::now();
+    let mut errors = Backoff::default();
     let mut check = tokio::time::interval(STALL_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -154,11 +155,17 @@ async fn consume(
         };
         let mut messages = Vec::new();
         match first {
-            Ok(message) => messages.push(message.detach()),
+            Ok(message) => {
+                errors.reset();
+                messages.push(message.detach());
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "Kafka consumer error");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
+                let wait = errors.next_wait();
+                tracing::warn!(error = %e, backoff_ms = wait.as_millis() as u64, "Kafka consumer error");
+                tokio::select! {
+                    () = cancel.cancelled() => return Outcome::Stopped,
+                    () = tokio::time::sleep(wait) => continue,
+                }
             }
         }
         while messages.len() < BATCH {
@@ -330,17 +337,16 @@ async fn apply_until_done(
     events: &[StoredEvent],
     cancel: &CancellationToken,
 ) {
-    let mut failures = 0u32;
+    let mut backoff = Backoff::default();
     loop {
         match projector.apply(events).await {
             Ok(_) => return,
             Err(e) => {
-                failures += 1;
-                let backoff = backoff(failures);
-                tracing::error!(error = %e, backoff_ms = backoff.as_millis() as u64, "batch not applied; retrying");
+                let wait = backoff.next_wait();
+                tracing::error!(error = %e, backoff_ms = wait.as_millis() as u64, "batch not applied; retrying");
                 tokio::select! {
                     () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(backoff) => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
         }

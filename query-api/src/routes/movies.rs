@@ -39,7 +39,7 @@ async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<MoviePage>, ApiError> {
-    let query = params::movie_query(&params::pairs(raw.as_deref())?)?;
+    let query = params::movie_query(raw.as_deref())?;
     wait_for(&headers, &state).await?;
     let page = state.read.movies(&query).await.map_err(super::read_error)?;
     let per_page = query.per_page.clamp(1, moviedb_read_model::MAX_PER_PAGE);

@@ -34,7 +34,7 @@ async fn search(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let request = params::search_request(&params::pairs(raw.as_deref())?)?;
+    let request = params::search_request(raw.as_deref())?;
     wait_for_index(&headers, &state).await?;
     let found = state
         .search
@@ -70,7 +70,7 @@ async fn suggest(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let (q, limit) = params::suggest(&params::pairs(raw.as_deref())?)?;
+    let (q, limit) = params::suggest(raw.as_deref())?;
     wait_for_index(&headers, &state).await?;
     let items = state
         .search

@@ -22,7 +22,7 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     super::require_admin(&headers, &state, "only admins may list users").await?;
-    let (page, per_page) = params::paging(&params::pairs(raw.as_deref())?)?;
+    let (page, per_page) = params::paging(raw.as_deref())?;
     wait_for(&headers, &state).await?;
     let users = state
         .read

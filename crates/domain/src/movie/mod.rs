@@ -7,7 +7,8 @@ pub use filter::{GenreFilter, MovieFilter};
 
 pub use values::{
     parse_director, parse_genres, parse_imdb_score, parse_name, parse_popularity, title_key,
-    MAX_GENRES, MAX_GENRE_CHARS, MAX_RAW_GENRES, MAX_TITLE_CHARS,
+    IMDB_SCORE_RANGE, MAX_GENRES, MAX_GENRE_CHARS, MAX_RAW_GENRES, MAX_TITLE_CHARS,
+    POPULARITY_RANGE,
 };
 
 use crate::event::{from_payload, to_payload};

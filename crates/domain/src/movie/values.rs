@@ -12,6 +12,10 @@ pub const MAX_GENRE_CHARS: usize = 40;
 /// At most this many genre items as sent, before de-duplication: a few repeats are forgiven,
 /// an array of thousands is refused before any work is done on its items.
 pub const MAX_RAW_GENRES: usize = 4 * MAX_GENRES;
+/// The IMDb scores there are.
+pub const IMDB_SCORE_RANGE: std::ops::RangeInclusive<f64> = 0.0..=10.0;
+/// The popularities there are (the original app's `99popularity`).
+pub const POPULARITY_RANGE: std::ops::RangeInclusive<f64> = 0.0..=100.0;
 
 /// A movie's name: trimmed, 1 to 200 characters, no control or bidi control characters.
 pub fn parse_name(raw: &str) -> Result<String, FieldError> {
@@ -79,7 +83,7 @@ pub fn parse_genres(raw: &[String]) -> Result<Vec<String>, FieldError> {
 
 /// An IMDb score, 0.0 to 10.0.
 pub fn parse_imdb_score(raw: f64) -> Result<f64, FieldError> {
-    if raw.is_finite() && (0.0..=10.0).contains(&raw) {
+    if raw.is_finite() && IMDB_SCORE_RANGE.contains(&raw) {
         Ok(raw)
     } else {
         Err(FieldError::new(
@@ -91,7 +95,7 @@ pub fn parse_imdb_score(raw: f64) -> Result<f64, FieldError> {
 
 /// A popularity, 0 to 100 (the original app's `99popularity`).
 pub fn parse_popularity(raw: f64) -> Result<f64, FieldError> {
-    if raw.is_finite() && (0.0..=100.0).contains(&raw) {
+    if raw.is_finite() && POPULARITY_RANGE.contains(&raw) {
         Ok(raw)
     } else {
         Err(FieldError::new("99popularity", "must be between 0 and 100"))
