@@ -18,8 +18,12 @@ fn a_short_token_secret_is_refused_before_anything_starts() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "it started: {stderr}");
     assert!(
-        stderr.contains("MOVIEDB_JWT_SECRET must be at least 32 characters"),
+        stderr.contains("MOVIEDB_JWT_SECRET: must be at least 32 characters"),
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !stderr.contains("too short"),
+        "the secret is not echoed: {stderr}"
+    );
 }

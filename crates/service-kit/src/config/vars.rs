@@ -168,11 +168,39 @@ pub fn from_environment() -> anyhow::Result<Vars> {
             arg
         }
     });
-    let refused = |e: clap::Error| anyhow::anyhow!("{}", e.render());
     let mut matches = command
         .try_get_matches_from(std::iter::empty::<String>())
         .map_err(refused)?;
     Vars::from_arg_matches_mut(&mut matches).map_err(refused)
+}
+
+/// A refused variable, said in the environment's terms: its name and why, and the value only
+/// when it is not a secret (clap's own message names a flag and shows every value).
+fn refused(error: clap::Error) -> anyhow::Error {
+    use clap::error::{ContextKind, ContextValue};
+    let name = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg
+            .rsplit_once('<')
+            .and_then(|(_, name)| name.strip_suffix('>'))
+            .map(str::to_owned),
+        _ => None,
+    };
+    let Some(name) = name else {
+        return anyhow::anyhow!("the environment is not usable: {}", error.kind());
+    };
+    let why = std::error::Error::source(&error)
+        .map_or_else(|| error.kind().to_string(), ToString::to_string);
+    let secret = Vars::command().get_arguments().any(|a| {
+        a.get_value_names()
+            .is_some_and(|n| n.iter().any(|n| n == name.as_str()))
+            && a.is_hide_env_values_set()
+    });
+    match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) if !secret => {
+            anyhow::anyhow!("{name}: {why} (got `{value}`)")
+        }
+        _ => anyhow::anyhow!("{name}: {why}"),
+    }
 }
 
 fn secret(raw: &str) -> Result<SecretString, String> {
@@ -212,7 +240,7 @@ mod tests {
         command
             .try_get_matches_from(args)
             .and_then(|mut m| Vars::from_arg_matches_mut(&mut m))
-            .map_err(|e| e.render().to_string())
+            .map_err(|e| refused(e).to_string())
     }
 
     #[test]
@@ -238,7 +266,14 @@ mod tests {
             let Err(error) = parse(&[(name, value)]) else {
                 panic!("{name}={value} was accepted");
             };
-            assert!(error.contains(name), "{name}: {error}");
+            assert!(error.starts_with(&format!("{name}: ")), "{name}: {error}");
+            if name == "MOVIEDB_JWT_SECRET" {
+                assert!(!error.contains(value), "a secret is not shown: {error}");
+            } else {
+                // A list is checked item by item: the bad item is shown.
+                let item = value.rsplit(',').next().unwrap_or(value);
+                assert!(error.contains(&format!("(got `{item}`)")), "{error}");
+            }
         }
     }
 

@@ -13,10 +13,14 @@
 //! `MOVIEDB_CRASH_POINTS=20 MOVIEDB_CRASH_EVENTS=20000 cargo test --release --all-features --test crash -- --nocapture`
 
 #[cfg(feature = "kafka")]
-#[path = "common/broker.rs"]
+#[path = "../common/broker.rs"]
 mod broker;
-#[path = "common/process.rs"]
+mod load;
+use load::*;
+#[path = "../common/process.rs"]
 mod process;
+mod replay;
+use replay::*;
 
 use moviedb_read_model::{ReadModels, SqlReadModels};
 use moviedb_search::{SearchIndex, SearchRequest, SearchSort, TantivyIndex};
@@ -98,152 +102,6 @@ fn setting(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A tiny deterministic generator, so a failing run can be repeated.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below.max(1)
-    }
-}
-
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let answer = client
-            .post(format!("{base}/v1/sessions"))
-            .json(&json!({ "email": "boot@example.com", "password": ADMIN_PASSWORD }))
-            .send()
-            .await;
-        if let Ok(answer) = answer {
-            if answer.status() == 201 {
-                let body: Value = answer.json().await.expect("json");
-                return body["token"].as_str().expect("token").to_owned();
-            }
-        }
-        assert!(Instant::now() < deadline, "no login after a restart");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Writes until the task is dropped: bulk adds of 200 movies, and edits and deletes of movies
-/// added earlier. Returns nothing; the event store is the record.
-async fn write_forever(client: reqwest::Client, base: String, token: String, seed: u64) {
-    let mut rng = Lcg(seed);
-    let mut ids: Vec<String> = Vec::new();
-    for round in 0u64.. {
-        let bulk: Vec<Value> = (0..200)
-            .map(|i| {
-                json!({ "name": format!("Crash {seed}-{round}-{i}"), "director": format!("D{}", i % 7),
-                    "genre": ["Drama", "War"], "imdb_score": (i % 100) as f64 / 10.0, "99popularity": i % 100 })
-            })
-            .collect();
-        let Ok(answer) = client
-            .post(format!("{base}/v1/movies"))
-            .bearer_auth(&token)
-            .json(&bulk)
-            .send()
-            .await
-        else {
-            return;
-        };
-        if let Ok(body) = answer.json::<Value>().await {
-            for result in body["results"].as_array().into_iter().flatten() {
-                if let Some(id) = result["id"].as_str() {
-                    ids.push(id.to_owned());
-                }
-            }
-        }
-        for _ in 0..20 {
-            if ids.is_empty() {
-                break;
-            }
-            let id = ids[rng.next(ids.len() as u64) as usize].clone();
-            let request = if rng.next(5) == 0 {
-                client.delete(format!("{base}/v1/movies/{id}"))
-            } else {
-                client
-                    .patch(format!("{base}/v1/movies/{id}"))
-                    .json(&json!({ "imdb_score": rng.next(100) as f64 / 10.0, "genre": ["Crime"] }))
-            };
-            if request.bearer_auth(&token).send().await.is_err() {
-                return;
-            }
-        }
-    }
-}
-
-/// The number of events in the store.
-async fn event_count(url: &str) -> usize {
-    let count = async {
-        let pool = sqlx::AnyPool::connect(url).await?;
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
-            .fetch_one(&pool)
-            .await?;
-        pool.close().await;
-        Ok::<_, sqlx::Error>(n as usize)
-    };
-    count.await.unwrap_or(0)
-}
-
-/// A copy of the event store at `from` in the empty store at `to` (created and migrated).
-async fn copy_events(backend: &Backend, dir: &Path, to_dir: &Path, to_url: Option<&str>) {
-    match backend {
-        Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(&backend.events_url(dir))
-                .await
-                .expect("store");
-            sqlx::query(&format!(
-                "VACUUM INTO '{}'",
-                to_dir.join("moviedb.db").display()
-            ))
-            .execute(&pool)
-            .await
-            .expect("copy of the event store");
-            pool.close().await;
-        }
-        Backend::Kafka { database, .. } => {
-            let to_url = to_url.expect("a database for the replay");
-            moviedb_event_store::MySqlEventStore::connect(to_url)
-                .await
-                .expect("the replay's store is migrated");
-            let from = database.rsplit('/').next().expect("database name");
-            let pool = sqlx::MySqlPool::connect(to_url)
-                .await
-                .expect("replay database");
-            sqlx::query(&format!("INSERT INTO events SELECT * FROM `{from}`.events"))
-                .execute(&pool)
-                .await
-                .expect("copy of the events");
-            pool.close().await;
-        }
-    }
-}
-
-/// Every live movie in the index, in id order, as the index has it.
-async fn index_dump(dir: &Path) -> Vec<Value> {
-    let index = TantivyIndex::open(&dir.join("search")).expect("index opens");
-    let found = index
-        .search(&SearchRequest {
-            sort: SearchSort::Name { descending: false },
-            per_page: 1_000_000,
-            ..SearchRequest::default()
-        })
-        .await
-        .expect("search");
-    let mut docs: Vec<Value> = found
-        .hits
-        .into_iter()
-        .map(|h| serde_json::to_value(h.movie).expect("json"))
-        .collect();
-    docs.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    docs
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
