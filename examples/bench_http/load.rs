@@ -131,3 +131,12 @@ async fn connection(
     }
     outcome
 }
+
+/// Milliseconds at the 50th and 99th percentile and the worst.
+pub fn summary(values: &mut [u64]) -> (f64, f64, f64) {
+    (
+        percentile_ms(values, 50.0),
+        percentile_ms(values, 99.0),
+        percentile_ms(values, 100.0),
+    )
+}

@@ -11,6 +11,7 @@
 //! serving the same JSON from memory (this example, started again as `--baseline`), loads the
 //! movies through the HTTP API and prints each figure beside its limit and the ratio.
 
+mod backing;
 mod baseline;
 mod catalogue;
 mod hostile;
@@ -250,7 +251,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     drop(moviedb);
 
     if args.rebuild_events > 0 && part("rebuild") {
-        report.rebuild = Some(server::rebuild(&args).await?);
+        report.rebuild = Some(backing::rebuild(&args).await?);
     }
     report.print();
     Ok(())

@@ -1,8 +1,8 @@
 //! The table the harness prints: each figure, its limit measured in the same run, the ratio
 //! and the goal of issue 9.
 
+use crate::load::summary;
 use crate::load::Outcome;
-use crate::server::summary;
 use crate::Args;
 use std::time::Duration;
 

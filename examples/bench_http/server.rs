@@ -1,11 +1,11 @@
 //! The processes under test: the release `moviedb` on a fresh data directory, and the baseline.
 
-use crate::load::percentile_ms;
+use crate::backing::{Broker, Database};
 use crate::Args;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 const ADMIN: &str = "bench@example.com";
 const PASSWORD: &str = "Bench_pass1";
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -41,7 +41,7 @@ fn moviedb_binary(args: &Args) -> anyhow::Result<PathBuf> {
 }
 
 /// A child process killed when dropped.
-struct Guard(Child);
+pub(crate) struct Guard(pub(crate) Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -61,85 +61,6 @@ async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bail!("{url} did not answer in time")
-}
-
-/// The database moviedb runs on in this run.
-#[derive(Clone)]
-pub enum Database {
-    Sqlite,
-    MariaDb { name: String },
-}
-
-impl Database {
-    fn from_args(args: &Args) -> anyhow::Result<Self> {
-        match args.db.as_str() {
-            "sqlite" => Ok(Self::Sqlite),
-            "mariadb" | "mysql" => Ok(Self::MariaDb {
-                name: format!("moviedb_bench_{}", std::process::id()),
-            }),
-            other => bail!("--db {other}: use sqlite or mariadb"),
-        }
-    }
-
-    fn url(&self, data: &Path) -> String {
-        match self {
-            Self::Sqlite => format!("sqlite://{}", data.join("moviedb.db").display()),
-            Self::MariaDb { name } => format!("mysql://root@127.0.0.1:3306/{name}"),
-        }
-    }
-
-    async fn drop_database(&self) {
-        if let Self::MariaDb { name } = self {
-            if let Ok(pool) = sqlx::MySqlPool::connect("mysql://root@127.0.0.1:3306").await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .execute(&pool)
-                    .await;
-            }
-        }
-    }
-}
-
-/// The Kafka-compatible broker tansu, on a port of its own, keeping nothing.
-struct Broker {
-    _process: Guard,
-    address: String,
-}
-
-impl Broker {
-    fn start() -> anyhow::Result<Self> {
-        let out = Command::new(workspace().join("scripts/ensure-tansu"))
-            .stderr(Stdio::inherit())
-            .output()?;
-        if !out.status.success() {
-            bail!("scripts/ensure-tansu failed");
-        }
-        let binary = String::from_utf8(out.stdout)?.trim().to_owned();
-        let address = format!("127.0.0.1:{}", free_port()?);
-        let url = format!("tcp://{address}");
-        let child = Command::new(binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&address).is_err() {
-            if Instant::now() > deadline {
-                bail!("tansu did not start on {address}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(Self {
-            _process: Guard(child),
-            address,
-        })
-    }
 }
 
 /// The release moviedb, serving every role on one port.
@@ -460,47 +381,4 @@ impl Baseline {
         wait_ready(&client, &url).await?;
         Ok(client.get(url).send().await?.json().await?)
     }
-}
-
-/// `moviedb rebuild` over `args.rebuild_events` generated events: events per second.
-pub async fn rebuild(args: &Args) -> anyhow::Result<(u64, Duration)> {
-    let binary = workspace().join("target/release/moviedb");
-    let database = Database::from_args(args)?;
-    database.drop_database().await;
-    let data = tempfile::tempdir_in(workspace().join("target"))?;
-    let url = database.url(data.path());
-    let store = moviedb_event_store::connect(&url).await?;
-    eprintln!(
-        "generating {} events through the event store port",
-        args.rebuild_events
-    );
-    let started = Instant::now();
-    let written = crate::limits::fill_events(store, args.rebuild_events, 20, 8, |_| {}).await?;
-    eprintln!(
-        "generated {written} events in {:.1} s; rebuilding",
-        started.elapsed().as_secs_f64()
-    );
-    let started = Instant::now();
-    let status = Command::new(&binary)
-        .arg("rebuild")
-        .env("MOVIEDB_DATA_DIR", data.path())
-        .env("MOVIEDB_DATABASE_URL", &url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .status()?;
-    let took = started.elapsed();
-    database.drop_database().await;
-    if !status.success() {
-        bail!("moviedb rebuild failed");
-    }
-    Ok((written, took))
-}
-
-/// Milliseconds at the 50th and 99th percentile and the worst.
-pub fn summary(values: &mut [u64]) -> (f64, f64, f64) {
-    (
-        percentile_ms(values, 50.0),
-        percentile_ms(values, 99.0),
-        percentile_ms(values, 100.0),
-    )
 }

@@ -50,7 +50,8 @@ pub async fn run(
                 tracing::error!(error = %e, position, backoff_ms = wait.as_millis() as u64, "embedded feed failed; retrying");
                 tokio::select! {
                     () = cancel.cancelled() => break,
-                    () = tokio::time::sleep(wait) => continue,
+                    // A commit meanwhile says the database is back: try again then.
+                    () = woken(&mut wake, wait) => continue,
                 }
             }
         }

@@ -16,7 +16,12 @@ pub(crate) async fn event_count(url: &str) -> usize {
 }
 
 /// A copy of the event store at `from` in the empty store at `to` (created and migrated).
-pub(crate) async fn copy_events(backend: &Backend, dir: &Path, to_dir: &Path, to_url: Option<&str>) {
+pub(crate) async fn copy_events(
+    backend: &Backend,
+    dir: &Path,
+    to_dir: &Path,
+    to_url: Option<&str>,
+) {
     match backend {
         Backend::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&backend.events_url(dir))

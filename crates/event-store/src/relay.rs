@@ -63,9 +63,10 @@ pub async fn run(
                     let wait = backoff.next_wait();
                     tracing::warn!(error = %e, backoff_ms = wait.as_millis() as u64,
                         "relay failed; the events stay in the outbox and are retried");
+                    // A commit meanwhile says the database is back: try again then.
                     tokio::select! {
                         () = cancel.cancelled() => return,
-                        () = tokio::time::sleep(wait) => {}
+                        () = woken(&mut wake, wait) => {}
                     }
                     if !lock.held().await {
                         tracing::warn!("relay lock lost; standing by");

@@ -1,5 +1,6 @@
-//! The one retry policy of moviedb (backon's exponential backoff): from 100 ms, doubling, at
-//! most 5 s, with jitter so that processes failing together do not retry together. Every
+//! The one retry policy of moviedb (backon's exponential backoff): from 100 ms, doubling up to
+//! 2.5 s, each wait stretched by a random part of itself (jitter, so that processes failing
+//! together do not retry together): at most 5 s. Every
 //! loop that waits after a failure (the relay, the Kafka consumer, the feeds, the projector's
 //! busy read models, a start before the database answers) takes its waits from here.
 
@@ -8,8 +9,8 @@ use std::time::Duration;
 
 /// The first wait.
 pub const FIRST_WAIT: Duration = Duration::from_millis(100);
-/// The longest wait.
-pub const LONGEST_WAIT: Duration = Duration::from_secs(5);
+/// The longest wait before jitter, which may double it.
+pub const LONGEST_WAIT: Duration = Duration::from_millis(2500);
 
 /// The policy, unbounded in attempts; callers bound it by attempts
 /// ([`ExponentialBuilder::with_max_times`]) or by time.
@@ -34,7 +35,7 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// How long to wait after the next failure.
+    /// How long to wait after the next failure: at most twice [`LONGEST_WAIT`].
     pub fn next_wait(&mut self) -> Duration {
         self.0.next().unwrap_or(LONGEST_WAIT)
     }
