@@ -17,7 +17,7 @@ fn a_malformed_listen_address_is_refused_naming_the_variable() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "it started: {stderr}");
     assert!(
-        stderr.contains("MOVIEDB_LISTEN `everywhere` is not host:port"),
+        stderr.contains("MOVIEDB_LISTEN: invalid socket address syntax (got `everywhere`)"),
         "{stderr}"
     );
 }

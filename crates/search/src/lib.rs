@@ -211,26 +211,14 @@ pub struct Hit {
 
 impl From<MovieDocument> for moviedb_wire::Movie {
     fn from(doc: MovieDocument) -> Self {
-        let MovieDocument {
-            id,
-            name,
-            director,
-            genres,
-            imdb_score,
-            popularity,
-            version,
-        } = doc;
-        Self {
-            id,
-            name,
-            director,
-            genres,
-            imdb_score,
-            popularity,
-            version,
-            created_at: None,
-            updated_at: None,
-        }
+        let fields = moviedb_domain::movie::MovieFields {
+            name: doc.name,
+            director: doc.director,
+            genres: doc.genres,
+            imdb_score: doc.imdb_score,
+            popularity: doc.popularity,
+        };
+        Self::new(doc.id, fields, doc.version)
     }
 }
 

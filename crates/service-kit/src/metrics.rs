@@ -91,13 +91,9 @@ impl Metrics {
     /// Sets the gauge `name` (registered on first use) to `value`.
     pub fn set_gauge(&self, name: &'static str, help: &'static str, value: f64) {
         let mut gauges = lock(&self.0.gauges);
-        let gauge = gauges.entry(name).or_insert_with(|| {
-            let gauge = Gauge::new(name, help).expect("a valid gauge name");
-            if let Err(e) = self.0.registry.register(Box::new(gauge.clone())) {
-                tracing::warn!(error = %e, name, "cannot register a gauge");
-            }
-            gauge
-        });
+        let gauge = gauges
+            .entry(name)
+            .or_insert_with(|| self.register(Gauge::new(name, help)));
         gauge.set(value);
     }
 
@@ -106,14 +102,23 @@ impl Metrics {
     /// as it is, since counters only go up.
     pub fn set_counter(&self, name: &'static str, help: &'static str, total: u64) {
         let mut counters = lock(&self.0.counters);
-        let counter = counters.entry(name).or_insert_with(|| {
-            let counter = IntCounter::new(name, help).expect("a valid counter name");
-            if let Err(e) = self.0.registry.register(Box::new(counter.clone())) {
-                tracing::warn!(error = %e, name, "cannot register a counter");
-            }
-            counter
-        });
+        let counter = counters
+            .entry(name)
+            .or_insert_with(|| self.register(IntCounter::new(name, help)));
         counter.inc_by(total.saturating_sub(counter.get()));
+    }
+
+    /// A metric made from a constant name and help, registered; one that cannot be (a name
+    /// taken by another kind) is logged and still returned, so it works unreported.
+    fn register<M>(&self, made: prometheus::Result<M>) -> M
+    where
+        M: prometheus::core::Collector + Clone + 'static,
+    {
+        let metric = made.expect("a valid metric name");
+        if let Err(e) = self.0.registry.register(Box::new(metric.clone())) {
+            tracing::warn!(error = %e, "cannot register a metric");
+        }
+        metric
     }
 
     /// Everything, in Prometheus' text format.
