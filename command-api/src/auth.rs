@@ -46,7 +46,7 @@ impl FromRequestParts<AppState> for LoggedIn {
     ) -> Result<Self, Self::Rejection> {
         match Caller::from_request_parts(parts, state).await? {
             Caller(Actor::Anonymous) => Err(ApiError::Unauthorized(
-                "log in first: send `Authorization: Bearer <token>`",
+                moviedb_service_kit::auth::LOG_IN_FIRST,
             )),
             Caller(actor) => Ok(LoggedIn(actor)),
         }

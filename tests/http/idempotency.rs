@@ -127,11 +127,16 @@ async fn users_get_403_and_anonymous_401_on_every_movie_write(app: TestApp) {
     let (_, user) = app.user().await;
     for token in [Some(user.as_str()), None] {
         let status = if token.is_some() { 403 } else { 401 };
-        problem(
+        let refused = problem(
             app.post("/api/movies_curd/", token, &movie("X")).await,
             status,
         )
         .await;
+        if token.is_none() {
+            // The original app's clients send `x-access-token`: the 401 says so.
+            let detail = refused["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains("x-access-token"), "{refused}");
+        }
         problem(
             app.post("/v1/movies", token, &json!([movie("X")])).await,
             status,

@@ -8,6 +8,7 @@ mod movies;
 mod outage;
 mod reads;
 mod robustness;
+mod routes;
 mod search;
 mod security;
 mod sessions;

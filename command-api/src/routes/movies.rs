@@ -24,7 +24,6 @@ pub const MAX_BULK: usize = 1000;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/movies_curd/", post(create))
         .route("/api/movies_curd", post(create))
         .route("/v1/movies", post(create))
         .route("/single_movies/{id}", put(replace).delete(delete))

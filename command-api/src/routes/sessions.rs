@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/login_user/", post(login))
         .route("/api/login_user", post(login))
         .route("/v1/sessions", post(login))
 }

@@ -18,7 +18,6 @@ use serde_json::Value;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/register/", post(register))
         .route("/api/register", post(register))
         .route("/v1/users", post(register))
         .route("/v1/users/{id}/role", put(change_role))

@@ -81,6 +81,10 @@ impl Tokens {
     }
 }
 
+/// What a 401 for a missing token says: both ways of sending one, the original app's first.
+pub const LOG_IN_FIRST: &str =
+    "log in first: send the token as `x-access-token: <token>` or `Authorization: Bearer <token>`";
+
 /// The bearer token of a request: `Authorization: Bearer ...` or the original app's
 /// `x-access-token`.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {

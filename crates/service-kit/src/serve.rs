@@ -110,6 +110,9 @@ pub async fn serve(
         limits,
     };
     let router = router.layer(axum::middleware::from_fn_with_state(guard, bounded));
+    // Routes are declared without a trailing slash; `/api/movies_curd/` (the original app's
+    // form) and `/v1/movies/` reach the same handlers, for every method.
+    let router = tower_http::normalize_path::NormalizePath::trim_trailing_slash(router);
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();

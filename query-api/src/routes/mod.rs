@@ -40,7 +40,7 @@ pub(crate) async fn require_admin(
 ) -> Result<Actor, ApiError> {
     let Some(token) = moviedb_service_kit::auth::bearer_token(headers)? else {
         return Err(ApiError::Unauthorized(
-            "log in first: send `Authorization: Bearer <token>`",
+            moviedb_service_kit::auth::LOG_IN_FIRST,
         ));
     };
     let claims = state.tokens.verify(token)?;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 pub(super) fn router() -> Router<QueryState> {
     Router::new()
-        .route("/api/movies_curd/", get(list))
+        .route("/api/movies_curd", get(list))
         .route("/v1/movies", get(list))
         .route("/single_movies/{id}", get(detail))
         .route("/v1/movies/{id}", get(detail))

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 pub(super) fn router() -> Router<QueryState> {
     Router::new()
-        .route("/api/user_list/", get(list))
+        .route("/api/user_list", get(list))
         .route("/v1/users", get(list))
 }
 
