@@ -217,7 +217,19 @@ impl CommandService {
         actor: Actor,
         metadata: &Metadata,
     ) -> Result<Write, CommandError> {
-        let movie_id = Uuid::now_v7();
+        self.add_movie_as(Uuid::now_v7(), fields, actor, metadata)
+            .await
+    }
+
+    /// Decides adding a movie under a new id chosen by the caller: a bulk add takes
+    /// [`moviedb_domain::consecutive_ids`], so its answer's token is one short run.
+    pub async fn add_movie_as(
+        &self,
+        movie_id: Uuid,
+        fields: MovieFields,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<Write, CommandError> {
         let events = Movie::default().decide(&MovieCommand::Add {
             fields: fields.clone(),
             actor,

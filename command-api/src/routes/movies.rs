@@ -121,15 +121,20 @@ async fn create_many(
         .collect();
     let mut outcomes: Vec<Option<Result<Outcome, ApiError>>> =
         (0..parsed.len()).map(|_| None).collect();
+    // Ids that follow one another: the answer's Consistency-Token names them as one run.
+    let ids = moviedb_domain::consecutive_ids(parsed.len());
     for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
         let indices: Vec<usize> = (0..rounds.len()).filter(|&i| rounds[i] == round).collect();
         let writes = indices.iter().map(|&i| {
             let fields = parsed[i].take();
-            let metadata = &metadata;
+            let (metadata, id) = (&metadata, ids[i]);
             async move {
                 let fields =
                     fields.ok_or_else(|| ApiError::Internal("bulk item taken twice".into()))??;
-                let write = state.commands.add_movie(fields, actor, metadata).await?;
+                let write = state
+                    .commands
+                    .add_movie_as(id, fields, actor, metadata)
+                    .await?;
                 state.commands.commit(write).await.map_err(ApiError::from)
             }
         });

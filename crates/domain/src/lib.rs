@@ -17,7 +17,7 @@ pub mod validation;
 
 pub use actor::{Actor, Role};
 pub use aggregate::Aggregate;
-pub use consistency::{ConsistencyToken, StreamVersion};
+pub use consistency::{consecutive_ids, ConsistencyToken, StreamVersion};
 pub use error::DomainError;
 pub use event::{DecodeError, DomainEvent};
 pub use validation::{FieldError, ValidationErrors};
