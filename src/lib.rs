@@ -3,6 +3,7 @@
 //! `command-api`, `projector` and `query-api` run one role each (the distributed deployment).
 
 pub mod embedded;
+pub mod import;
 
 pub use moviedb_service_kit::Config;
 

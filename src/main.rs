@@ -3,7 +3,8 @@
 //!
 //! `moviedb` (or `moviedb serve`) runs the service; `moviedb command-api|projector|query-api`
 //! runs one role; `moviedb rebuild` rebuilds the read models; `moviedb admin create` registers
-//! an admin. Configuration comes from the environment (see README.md).
+//! an admin; `moviedb import FILE` adds a catalogue of movies. Configuration comes from the
+//! environment (see README.md).
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -38,6 +39,13 @@ enum Action {
     /// Replay the event store into fresh read models and swap them in, while the service keeps
     /// answering.
     Rebuild,
+    /// Add the movies of a catalogue file (a JSON array in the original app's movie format, or
+    /// one movie per line) through the command path; movies already present are skipped, so
+    /// it can be run again. Exits with 2 when some items were refused (each is listed).
+    Import {
+        /// The catalogue, for example samples/movies.json.
+        file: std::path::PathBuf,
+    },
     /// Administrative tasks.
     Admin {
         #[command(subcommand)]
@@ -91,6 +99,35 @@ async fn main() -> anyhow::Result<()> {
                 "rebuilt the read models from {} events and swapped them in ({} streams caught up after the swap)",
                 done.replayed, done.caught_up
             );
+        }
+        Action::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let items = moviedb::import::items(&text)?;
+            let store = moviedb_event_store::connect(&config.database_url).await?;
+            let commands = CommandService::new(store, PasswordHasher::new()?);
+            let bar = indicatif::ProgressBar::new(items.len() as u64).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} importing [{bar:40}] {pos}/{len} movies ({per_sec}, {eta} left)",
+                )?
+                .progress_chars("=> "),
+            );
+            let summary =
+                moviedb::import::import(&commands, items, |done| bar.set_position(done)).await?;
+            bar.finish_and_clear();
+            println!(
+                "{}: {} created, {} already present, {} rejected",
+                file.display(),
+                summary.created,
+                summary.present,
+                summary.rejected.len()
+            );
+            for (index, why) in &summary.rejected {
+                println!("  item {index}: {why}");
+            }
+            if !summary.rejected.is_empty() {
+                std::process::exit(2);
+            }
         }
         Action::Admin {
             command: AdminCommand::Create { email, name },

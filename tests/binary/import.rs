@@ -1,0 +1,92 @@
+//! `moviedb import`: the sample catalogue added through the command path, a second run adding
+//! nothing, refused items listed with their reasons, and the service serving what was added.
+
+use super::*;
+
+fn import(data_dir: &std::path::Path, file: &std::path::Path) -> (i32, String) {
+    let out = moviedb(data_dir)
+        .arg("import")
+        .arg(file)
+        .output()
+        .expect("moviedb import runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code().unwrap_or(-1), stdout)
+}
+
+#[tokio::test]
+async fn import_adds_the_sample_catalogue_once_and_lists_what_it_refuses() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/movies.json");
+    let films: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&sample).expect("sample")).expect("json");
+    assert!(films.len() >= 50, "at least 50 films in the sample");
+
+    let (status, out) = import(dir.path(), &sample);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{} created, 0 already present, 0 rejected",
+            films.len()
+        )),
+        "{out}"
+    );
+    let (status, out) = import(dir.path(), &sample);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "0 created, {} already present, 0 rejected",
+            films.len()
+        )),
+        "a second run adds nothing: {out}"
+    );
+
+    // One movie per line; a bad score and a line that is not JSON are refused, with reasons.
+    let lines = dir.path().join("more.ndjson");
+    std::fs::write(
+        &lines,
+        "{\"name\": \"Solaris\", \"director\": \"Andrei Tarkovsky\", \"genre\": [\"Drama\"], \"imdb_score\": 8.0, \"99popularity\": 70}\n\
+         {\"name\": \"Stalker\", \"director\": \"Andrei Tarkovsky\", \"genre\": [\"Drama\"], \"imdb_score\": 11, \"99popularity\": 70}\n\
+         not json\n",
+    )
+    .expect("written");
+    let (status, out) = import(dir.path(), &lines);
+    assert_eq!(status, 2, "{out}");
+    assert!(
+        out.contains("1 created, 0 already present, 2 rejected"),
+        "{out}"
+    );
+    assert!(out.contains("item 1: invalid fields: imdb_score"), "{out}");
+    assert!(out.contains("item 2: not JSON"), "{out}");
+
+    // The service serves every movie added, and search finds a misspelled one.
+    let running = start(dir.path());
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page: Value = client
+            .get(format!("{}/v1/movies/search?q=vertgo", running.base))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        let total: Value = client
+            .get(format!("{}/v1/movies?per_page=1", running.base))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        if total["total"] == films.len() + 1 && page["items"][0]["name"] == "Vertigo" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all served: {total} / {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(running);
+}
