@@ -5,6 +5,7 @@ mod import;
 #[path = "../common/process.rs"]
 mod process;
 mod rebuild;
+mod walkthrough;
 
 use moviedb_event_store::test_support::MySqlTestDatabase;
 use moviedb_event_store::{EventStore, MySqlEventStore, SqliteEventStore};
