@@ -4,6 +4,7 @@
 
 pub mod embedded;
 pub mod import;
+pub mod openapi;
 
 pub use moviedb_service_kit::Config;
 

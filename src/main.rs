@@ -46,6 +46,8 @@ enum Action {
         /// The catalogue, for example samples/movies.json.
         file: std::path::PathBuf,
     },
+    /// Print the OpenAPI 3.1 document (what docs/openapi.json holds and /openapi.json serves).
+    Openapi,
     /// Administrative tasks.
     Admin {
         #[command(subcommand)]
@@ -72,6 +74,11 @@ enum AdminCommand {
 async fn main() -> anyhow::Result<()> {
     moviedb_command_api::telemetry::init();
     let cli = Cli::parse();
+    if let Some(Action::Openapi) = cli.command {
+        // The document needs no configuration (nor a data directory).
+        println!("{}", moviedb::openapi::json());
+        return Ok(());
+    }
     let config = Config::from_env()?;
     match cli.command.unwrap_or(Action::Serve) {
         Action::Serve => {
@@ -100,6 +107,8 @@ async fn main() -> anyhow::Result<()> {
                 done.replayed, done.caught_up
             );
         }
+        // Answered before the configuration is read.
+        Action::Openapi => {}
         Action::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 pub mod commands;
 pub mod idempotency;
+pub mod openapi;
 pub mod password;
 pub mod request;
 pub mod routes;

@@ -5,6 +5,7 @@
 //! a `Consistency-Token` waits until the projections reached it ([`consistency`]).
 
 pub mod consistency;
+pub mod openapi;
 pub mod params;
 pub mod routes;
 mod run;

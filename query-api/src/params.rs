@@ -41,50 +41,85 @@ impl Given {
 }
 
 /// The parameters of the movie list and the search: the list takes `name`, the search `q`;
-/// anything else is refused by name.
-#[derive(Debug, Deserialize)]
+/// anything else is refused by name. The OpenAPI document's parameters are derived from it.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct MovieParams {
+#[into_params(parameter_in = Query)]
+pub(crate) struct MovieParams {
+    /// Search only: free text over name and director, typo-tolerant, the last word a prefix.
     #[serde(default)]
+    #[param(value_type = Option<String>)]
     q: Given,
+    /// List only: part of the name, case-insensitive.
     #[serde(default)]
+    #[param(value_type = Option<String>)]
     name: Given,
+    /// `field.asc` or `field.desc`. List: name, director, imdb_score, 99popularity,
+    /// created_at, updated_at. Search: relevance (with `q`), imdb_score, 99popularity, name.
     #[serde(default)]
+    #[param(value_type = Option<String>, example = "imdb_score.desc")]
     sort_by: Given,
+    /// 1-based page number.
     #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1)]
     page: Given,
+    /// Items per page, 1 to 100 (more is capped), default 20.
     #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1)]
     per_page: Given,
+    /// Genres: `a,b` all of them, `a|b` any of them.
     #[serde(default)]
+    #[param(value_type = Option<String>, example = "Crime,Drama")]
     genre: Given,
+    /// IMDb score at least this (0 to 10).
     #[serde(default, rename = "imdb_score.gte")]
+    #[param(value_type = Option<f64>, minimum = 0.0, maximum = 10.0)]
     imdb_score_gte: Given,
+    /// IMDb score at most this (0 to 10).
     #[serde(default, rename = "imdb_score.lte")]
+    #[param(value_type = Option<f64>, minimum = 0.0, maximum = 10.0)]
     imdb_score_lte: Given,
+    /// Popularity at least this (0 to 100).
     #[serde(default, rename = "99popularity.gte")]
+    #[param(value_type = Option<f64>, minimum = 0.0, maximum = 100.0)]
     popularity_gte: Given,
+    /// Popularity at most this (0 to 100).
     #[serde(default, rename = "99popularity.lte")]
+    #[param(value_type = Option<f64>, minimum = 0.0, maximum = 100.0)]
     popularity_lte: Given,
+    /// The director, exactly (case-insensitive).
     #[serde(default)]
+    #[param(value_type = Option<String>)]
     director: Given,
 }
 
 /// `page` and `per_page` alone.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct PageParams {
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageParams {
+    /// 1-based page number.
     #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1)]
     page: Given,
+    /// Items per page, 1 to 100 (more is capped), default 20.
     #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1)]
     per_page: Given,
 }
 
-#[derive(Debug, Deserialize)]
+/// Suggestions: the letters typed and how many.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct SuggestParams {
+#[into_params(parameter_in = Query)]
+pub(crate) struct SuggestParams {
+    /// The first letters of a name (required).
     #[serde(default)]
+    #[param(value_type = String, required = true, example = "the go")]
     q: Given,
+    /// How many, 1 to 20 (more is capped), default 10.
     #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1)]
     limit: Given,
 }
 

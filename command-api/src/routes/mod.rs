@@ -1,10 +1,10 @@
 //! The HTTP surface: one router per resource, merged into [`api_router`]. The original app's
 //! routes and `/v1` share the same handlers.
 
-mod health;
-mod movies;
-mod sessions;
-mod users;
+pub(crate) mod health;
+pub(crate) mod movies;
+pub(crate) mod sessions;
+pub(crate) mod users;
 
 use crate::commands::{store_error, Answer, CommandError, Outcome, Write};
 use crate::error::ApiError;

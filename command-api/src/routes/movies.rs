@@ -37,6 +37,19 @@ fn movie_id(path: Result<Path<String>, PathRejection>) -> Result<uuid::Uuid, Api
 
 /// Adds one movie (201) or an array of them (207, each with its own status). Each movie of an
 /// array is its own transaction: one bad movie does not stop the others.
+#[utoipa::path(post, path = "/v1/movies", tag = "movies", operation_id = "addMovies",
+    summary = "Add a movie, or 1 to 1 000 in one request (admins)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key replays its first answer and writes nothing")),
+    request_body(content = moviedb_wire::schema::MovieOrMovies, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Added", body = moviedb_wire::Movie, headers(
+            ("etag" = String, description = "The movie's version, quoted"),
+            ("consistency-token" = String, description = "Send it with a read to see this write"),
+            ("location" = String, description = "The movie's URL"))),
+        (status = 207, description = "A bulk add: each movie's outcome, in the order sent", body = moviedb_wire::schema::BulkResult,
+            headers(("consistency-token" = String, description = "Covers every movie stored"))),
+    ),
+    security(("bearer" = []), ("access_token" = [])))]
 #[tracing::instrument(skip_all, err(level = "debug"))]
 async fn create(
     State(state): State<AppState>,
@@ -189,6 +202,15 @@ async fn create_many(
 }
 
 /// Replaces every field (all required). `If-Match` makes it conditional.
+#[utoipa::path(put, path = "/v1/movies/{id}", tag = "movies", operation_id = "replaceMovie",
+    summary = "Replace a movie's fields (admins)",
+    params(("id" = Uuid, Path, description = "The movie"),
+        ("If-Match" = Option<String>, Header, description = "Only if the movie is at this version (its ETag); 412 otherwise")),
+    request_body(content = moviedb_wire::schema::MovieInput, content_type = "application/json"),
+    responses((status = 200, description = "Replaced", body = moviedb_wire::Movie, headers(
+        ("etag" = String, description = "The new version"),
+        ("consistency-token" = String, description = "Send it with a read to see this write")))),
+    security(("bearer" = []), ("access_token" = [])))]
 #[tracing::instrument(skip_all, err(level = "debug"))]
 async fn replace(
     State(state): State<AppState>,
@@ -204,6 +226,16 @@ async fn replace(
 }
 
 /// Changes the fields sent. `If-Match` makes it conditional.
+#[utoipa::path(patch, path = "/v1/movies/{id}", tag = "movies", operation_id = "patchMovie",
+    summary = "Change some of a movie's fields (admins)",
+    params(("id" = Uuid, Path, description = "The movie"),
+        ("If-Match" = Option<String>, Header, description = "Only if the movie is at this version (its ETag); 412 otherwise")),
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "Any of the fields of MovieInput", example = json!({"imdb_score": 8.2})),
+    responses((status = 200, description = "Changed", body = moviedb_wire::Movie, headers(
+        ("etag" = String, description = "The new version"),
+        ("consistency-token" = String, description = "Send it with a read to see this write")))),
+    security(("bearer" = []), ("access_token" = [])))]
 #[tracing::instrument(skip_all, err(level = "debug"))]
 async fn patch(
     State(state): State<AppState>,
@@ -238,6 +270,14 @@ async fn update(
 }
 
 /// Deletes a movie; its name + director may then be used again.
+#[utoipa::path(delete, path = "/v1/movies/{id}", tag = "movies", operation_id = "deleteMovie",
+    summary = "Delete a movie (admins)",
+    params(("id" = Uuid, Path, description = "The movie"),
+        ("If-Match" = Option<String>, Header, description = "Only if the movie is at this version (its ETag); 412 otherwise")),
+    responses((status = 200, description = "Deleted", body = moviedb_wire::schema::Deleted, headers(
+        ("etag" = String, description = "The version of the delete"),
+        ("consistency-token" = String, description = "Send it with a read to see the movie gone")))),
+    security(("bearer" = []), ("access_token" = [])))]
 #[tracing::instrument(skip_all, err(level = "debug"))]
 async fn delete(
     State(state): State<AppState>,

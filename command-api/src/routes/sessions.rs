@@ -24,6 +24,11 @@ struct LoginInput {
 }
 
 /// Checks e-mail and password and issues a token valid for 60 minutes (by default).
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", operation_id = "logIn",
+    summary = "Log in: a token to send as x-access-token or Authorization: Bearer",
+    request_body(content = moviedb_wire::schema::Login, content_type = "application/json"),
+    responses((status = 201, description = "Logged in", body = moviedb_wire::schema::Session)),
+    security(()))]
 #[tracing::instrument(skip_all, err(level = "debug"))]
 async fn login(
     State(state): State<AppState>,

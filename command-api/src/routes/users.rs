@@ -24,6 +24,15 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// Registers a user. Anyone may register; only an admin may register an admin.
+#[utoipa::path(post, path = "/v1/users", tag = "users", operation_id = "register",
+    summary = "Register (anyone; an admin may register an admin)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key replays its first answer")),
+    request_body(content = moviedb_wire::schema::Registration, content_type = "application/json"),
+    responses((status = 201, description = "Registered", body = moviedb_wire::schema::Registered, headers(
+        ("etag" = String, description = "The user's version"),
+        ("consistency-token" = String, description = "Send it with a read to see this user"),
+        ("location" = String, description = "The user's URL")))),
+    security((), ("bearer" = []), ("access_token" = [])))]
 #[tracing::instrument(skip_all, err(level = "debug"))]
 async fn register(
     State(state): State<AppState>,
@@ -66,6 +75,15 @@ async fn register(
     .await
 }
 
+#[utoipa::path(put, path = "/v1/users/{id}/role", tag = "users", operation_id = "changeRole",
+    summary = "Change a user's role (admins; never their own)",
+    params(("id" = Uuid, Path, description = "The user"),
+        ("If-Match" = Option<String>, Header, description = "Only if the user is at this version; 412 otherwise")),
+    request_body(content = moviedb_wire::schema::RoleChange, content_type = "application/json"),
+    responses((status = 200, description = "Changed", body = moviedb_wire::schema::RoleChanged, headers(
+        ("etag" = String, description = "The user's new version"),
+        ("consistency-token" = String, description = "Send it with a read to see the change")))),
+    security(("bearer" = []), ("access_token" = [])))]
 /// Gives a user another role. Admins only, and never their own.
 #[tracing::instrument(skip_all, err(level = "debug"))]
 async fn change_role(

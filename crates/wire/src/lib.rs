@@ -5,10 +5,13 @@
 use chrono::{DateTime, Utc};
 use moviedb_domain::movie::MovieFields;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub mod schema;
+
 /// A movie as clients see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Movie {
     /// Stream id.
     pub id: Uuid,
@@ -20,9 +23,11 @@ pub struct Movie {
     #[serde(rename = "genre")]
     pub genres: Vec<String>,
     /// 0.0 to 10.0.
+    #[schema(minimum = 0.0, maximum = 10.0)]
     pub imdb_score: f64,
     /// 0 to 100.
     #[serde(rename = "99popularity")]
+    #[schema(minimum = 0.0, maximum = 100.0)]
     pub popularity: f64,
     /// Stream version (the `ETag`).
     pub version: u64,
@@ -59,7 +64,7 @@ impl Movie {
 }
 
 /// Where a search matched, with matched words in `<em>`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Highlight {
     /// The name, when the query matched it.
     pub name: Option<String>,
@@ -68,7 +73,7 @@ pub struct Highlight {
 }
 
 /// A search hit: the movie, its relevance and its highlights.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SearchHit {
     /// The movie.
     #[serde(flatten)]

@@ -19,11 +19,19 @@ pub(super) fn metrics_router() -> Router<QueryState> {
     Router::new().route("/metrics", get(metrics))
 }
 
+#[utoipa::path(get, path = "/health/live", tag = "operations", operation_id = "live",
+    summary = "The process answers",
+    responses((status = 200, description = "Alive", body = moviedb_wire::schema::Health)),
+    security(()))]
 async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// Ready when the read models and the search index answer; 503 with `Retry-After` otherwise.
+#[utoipa::path(get, path = "/health/ready", tag = "operations", operation_id = "ready",
+    summary = "The read models and the search index answer",
+    responses((status = 200, description = "Ready", body = moviedb_wire::schema::Health)),
+    security(()))]
 async fn ready(State(state): State<QueryState>) -> Result<Json<Value>, ApiError> {
     state
         .read
@@ -45,6 +53,10 @@ async fn ready(State(state): State<QueryState>) -> Result<Json<Value>, ApiError>
 /// hold is (from the checkpoint every applying batch keeps, so it holds whichever projector
 /// instance applied last). The command API reports the age of the newest stored event: an
 /// alert on the difference of the two catches a dead or stuck projector (see ARCHITECTURE.md).
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)),
+    security(()))]
 async fn metrics(State(state): State<QueryState>) -> Result<Response, ApiError> {
     if let Some(local) = &state.local {
         local.report(&state.metrics).await;

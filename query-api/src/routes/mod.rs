@@ -1,9 +1,10 @@
 //! The HTTP surface of the query side: the original app's routes and `/v1`, same handlers.
 
-mod health;
-mod movies;
-mod search;
-mod users;
+pub(crate) mod docs;
+pub(crate) mod health;
+pub(crate) mod movies;
+pub(crate) mod search;
+pub(crate) mod users;
 
 use crate::state::QueryState;
 use axum::http::HeaderMap;
@@ -23,6 +24,7 @@ pub fn routes(state: QueryState) -> Router {
         .merge(users::router())
         .merge(health::metrics_router())
         .with_state(state)
+        .merge(docs::router())
 }
 
 /// Every route of a stand-alone query API, with its middleware.

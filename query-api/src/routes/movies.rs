@@ -34,6 +34,11 @@ struct MoviePage {
 }
 
 /// A page of movies with `total` and `total_pages`.
+#[utoipa::path(get, path = "/v1/movies", tag = "movies", operation_id = "listMovies",
+    summary = "List movies: filter, sort, page",
+    params(crate::params::MovieParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    responses((status = 200, description = "A page of movies", body = moviedb_wire::schema::MoviePage)),
+    security(()))]
 async fn list(
     State(state): State<QueryState>,
     headers: HeaderMap,
@@ -57,6 +62,18 @@ fn movie_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 /// One movie, with its version as `ETag`; `If-None-Match` with that tag gives 304.
+#[utoipa::path(get, path = "/v1/movies/{id}", tag = "movies", operation_id = "getMovie",
+    summary = "One movie, with its version as ETag",
+    params(("id" = Uuid, Path, description = "The movie"),
+        ("If-None-Match" = Option<String>, Header, description = "Its ETag: 304 if it is still at that version"),
+        ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    responses(
+        (status = 200, description = "The movie", body = moviedb_wire::Movie,
+            headers(("etag" = String, description = "The movie's version, quoted"))),
+        (status = 304, description = "Not changed since the ETag sent",
+            headers(("etag" = String, description = "The movie's version, quoted"))),
+    ),
+    security(()))]
 async fn detail(
     State(state): State<QueryState>,
     headers: HeaderMap,
@@ -94,6 +111,11 @@ fn none_match(headers: &HeaderMap, version: u64) -> bool {
 
 /// The events of a movie, oldest first: an audit trail, for admins. Served from the history
 /// the projector keeps (a request with a write's `Consistency-Token` sees that write in it).
+#[utoipa::path(get, path = "/v1/movies/{id}/history", tag = "movies", operation_id = "movieHistory",
+    summary = "A movie's events, oldest first (admins)",
+    params(("id" = Uuid, Path, description = "The movie"), ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    responses((status = 200, description = "Its events", body = moviedb_wire::schema::History)),
+    security(("bearer" = []), ("access_token" = [])))]
 async fn history(
     State(state): State<QueryState>,
     headers: HeaderMap,

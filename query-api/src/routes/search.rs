@@ -29,6 +29,11 @@ fn sort_name(sort: SearchSort) -> String {
 }
 
 /// A page of hits with `total`, facets over every hit, and highlights.
+#[utoipa::path(get, path = "/v1/movies/search", tag = "search", operation_id = "searchMovies",
+    summary = "Search: typo-tolerant text, filters, facets, highlights",
+    params(crate::params::MovieParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    responses((status = 200, description = "A page of hits", body = moviedb_wire::schema::SearchPage)),
+    security(()))]
 async fn search(
     State(state): State<QueryState>,
     headers: HeaderMap,
@@ -65,6 +70,11 @@ async fn search(
 }
 
 /// Names that start with the letters typed so far.
+#[utoipa::path(get, path = "/v1/movies/suggest", tag = "search", operation_id = "suggestNames",
+    summary = "Names starting with the letters typed (search as you type)",
+    params(crate::params::SuggestParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    responses((status = 200, description = "Matching names", body = moviedb_wire::schema::Suggestions)),
+    security(()))]
 async fn suggest(
     State(state): State<QueryState>,
     headers: HeaderMap,

@@ -16,6 +16,12 @@ pub(super) fn router() -> Router<QueryState> {
         .route("/v1/users", get(list))
 }
 
+/// A page of users (admins only).
+#[utoipa::path(get, path = "/v1/users", tag = "users", operation_id = "listUsers",
+    summary = "List users (admins); never a password or its hash",
+    params(crate::params::PageParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    responses((status = 200, description = "A page of users", body = moviedb_wire::schema::UserPage)),
+    security(("bearer" = []), ("access_token" = [])))]
 async fn list(
     State(state): State<QueryState>,
     headers: HeaderMap,

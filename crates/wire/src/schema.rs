@@ -1,0 +1,310 @@
+//! The other shapes of the API, for its OpenAPI document: what clients send, and the answers
+//! the services build field by field. Each mirrors what a handler reads or writes; the HTTP
+//! tests and the contract fuzzing check that the two agree.
+
+use crate::{Movie, SearchHit};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A movie as sent to add or replace it: every field required (422 with the field errors
+/// otherwise). PATCH takes any of these fields.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "The Wizard of Oz", "director": "Victor Fleming",
+    "genre": ["Adventure", "Family"], "imdb_score": 8.1, "99popularity": 83.0}))]
+pub struct MovieInput {
+    /// Title, 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Director, 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub director: String,
+    /// 1 to 10 genres of 1 to 40 characters.
+    #[schema(min_items = 1, max_items = 10)]
+    pub genre: Vec<String>,
+    /// 0.0 to 10.0.
+    #[schema(minimum = 0.0, maximum = 10.0)]
+    pub imdb_score: f64,
+    /// 0 to 100.
+    #[serde(rename = "99popularity")]
+    #[schema(minimum = 0.0, maximum = 100.0)]
+    pub popularity: f64,
+}
+
+/// A bulk add: 1 to 1 000 movies in one request, each its own write.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum MovieOrMovies {
+    /// One movie: 201 with it.
+    One(MovieInput),
+    /// Several: 207 with each one's outcome.
+    Many(Vec<MovieInput>),
+}
+
+/// The outcome of each movie of a bulk add, in the order sent.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BulkResult {
+    /// Movies stored.
+    pub created: u64,
+    /// Movies refused.
+    pub failed: u64,
+    /// One entry per movie sent: the movie with `index` and `status` 201, or `index`,
+    /// `status` and `problem`.
+    pub results: Vec<serde_json::Value>,
+}
+
+/// A registration, in the original app's shape.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Ada", "email": "ada@example.com", "password": "Secret_123"}))]
+pub struct Registration {
+    /// Display name, 1 to 100 characters.
+    pub name: String,
+    /// Login address.
+    pub email: String,
+    /// 8 to 128 characters with a lower and an upper case letter, a digit and one of `_@$`.
+    pub password: String,
+    /// `true` for an admin (only an admin may ask for one).
+    #[serde(default)]
+    pub admin: Option<bool>,
+    /// `user` or `admin` (the same, by name).
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+/// A role.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads, registers.
+    User,
+    /// Also writes movies, lists users, changes roles.
+    Admin,
+}
+
+/// A registered user, as the registration answers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Registered {
+    /// The user's id.
+    pub id: Uuid,
+    /// Stream version.
+    pub version: u64,
+    /// Display name.
+    pub name: String,
+    /// Login address.
+    pub email: String,
+    /// Their role.
+    pub role: Role,
+    /// The original app's message.
+    pub message: String,
+}
+
+/// A role change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoleChange {
+    /// The new role.
+    pub role: Role,
+}
+
+/// A role changed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoleChanged {
+    /// The user's id.
+    pub id: Uuid,
+    /// Stream version.
+    pub version: u64,
+    /// The new role.
+    pub role: Role,
+}
+
+/// A movie deleted.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Deleted {
+    /// The movie's id.
+    pub id: Uuid,
+    /// Stream version of the delete.
+    pub version: u64,
+    /// Always `true`.
+    pub deleted: bool,
+}
+
+/// A login.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"email": "admin@example.com", "password": "Admin_pass1"}))]
+pub struct Login {
+    /// Login address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A session: the token to send as `x-access-token` or `Authorization: Bearer`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    /// A JWT (HS256).
+    pub token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Seconds it stays valid.
+    pub expires_in: u64,
+    /// Whose it is.
+    pub user_id: Uuid,
+    /// Their role.
+    pub role: Role,
+    /// The original app's message.
+    pub message: String,
+}
+
+/// A user as admins see them: never a password or its hash.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    /// Id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Login address.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// When they registered.
+    pub registered_at: DateTime<Utc>,
+    /// Stream version.
+    pub version: u64,
+}
+
+/// A page of movies.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MoviePage {
+    /// The movies on this page.
+    pub items: Vec<Movie>,
+    /// 1-based page number.
+    pub page: u32,
+    /// Items per page.
+    pub per_page: u32,
+    /// Movies in the whole list.
+    pub total: u64,
+    /// Pages in the whole list.
+    pub total_pages: u64,
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserPage {
+    /// The users on this page.
+    pub items: Vec<User>,
+    /// 1-based page number.
+    pub page: u32,
+    /// Items per page.
+    pub per_page: u32,
+    /// Users in all.
+    pub total: u64,
+    /// Pages in all.
+    pub total_pages: u64,
+}
+
+/// How many hits have a genre.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GenreCount {
+    /// The genre, lower case.
+    pub genre: String,
+    /// Hits with it.
+    pub count: u64,
+}
+
+/// Hits with an IMDb score in `[from, to)` (the last bucket includes 10).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScoreBucket {
+    /// Lower bound.
+    pub from: f64,
+    /// Upper bound.
+    pub to: f64,
+    /// Hits in it.
+    pub count: u64,
+}
+
+/// The facets of a search, over every hit (not only this page).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Facets {
+    /// Hits per genre.
+    pub genre: Vec<GenreCount>,
+    /// Hits per score bucket.
+    pub imdb_score: Vec<ScoreBucket>,
+}
+
+/// A page of search hits.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SearchPage {
+    /// The hits on this page.
+    pub items: Vec<SearchHit>,
+    /// 1-based page number.
+    pub page: u32,
+    /// Hits per page.
+    pub per_page: u32,
+    /// Hits in all.
+    pub total: u64,
+    /// Pages in all.
+    pub total_pages: u64,
+    /// The query text, if any.
+    pub q: Option<String>,
+    /// The order used.
+    pub sort_by: String,
+    /// Counts over every hit.
+    pub facets: Facets,
+}
+
+/// Suggestions: names that start with the letters typed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Suggestions {
+    /// The letters typed.
+    pub q: String,
+    /// Matching names.
+    pub items: Vec<String>,
+}
+
+/// A movie's history, oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct History {
+    /// The movie.
+    pub id: Uuid,
+    /// Its events.
+    pub events: Vec<serde_json::Value>,
+}
+
+/// A health answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// An error, as RFC 9457 `application/problem+json`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// `/problems/<slug>`, for example `/problems/validation`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status's reason phrase.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// With 422: the field errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// With a 409 on name + director: the movie that has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<serde_json::Value>,
+    /// With 412: the version the resource is at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+}
+
+/// One field's error.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FieldError {
+    /// The field, as sent.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}

@@ -1,0 +1,26 @@
+//! The API's contract: `/openapi.json` (docs/openapi.json, made by `moviedb openapi` from the
+//! annotated handlers of both sides and checked to be current by `tests/openapi.rs`), and
+//! `/docs`, Swagger UI rendering it, from files inside the binary.
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+/// The document, as built into this binary.
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
+
+pub(super) fn router() -> Router {
+    let docs = swagger_ui_dist::ApiDefinition {
+        uri_prefix: "/docs",
+        api_definition: swagger_ui_dist::OpenApiSource::Uri("/openapi.json"),
+        title: Some("moviedb API"),
+    };
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .merge(swagger_ui_dist::generate_routes(docs))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+}
