@@ -30,6 +30,7 @@ use utoipa::OpenApi;
         moviedb_wire::schema::GenreCount,
         moviedb_wire::schema::ScoreBucket,
         moviedb_wire::schema::Suggestions,
+        moviedb_wire::schema::Suggestion,
         moviedb_wire::schema::History,
         moviedb_wire::schema::Health,
         moviedb_wire::schema::Problem,

@@ -7,6 +7,43 @@ use serde_json::json;
 
 async fn unknown_or_malformed_movie_ids_are_404(app: TestApp) {
     let admin = app.admin_token().await;
+    // A user's id is no movie's, and a movie's id no user's: 404, not a 500 (contract
+    // fuzzing found this one).
+    let user_id = body(app.register("Ida", "ida@example.com").await).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for method in [Method::PUT, Method::PATCH] {
+        problem(
+            app.send(method, &format!("/v1/movies/{user_id}"), Some(&admin), &oz())
+                .await,
+            404,
+        )
+        .await;
+    }
+    problem(
+        app.request(Method::DELETE, &format!("/single_movies/{user_id}"), Some(&admin))
+            .send()
+            .await
+            .expect("sent"),
+        404,
+    )
+    .await;
+    let movie_id = body(app.add_movie(&admin, &oz()).await).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    problem(
+        app.send(
+            Method::PUT,
+            &format!("/v1/users/{movie_id}/role"),
+            Some(&admin),
+            &json!({ "role": "admin" }),
+        )
+        .await,
+        404,
+    )
+    .await;
     let unknown = uuid::Uuid::now_v7();
     problem(
         app.send(

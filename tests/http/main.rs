@@ -1,6 +1,7 @@
 //! HTTP tests of the service (command and query side on one port): the real service on port 0, each test its own database,
 //! every case run against SQLite and MariaDB.
 
+mod docs;
 mod freshness;
 mod idempotency;
 mod limits;

@@ -61,6 +61,11 @@ impl CommandService {
         A::Event: DomainEvent,
     {
         let stored: Vec<StoredEvent> = self.store.read_stream(stream_id).await?;
+        // Another kind of stream under this id (a user's id sent as a movie's): for this
+        // aggregate there is nothing there, which its decision turns into a 404.
+        if stored.iter().any(|e| e.stream_type != A::STREAM_TYPE) {
+            return Ok((A::default(), 0));
+        }
         let version = stored.last().map_or(0, |e| e.version);
         let events = stored
             .iter()

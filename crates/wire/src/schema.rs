@@ -257,8 +257,17 @@ pub struct SearchPage {
 pub struct Suggestions {
     /// The letters typed.
     pub q: String,
-    /// Matching names.
-    pub items: Vec<String>,
+    /// Matching movies, most popular first.
+    pub items: Vec<Suggestion>,
+}
+
+/// One suggestion: a movie's name and id.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Suggestion {
+    /// The movie.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
 }
 
 /// A movie's history, oldest first.
