@@ -143,6 +143,10 @@ fn add_documentation_routes(doc: &mut OpenApi) {
         item
     };
     doc.paths.paths.insert(
+        "/".into(),
+        page("The browse-and-search page", "page", "text/html"),
+    );
+    doc.paths.paths.insert(
         "/openapi.json".into(),
         page("This document", "openApi", "application/json"),
     );

@@ -1,5 +1,6 @@
-//! The contract as clients meet it: `/openapi.json` is the document in the repository, and
-//! `/docs` renders it from files the binary carries (no CDN).
+//! The contract as clients meet it: `/openapi.json` is the document in the repository,
+//! `/docs` renders it from files the binary carries (no CDN), and `/` is the browse-and-search
+//! page (its behaviour in a browser: tests/browser, run by scripts/browser).
 
 use crate::on_both_backends;
 use crate::support::*;
@@ -21,6 +22,20 @@ async fn the_document_and_its_page_are_served_with_everything_they_need(app: Tes
     )
     .expect("docs/openapi.json");
     assert_eq!(text.trim(), file.trim());
+
+    let index = app
+        .request(Method::GET, "/", None)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(index.status(), 200);
+    assert!(header(&index, "content-type").starts_with("text/html"));
+    let html = index.text().await.expect("text");
+    assert!(
+        html.contains("/v1/movies/search") && html.contains("/docs"),
+        "{html}"
+    );
+    assert!(!html.contains("https://"), "no CDN: {html}");
 
     let page = app
         .request(Method::GET, "/docs", None)

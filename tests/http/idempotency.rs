@@ -15,17 +15,26 @@ async fn unknown_or_malformed_movie_ids_are_404(app: TestApp) {
         .to_owned();
     for method in [Method::PUT, Method::PATCH] {
         problem(
-            app.send(method, &format!("/v1/movies/{user_id}"), Some(&admin), &oz())
-                .await,
+            app.send(
+                method,
+                &format!("/v1/movies/{user_id}"),
+                Some(&admin),
+                &oz(),
+            )
+            .await,
             404,
         )
         .await;
     }
     problem(
-        app.request(Method::DELETE, &format!("/single_movies/{user_id}"), Some(&admin))
-            .send()
-            .await
-            .expect("sent"),
+        app.request(
+            Method::DELETE,
+            &format!("/single_movies/{user_id}"),
+            Some(&admin),
+        )
+        .send()
+        .await
+        .expect("sent"),
         404,
     )
     .await;

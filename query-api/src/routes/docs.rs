@@ -1,4 +1,5 @@
-//! The API's contract: `/openapi.json` (docs/openapi.json, made by `moviedb openapi` from the
+//! The pages: `/`, a browse-and-search page over the API (one static file inside the binary,
+//! no build step, no CDN), and the API's contract: `/openapi.json` (docs/openapi.json, made by `moviedb openapi` from the
 //! annotated handlers of both sides and checked to be current by `tests/openapi.rs`), and
 //! `/docs`, Swagger UI rendering it, from files inside the binary.
 
@@ -6,6 +7,9 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+
+/// The browse-and-search page.
+const INDEX_HTML: &str = include_str!("../../static/index.html");
 
 /// The document, as built into this binary.
 pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
@@ -17,8 +21,16 @@ pub(super) fn router() -> Router {
         title: Some("moviedb API"),
     };
     Router::new()
+        .route("/", get(index))
         .route("/openapi.json", get(openapi))
         .merge(swagger_ui_dist::generate_routes(docs))
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        INDEX_HTML,
+    )
 }
 
 async fn openapi() -> impl IntoResponse {
