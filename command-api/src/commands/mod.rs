@@ -3,6 +3,7 @@
 
 mod admins;
 mod error;
+mod helpers;
 mod keys;
 mod outcome;
 
@@ -12,12 +13,13 @@ pub use outcome::{Answer, Outcome, Write};
 
 use crate::password::PasswordHasher;
 use admins::Admins;
+use helpers::{check_if_match, new_events, not_found_movie};
 use moviedb_domain::movie::{Movie, MovieCommand, MovieEvent, MovieFields, MoviePatch};
 use moviedb_domain::user::{normalise_email, ChangeRole, RegisterUser, User, UserCommand};
 use moviedb_domain::{Actor, Aggregate, DomainEvent, Role};
 use moviedb_event_store::{
-    AppendError, AppendRequest, Credentials, EventStore, Metadata, NewEvent, StoredEvent,
-    StreamGuard, UniqueKey,
+    AppendError, AppendRequest, Credentials, EventStore, Metadata, StoredEvent, StreamGuard,
+    UniqueKey,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -394,27 +396,6 @@ impl CommandService {
         };
         CommandError::MovieExists { owner, movie }
     }
-}
-
-fn not_found_movie(error: moviedb_domain::DomainError) -> CommandError {
-    match error {
-        moviedb_domain::DomainError::NotFound => CommandError::NoSuchMovie,
-        other => other.into(),
-    }
-}
-
-fn check_if_match(if_match: Option<u64>, current: u64) -> Result<(), CommandError> {
-    match if_match {
-        Some(expected) if expected != current => Err(CommandError::VersionMismatch { current }),
-        _ => Ok(()),
-    }
-}
-
-fn new_events<E: DomainEvent>(events: &[E], metadata: &Metadata) -> Vec<NewEvent> {
-    events
-        .iter()
-        .map(|e| NewEvent::from_domain(e, metadata))
-        .collect()
 }
 
 #[cfg(test)]
