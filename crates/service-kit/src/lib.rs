@@ -24,7 +24,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 /// Wraps the routes of one or more services with what every response needs: problem+json for
-/// unknown routes and methods, the body limit, a panic guard and request ids.
+/// unknown routes and methods, the body limit, a panic guard, request ids, and the request
+/// metrics (counted on `metrics`, by the route each request matched).
 ///
 /// Call it once, on the merged router: sub-routers must not set fallbacks of their own.
 pub fn with_middleware(routes: Router, body_limit: usize, metrics: &Metrics) -> Router {
