@@ -42,9 +42,10 @@ pub async fn run(
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot take the relay lock; retrying");
+                // The database is away; a commit in this process says it is back.
                 tokio::select! {
                     () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(STANDBY_POLL) => continue 'standby,
+                    () = woken(&mut wake, STANDBY_POLL) => continue 'standby,
                 }
             }
         };
