@@ -8,6 +8,7 @@
 
 mod error;
 pub mod feed;
+mod migrations;
 mod mysql;
 mod mysql_writer;
 mod outbox;

@@ -24,8 +24,6 @@ mod append;
 pub(crate) use append::is_unique_violation;
 use append::*;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
-
 const MAX_ATTEMPTS: u32 = 5;
 
 /// The MySQL event store.
@@ -61,7 +59,7 @@ impl MySqlEventStore {
                     .connect_with(options)
                     .await?;
                 let lock = crate::setup::SchemaLock::acquire(&url).await?;
-                MIGRATOR.run(&pool).await?;
+                crate::migrations::mysql().await?.run(&pool).await?;
                 lock.release().await?;
                 Ok(pool)
             })

@@ -21,8 +21,6 @@ use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
 /// The SQLite event store.
 #[derive(Clone)]
 pub struct SqliteEventStore {
@@ -47,7 +45,7 @@ impl SqliteEventStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
-        MIGRATOR.run(&migrations).await?;
+        crate::migrations::sqlite().await?.run(&migrations).await?;
         migrations.close().await;
         let writer = Writer::open(options.get_filename())?;
         let readers = crate::ping_when_idle(SqlitePoolOptions::new())
