@@ -181,14 +181,23 @@ impl Moviedb {
     }
 
     /// Adds `movies` movies in bulk requests of 1 000 and waits until the list shows them all.
-    pub async fn load(&self, token: &str, movies: u64) -> anyhow::Result<()> {
+    /// Adds `movies` movies in bulks of 1 000 and returns their ids, in the order sent.
+    pub async fn load(&self, token: &str, movies: u64) -> anyhow::Result<Vec<String>> {
         let mut n = 0;
+        let mut ids = Vec::with_capacity(movies as usize);
         while n < movies {
             let batch: Vec<Value> = (n..movies.min(n + 1000))
                 .map(|i| crate::catalogue::movie(i, ""))
                 .collect();
             n += batch.len() as u64;
-            self.post(token, "/v1/movies", &Value::Array(batch)).await?;
+            let answer = self.post(token, "/v1/movies", &Value::Array(batch)).await?;
+            let results = answer["results"].as_array().cloned().unwrap_or_default();
+            for result in &results {
+                let Some(id) = result["id"].as_str() else {
+                    bail!("a movie of the load was refused: {result}");
+                };
+                ids.push(id.to_owned());
+            }
         }
         // The read models first, then the search index, which follows them.
         let deadline = Instant::now() + Duration::from_secs(600);
@@ -196,7 +205,7 @@ impl Moviedb {
             let total = self.total().await?;
             let searchable = self.get_json("/v1/movies/search?per_page=1").await?;
             if total >= movies && searchable["total"].as_u64() >= Some(movies) {
-                return Ok(());
+                return Ok(ids);
             }
             if Instant::now() > deadline {
                 bail!("the list never reached {movies} movies: {total}");
@@ -214,26 +223,6 @@ impl Moviedb {
     pub async fn total(&self) -> anyhow::Result<u64> {
         let page = self.get_json("/v1/movies?per_page=1").await?;
         Ok(page["total"].as_u64().unwrap_or(0))
-    }
-
-    /// Every movie id, paging through the list.
-    pub async fn ids(&self) -> anyhow::Result<Vec<String>> {
-        let mut ids = Vec::new();
-        for page in 1.. {
-            let answer = self
-                .get_json(&format!("/v1/movies?per_page=100&page={page}"))
-                .await?;
-            let items = answer["items"].as_array().cloned().unwrap_or_default();
-            if items.is_empty() {
-                break;
-            }
-            ids.extend(
-                items
-                    .iter()
-                    .filter_map(|m| m["id"].as_str().map(str::to_owned)),
-            );
-        }
-        Ok(ids)
     }
 
     /// The durable-commit limit for `clients` writers on this run's database.

@@ -131,3 +131,42 @@ pub(crate) async fn the_cache_follows_writes_through_it_and_a_rebuild_made_elsew
     let list = cached.movies(&MovieQuery::default()).await.expect("list");
     assert_eq!(list.total, 4, "the list is the rebuilt one too");
 }
+
+/// The projector writes through the cache: a movie it applied is read from memory from the
+/// first read (a catalogue loaded by the serving process never goes to the database for its
+/// details). An edit made behind the cache's back shows it: the cache still answers with the
+/// movie as the projector wrote it, until a write through the cache replaces it.
+pub(crate) async fn movies_written_through_the_cache_are_read_from_memory_at_once(s: Subject) {
+    let (h, ids) = catalogue();
+    let cached = CachedReadModels::spawn(s.read.clone());
+    cached.apply(&h.events[..2], None).await.expect("added");
+    let edit = |version: u64, score: f64| {
+        let mut event = h.events[0].clone();
+        event.version = version;
+        event.event_id = Uuid::now_v7();
+        event.event_type = "MovieUpdated".into();
+        event.payload = json!({ "imdb_score": score });
+        event
+    };
+    s.read
+        .apply(&[edit(2, 9.9)], None)
+        .await
+        .expect("edited behind the cache");
+    let read = |id: Uuid| {
+        let cached = cached.clone();
+        async move { cached.movie(id).await.expect("read").expect("present") }
+    };
+    let godfather = read(ids[0]).await;
+    assert_eq!(
+        (godfather.imdb_score, godfather.version),
+        (9.2, 1),
+        "the first read came from memory, as the projector wrote it"
+    );
+    assert_eq!(read(ids[1]).await.name, "Psycho");
+    cached
+        .apply(&[edit(3, 8.8)], None)
+        .await
+        .expect("edited through the cache");
+    let godfather = read(ids[0]).await;
+    assert_eq!((godfather.imdb_score, godfather.version), (8.8, 3));
+}

@@ -50,7 +50,9 @@ impl SqliteEventStore {
         let writer = Writer::open(options.get_filename())?;
         let readers = crate::ping_when_idle(SqlitePoolOptions::new())
             .max_connections(4)
-            .connect_with(options.clone().read_only(true))
+            // 512 KiB of pages each rather than SQLite's 2 MiB: the feed reads the newest events,
+            // and a page not kept is in the operating system's cache.
+            .connect_with(options.clone().read_only(true).pragma("cache_size", "-512"))
             .await?;
         Ok(Self {
             writer,

@@ -3,29 +3,19 @@
 use super::*;
 
 impl CachedReadModels {
-    /// The movies of `streams` that a cached list page shows.
-    pub(super) fn shown(&self, streams: &HashSet<Uuid>) -> HashSet<Uuid> {
-        let Ok(pages) = self.pages.lock() else {
-            return HashSet::new();
-        };
-        pages
-            .entries
-            .iter()
-            .flat_map(|(_, c)| c.page.items.iter().map(|m| m.id))
-            .filter(|id| streams.contains(id))
-            .collect()
-    }
-
     /// Forgets `streams` and the list pages a write of them that `changed` these fields may
     /// have changed, once it is in the database: a page that filters or sorts on a changed
     /// field is dropped; a page that only shows one of the movies keeps its place with the
-    /// movie's `fresh` view (read after the commit), or is dropped without one. The
-    /// generation bump keeps a read that raced the write from storing what it read before.
+    /// movie's `fresh` view (read after the commit), or is dropped without one. The fresh
+    /// views, read after the entries' generation was `seen`, replace the movies' entries
+    /// unless another batch wrote one of them since (the write-through). The generation bump
+    /// keeps a read that raced the write from storing what it read before.
     pub(super) fn forget(
         &self,
         streams: &HashSet<Uuid>,
         changed: Fields,
         fresh: &HashMap<Uuid, Arc<MovieView>>,
+        seen: Option<u64>,
     ) {
         let written = Arc::new(Written {
             streams: streams.clone(),
@@ -34,6 +24,14 @@ impl CachedReadModels {
         if let Ok(mut movies) = self.movies.lock() {
             for id in streams {
                 movies.entries.pop(id);
+            }
+            if let Some(seen) = seen {
+                for (id, view) in fresh.iter().filter(|(id, _)| streams.contains(id)) {
+                    // Before this batch's own bump: only other writes since `seen` count.
+                    movies.put(*id, Some(view.clone()), seen, |id, _, other| {
+                        other.changed == Fields::ALL || other.streams.contains(id)
+                    });
+                }
             }
             movies.bump(written.clone());
         }
@@ -133,6 +131,6 @@ impl CachedReadModels {
         if let Ok(mut movies) = self.movies.lock() {
             movies.entries.clear();
         }
-        self.forget(&HashSet::new(), Fields::ALL, &HashMap::new());
+        self.forget(&HashSet::new(), Fields::ALL, &HashMap::new(), None);
     }
 }

@@ -2,9 +2,12 @@
 //! reads (the embedded default).
 //!
 //! A detail or a list page from SQLite costs tens of microseconds in the driver alone; from
-//! memory it costs a hash lookup. The cache is exact for writes made through it: every batch
-//! the projector hands to [`ReadModels::apply`] drops the entries of its streams (applied or
-//! skipped as duplicates, so a second process applying them first changes nothing) and the
+//! memory it costs a hash lookup. The projector writes through it: the movies of each batch it
+//! applies are read back after the commit and kept, so details are read from memory from the
+//! first read. The cache is exact for writes made through it: every batch
+//! the projector hands to [`ReadModels::apply`] replaces the entries of its streams with their
+//! rows as committed, or drops them if they cannot be read (applied or skipped as duplicates,
+//! so a second process applying them first changes nothing), and drops the
 //! list pages it may have changed: every page when it adds or deletes a movie (or holds an
 //! event it cannot read), else the pages whose filters or sort use a field it changed
 //! ([`Fields`]). A page that only shows an edited movie keeps its place, with the movie read
@@ -36,12 +39,11 @@ use uuid::Uuid;
 
 /// How often the rebuild count is read.
 pub const WATCH: Duration = Duration::from_millis(500);
-/// Movies kept (about 0.5 KB each).
-const MOVIES: usize = 50_000;
+/// Movies kept (about 0.3 KB each): a catalogue of 100 000, and the movies added to it since
+/// the process started, is read from memory.
+const MOVIES: usize = 120_000;
 /// List pages kept.
 const PAGES: usize = 2_000;
-/// The most edited movies read again after a batch to keep the list pages showing them.
-const REFRESH_AT_MOST: usize = 64;
 
 mod entries;
 mod invalidate;
@@ -105,13 +107,17 @@ struct Applied<'a> {
     cache: &'a CachedReadModels,
     streams: HashSet<Uuid>,
     changed: Fields,
-    /// The batch's movies as committed, for the list pages that show them.
+    /// The batch's movies as committed, for the list pages that show them and the movie
+    /// entries.
     fresh: HashMap<Uuid, Arc<MovieView>>,
+    /// The movie entries' generation before the batch was written, if `fresh` was read.
+    seen: Option<u64>,
 }
 
 impl Drop for Applied<'_> {
     fn drop(&mut self) {
-        self.cache.forget(&self.streams, self.changed, &self.fresh);
+        self.cache
+            .forget(&self.streams, self.changed, &self.fresh, self.seen);
         self.cache.in_flight(-1, &self.streams, self.changed);
     }
 }
@@ -134,24 +140,28 @@ impl ReadModels for CachedReadModels {
             streams,
             changed,
             fresh: HashMap::new(),
+            seen: None,
         };
+        let seen = self.movies.lock().map(|m| m.generation).ok();
         let report = self.inner.apply(events, checkpoint).await?;
-        // Edits that leave every list's members and order alone: the pages showing the edited
-        // movies keep their place with the movies read again (by key), rather than being
-        // dropped and each read again whole (a count and a deep offset).
-        let shown = if changed == Fields::ALL {
-            HashSet::new()
-        } else {
-            self.shown(&done.streams)
-        };
-        // A few reads by key, one after the other: for a large batch, dropping the pages is
-        // cheaper than holding the projector back.
-        if !shown.is_empty() && shown.len() <= REFRESH_AT_MOST {
-            let shown: Vec<Uuid> = shown.into_iter().collect();
-            // Without its fresh view (a failed read), a page showing it is dropped.
-            if let Ok(views) = self.inner.movies_by_id(&shown).await {
+        // The batch's movies as committed: they go into memory as the batch is forgotten
+        // (written through, so a catalogue loaded by this process is read from memory from
+        // the first read), and the list pages showing an edited movie keep their place with
+        // its fresh view rather than being dropped and read again whole (a count and a deep
+        // offset). A page that shows one of them without its fresh view (a failed read) is
+        // dropped.
+        let movies: Vec<Uuid> = events
+            .iter()
+            .filter(|e| e.stream_type == Movie::STREAM_TYPE)
+            .map(|e| e.stream_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !movies.is_empty() {
+            if let Ok(views) = self.inner.movies_by_id(&movies).await {
                 done.fresh
                     .extend(views.into_iter().map(|view| (view.id, Arc::new(view))));
+                done.seen = seen;
             }
         }
         Ok(report)
@@ -271,6 +281,7 @@ impl ReadModels for CachedReadModels {
             &HashSet::from([event.stream_id]),
             Fields::ALL,
             &HashMap::new(),
+            None,
         );
         result
     }
