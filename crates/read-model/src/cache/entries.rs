@@ -122,6 +122,13 @@ pub(super) struct Written {
     pub(super) changed: Fields,
 }
 
+impl Written {
+    /// Whether this write may have changed the movie `id`'s entry.
+    pub(super) fn changes_movie(&self, id: &Uuid) -> bool {
+        self.changed == Fields::ALL || self.streams.contains(id)
+    }
+}
+
 /// Writes remembered per cache, so a read that overlapped some can still be kept.
 pub(super) const WRITES_KEPT: usize = 64;
 

@@ -29,7 +29,7 @@ impl CachedReadModels {
                 for (id, view) in fresh.iter().filter(|(id, _)| streams.contains(id)) {
                     // Before this batch's own bump: only other writes since `seen` count.
                     movies.put(*id, Some(view.clone()), seen, |id, _, other| {
-                        other.changed == Fields::ALL || other.streams.contains(id)
+                        other.changes_movie(id)
                     });
                 }
             }

@@ -192,7 +192,7 @@ impl ReadModels for CachedReadModels {
             &self.movies,
             id,
             async { Ok(self.inner.movie(id).await?.map(Arc::new)) },
-            |id, _, written| written.changed == Fields::ALL || written.streams.contains(id),
+            |id, _, written| written.changes_movie(id),
         )
         .await?;
         Ok(found.map(|m| (*m).clone()))
