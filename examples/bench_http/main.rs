@@ -248,6 +248,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         report.mixed = Some((r.ok_per_sec(), w.ok_per_sec(), r.failed + w.failed));
     }
     report.rss_mixed = moviedb.rss_mb();
+    report.rss_mixed_parts = moviedb.rss_parts_mb();
     report.rss_idle = idle_rss;
     drop(moviedb);
 

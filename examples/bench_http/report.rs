@@ -20,6 +20,8 @@ pub struct Report {
     pub rss_idle: f64,
     pub rss_loaded: f64,
     pub rss_mixed: f64,
+    /// After the mixed load: (anonymous, mapped files), MB.
+    pub rss_mixed_parts: (f64, f64),
     pub mixed: Option<(f64, f64, u64)>,
     pub rebuild: Option<(u64, Duration)>,
     /// Movies in the catalogue when the mixed load started (the write figures add some).
@@ -52,6 +54,7 @@ impl Report {
             rss_idle: f64::NAN,
             rss_loaded: f64::NAN,
             rss_mixed: f64::NAN,
+            rss_mixed_parts: (f64::NAN, f64::NAN),
             mixed: None,
             rebuild: None,
             mixed_catalogue: 0,
@@ -207,8 +210,10 @@ impl Report {
                 self.mixed_secs
             )
         });
+        let (anon, file) = self.rss_mixed_parts;
         let rss = format!(
-            "{:.0} MB after loading, {:.0} MB after mixed load{mixed}",
+            "{:.0} MB after loading, {:.0} MB after mixed load ({anon:.0} anonymous, \
+             {file:.0} mapped files){mixed}",
             self.rss_loaded, self.rss_mixed
         );
         let idle = format!("{:.0} MB idle", self.rss_idle);

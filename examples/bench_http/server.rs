@@ -141,6 +141,18 @@ impl Moviedb {
         rss_mb(child.id())
     }
 
+    /// The resident size in two parts: anonymous memory (the heap, stacks) and pages of
+    /// mapped files (the search index, which tantivy maps; the kernel can drop them).
+    pub fn rss_parts_mb(&self) -> (f64, f64) {
+        let Some(Guard(child)) = &self.process else {
+            return (f64::NAN, f64::NAN);
+        };
+        (
+            status_mb(child.id(), "RssAnon:"),
+            status_mb(child.id(), "RssFile:"),
+        )
+    }
+
     /// Logs the admin in: the session's JSON.
     async fn session(&self) -> anyhow::Result<Value> {
         Ok(self
@@ -326,11 +338,16 @@ impl Drop for Moviedb {
 
 /// Resident memory of a process, in MB.
 pub fn rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmRSS:")
+}
+
+/// One of the sizes in `/proc/{pid}/status` (`VmRSS:`, `RssAnon:`, `RssFile:`), in MB.
+fn status_mb(pid: u32, key: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })

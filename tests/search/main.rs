@@ -289,3 +289,73 @@ async fn suggest_completes_names_from_their_first_letters() {
         assert_eq!(index.suggest("the", 1).await.expect("suggest").len(), 1);
     }
 }
+
+/// Many hits with the same sort key, in several segments, cut by pages: the id decides, so
+/// the pages together are every hit once, in id order. A deleted movie (a tombstone in the
+/// tantivy index) is left out whether the search has text, filters, or neither.
+#[tokio::test]
+async fn equal_keys_are_paged_in_id_order_and_deleted_movies_never_show() {
+    for adapter in adapters().await {
+        let index = adapter.index.as_ref();
+        eprintln!("adapter: {}", adapter.name);
+        let mut all: Vec<MovieDocument> = (0..23)
+            .map(|_| doc("Echo Road", "Jane Campion", &["Drama"], 7.0, 50.0))
+            .collect();
+        // Three batches: three commits, so the hits come from more than one segment.
+        for batch in all.chunks(8) {
+            index
+                .apply(batch.iter().cloned().map(IndexOp::Upsert).collect())
+                .await
+                .expect("indexed");
+        }
+        let gone = all.remove(11);
+        index
+            .apply(vec![IndexOp::Delete {
+                id: gone.id,
+                version: 2,
+            }])
+            .await
+            .expect("deleted");
+        let mut expected: Vec<Uuid> = all.iter().map(|m| m.id).collect();
+        expected.sort_unstable();
+        let searches = [
+            SearchRequest {
+                q: Some("echo".into()),
+                ..SearchRequest::default()
+            },
+            SearchRequest {
+                filter: MovieFilter {
+                    genres: Some(GenreFilter::All(vec!["Drama".into()])),
+                    ..MovieFilter::default()
+                },
+                sort: SearchSort::ImdbScore { descending: true },
+                ..SearchRequest::default()
+            },
+            SearchRequest {
+                filter: MovieFilter {
+                    director: Some("Jane Campion".into()),
+                    ..MovieFilter::default()
+                },
+                sort: SearchSort::Popularity { descending: false },
+                ..SearchRequest::default()
+            },
+            SearchRequest::default(),
+        ];
+        for search in searches {
+            let mut seen = Vec::new();
+            for page in 1..=4 {
+                let response = index
+                    .search(&SearchRequest {
+                        page,
+                        per_page: 7,
+                        ..search.clone()
+                    })
+                    .await
+                    .expect("search");
+                assert_eq!(response.total, 22, "{search:?}");
+                seen.extend(response.hits.iter().map(|h| h.movie.id));
+            }
+            assert_eq!(seen, expected, "{search:?}: every hit once, in id order");
+        }
+    }
+}

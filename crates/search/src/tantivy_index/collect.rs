@@ -203,8 +203,8 @@ pub(super) struct SegmentTop {
     pub(super) genre: Option<tantivy::columnar::StrColumn>,
     pub(super) imdb_score: tantivy::columnar::Column<f64>,
     pub(super) popularity: tantivy::columnar::Column<f64>,
-    /// (key, id_hi, id_lo, doc, score)
-    pub(super) hits: Vec<(u64, u64, u64, DocId, Score)>,
+    /// (key, doc, score): the ids are read only for the hits kept (see `harvest`).
+    pub(super) hits: Vec<(u64, DocId, Score)>,
     pub(super) genre_counts: Vec<u64>,
     pub(super) histogram: [u64; 10],
 }
@@ -259,6 +259,47 @@ impl Collector for TopMatches {
     }
 }
 
+impl SegmentTop {
+    /// The first `keep` hits in (key, id) order, with their ids: (key, id_hi, id_lo, doc,
+    /// score). The ids are read for the hits kept and for those tied with the last one kept,
+    /// not for every hit: those two column reads were a good part of a search's cost.
+    fn kept(&mut self) -> Vec<(u64, u64, u64, DocId, Score)> {
+        let with_id = |&(key, doc, score): &(u64, DocId, Score)| {
+            let hi = self.id_hi.first(doc).unwrap_or(0);
+            let lo = self.id_lo.first(doc).unwrap_or(0);
+            (key, hi, lo, doc, score)
+        };
+        if self.keep == 0 {
+            return Vec::new();
+        }
+        if self.hits.len() <= self.keep {
+            return self.hits.iter().map(with_id).collect();
+        }
+        self.hits.select_nth_unstable_by_key(self.keep - 1, |h| h.0);
+        let bound = self.hits[self.keep - 1].0;
+        // Every key below the bound is kept; the ids choose among the hits at the bound.
+        let mut kept: Vec<_> = self
+            .hits
+            .iter()
+            .filter(|h| h.0 < bound)
+            .map(with_id)
+            .collect();
+        let mut tied: Vec<_> = self
+            .hits
+            .iter()
+            .filter(|h| h.0 == bound)
+            .map(with_id)
+            .collect();
+        let room = self.keep - kept.len();
+        if tied.len() > room {
+            tied.select_nth_unstable_by(room - 1, |a, b| (a.1, a.2).cmp(&(b.1, b.2)));
+            tied.truncate(room);
+        }
+        kept.append(&mut tied);
+        kept
+    }
+}
+
 impl SegmentCollector for SegmentTop {
     type Fruit = Ranked;
 
@@ -295,26 +336,12 @@ impl SegmentCollector for SegmentTop {
             ),
         };
         let key = if descending { !key } else { key };
-        self.hits.push((
-            key,
-            self.id_hi.first(doc).unwrap_or(0),
-            self.id_lo.first(doc).unwrap_or(0),
-            doc,
-            score,
-        ));
+        self.hits.push((key, doc, score));
     }
 
     fn harvest(mut self) -> Ranked {
         let total = self.hits.len() as u64;
-        let order = |a: &(u64, u64, u64, DocId, Score), b: &(u64, u64, u64, DocId, Score)| {
-            (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2))
-        };
-        if self.keep == 0 {
-            self.hits.clear();
-        } else if self.hits.len() > self.keep {
-            self.hits.select_nth_unstable_by(self.keep - 1, order);
-            self.hits.truncate(self.keep);
-        }
+        let kept = self.kept();
         let names = match (&self.name_key, self.sort) {
             (Some(column), SearchSort::Name { descending }) => terms_of(
                 column,
@@ -341,8 +368,7 @@ impl SegmentCollector for SegmentTop {
             None => HashMap::new(),
         };
         let descending_name = matches!(self.sort, SearchSort::Name { descending: true });
-        let list = self
-            .hits
+        let list = kept
             .iter()
             .map(|&(key, hi, lo, doc, score)| RankedMatch {
                 address: DocAddress::new(self.segment, doc),

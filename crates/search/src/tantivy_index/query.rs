@@ -42,13 +42,7 @@ impl Inner {
     pub(super) fn query(&self, request: &SearchRequest) -> BooleanQuery {
         let f = self.f;
         let filter = &request.filter;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
-            Occur::Must,
-            Box::new(TermQuery::new(
-                Term::from_field_u64(f.live, 1),
-                IndexRecordOption::Basic,
-            )),
-        )];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(text) = request.q.as_deref().and_then(|q| self.text_query(q)) {
             clauses.push((Occur::Must, text));
         }
@@ -85,7 +79,21 @@ impl Inner {
                 )),
             ));
         }
+        // A tombstone has no text, genre or director, so any of those clauses already leaves
+        // it out; only a search without them needs the live documents' list. Intersecting
+        // with that list (every movie) cost a seek per hit, which grew with the catalogue.
+        if clauses.is_empty() {
+            clauses.push((Occur::Must, self.live()));
+        }
         BooleanQuery::new(clauses)
+    }
+
+    /// Every live document (not a tombstone).
+    fn live(&self) -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_u64(self.f.live, 1),
+            IndexRecordOption::Basic,
+        ))
     }
 
     /// The stored movie at `address`, read through the `searcher` that found it: a searcher
@@ -175,13 +183,9 @@ impl Inner {
                 many.iter().map(|w| self.term(self.f.name, w)).collect(),
             )),
         };
-        let live: Box<dyn Query> = Box::new(TermQuery::new(
-            Term::from_field_u64(self.f.live, 1),
-            IndexRecordOption::Basic,
-        ));
-        let query = BooleanQuery::new(vec![(Occur::Must, live), (Occur::Must, text)]);
+        // Names are only on live documents: the text alone leaves tombstones out.
         let searcher = self.reader.searcher();
-        let mut matches = searcher.search(&query, &AllMatches).map_err(index_error)?;
+        let mut matches = searcher.search(&text, &AllMatches).map_err(index_error)?;
         // Names that start with the prefix first, then by popularity.
         let wanted = words.join(" ");
         let mut ranked: Vec<(bool, Match)> = matches
