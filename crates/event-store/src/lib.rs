@@ -18,6 +18,7 @@ pub mod retry;
 mod row;
 pub mod setup;
 mod sqlite;
+mod sqlite_reader;
 mod sqlite_writer;
 #[cfg(feature = "test-support")]
 pub mod test_support;

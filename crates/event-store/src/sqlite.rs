@@ -5,6 +5,7 @@
 //! `SQLITE_BUSY` between pooled connections. Reads go through a pool of read-only connections.
 
 use crate::row::{parse_uuid, RawEvent, EVENT_COLUMNS};
+use crate::sqlite_reader::LogReader;
 use crate::sqlite_writer::Writer;
 use crate::time::from_sqlite_text;
 use crate::{
@@ -25,6 +26,8 @@ use uuid::Uuid;
 #[derive(Clone)]
 pub struct SqliteEventStore {
     writer: Writer,
+    /// Pages of the log (`read_all`), read through rusqlite.
+    log: LogReader,
     readers: SqlitePool,
     /// For maintenance writes outside the writer thread ([`EventStore::rekey`]).
     options: SqliteConnectOptions,
@@ -48,6 +51,7 @@ impl SqliteEventStore {
         crate::migrations::sqlite().await?.run(&migrations).await?;
         migrations.close().await;
         let writer = Writer::open(options.get_filename())?;
+        let log = LogReader::new(options.get_filename());
         let readers = crate::ping_when_idle(SqlitePoolOptions::new())
             .max_connections(4)
             // 512 KiB of pages each rather than SQLite's 2 MiB: the feed reads the newest events,
@@ -56,6 +60,7 @@ impl SqliteEventStore {
             .await?;
         Ok(Self {
             writer,
+            log,
             readers,
             options,
         })
@@ -104,15 +109,7 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn read_all(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.readers)
-            .await?;
-        rows.iter().map(decode_event).collect()
+        self.log.read_all(after, limit).await
     }
 
     async fn head_position(&self) -> Result<i64, StoreError> {

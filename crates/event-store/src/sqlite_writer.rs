@@ -45,7 +45,7 @@ pub(crate) struct Writer {
     work: mpsc::UnboundedSender<Work>,
 }
 
-fn store_error(error: rusqlite::Error) -> StoreError {
+pub(crate) fn store_error(error: rusqlite::Error) -> StoreError {
     match error.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
             StoreError::Contention(error.to_string())
