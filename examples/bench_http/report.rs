@@ -206,8 +206,9 @@ impl Report {
         }
         let mixed = self.mixed.map_or(String::new(), |(r, w, f)| {
             format!(
-                "; mixed load {} s: {r:.0} reads/s + {w:.0} writes/s, {f} failed",
-                self.mixed_secs
+                "; mixed load {} s on {} movies (the write figures grow the catalogue): \
+                 {r:.0} reads/s + {w:.0} writes/s, {f} failed",
+                self.mixed_secs, self.mixed_catalogue
             )
         });
         let (anon, file) = self.rss_mixed_parts;
