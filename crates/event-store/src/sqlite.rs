@@ -2,7 +2,8 @@
 //!
 //! SQLite serialises writers anyway; one writer connection, owned by one thread that commits
 //! concurrent appends together (see `sqlite_writer`), makes that explicit and avoids
-//! `SQLITE_BUSY` between pooled connections. Reads go through a pool of read-only connections.
+//! `SQLITE_BUSY` between pooled connections. Pages of the log (the feed, a rebuild) are read
+//! through rusqlite (see `sqlite_reader`), other reads through a pool of read-only connections.
 
 use crate::row::{parse_uuid, RawEvent, EVENT_COLUMNS};
 use crate::sqlite_reader::LogReader;
@@ -54,8 +55,9 @@ impl SqliteEventStore {
         let log = LogReader::new(options.get_filename());
         let readers = crate::ping_when_idle(SqlitePoolOptions::new())
             .max_connections(4)
-            // 512 KiB of pages each rather than SQLite's 2 MiB: the feed reads the newest events,
-            // and a page not kept is in the operating system's cache.
+            // 512 KiB of pages each rather than SQLite's 2 MiB: these serve small lookups (a
+            // stream, a key, credentials), and a page not kept is in the operating system's
+            // cache.
             .connect_with(options.clone().read_only(true).pragma("cache_size", "-512"))
             .await?;
         Ok(Self {

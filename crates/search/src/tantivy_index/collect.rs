@@ -203,7 +203,7 @@ pub(super) struct SegmentTop {
     pub(super) genre: Option<tantivy::columnar::StrColumn>,
     pub(super) imdb_score: tantivy::columnar::Column<f64>,
     pub(super) popularity: tantivy::columnar::Column<f64>,
-    /// (key, doc, score): the ids are read only for the hits kept (see `harvest`).
+    /// (key, doc, score): the ids are read only for the hits kept (see `kept`).
     pub(super) hits: Vec<(u64, DocId, Score)>,
     pub(super) genre_counts: Vec<u64>,
     pub(super) histogram: [u64; 10],
