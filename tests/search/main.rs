@@ -290,6 +290,107 @@ async fn suggest_completes_names_from_their_first_letters() {
     }
 }
 
+/// What a suggestion must answer, worked out the slow way: names with the prefix's words in a
+/// row (the last one only begun), those whose whole name starts with the prefix first, then by
+/// popularity (descending), name and id; the first `limit`.
+fn suggested(all: &[MovieDocument], prefix: &str, limit: usize) -> Vec<Uuid> {
+    let wanted: Vec<String> = prefix.split_whitespace().map(str::to_lowercase).collect();
+    let Some((last, before)) = wanted.split_last() else {
+        return Vec::new();
+    };
+    let mut found: Vec<(bool, f64, String, Uuid)> = all
+        .iter()
+        .filter_map(|m| {
+            let words: Vec<String> = m.name.split(' ').map(str::to_lowercase).collect();
+            let hit = words.windows(wanted.len()).any(|w| {
+                w[..before.len()] == *before && w[before.len()].starts_with(last.as_str())
+            });
+            let name = words.join(" ");
+            hit.then(|| {
+                (
+                    name.starts_with(&wanted.join(" ")),
+                    m.popularity,
+                    name,
+                    m.id,
+                )
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| b.1.total_cmp(&a.1))
+            .then_with(|| a.2.cmp(&b.2))
+            .then_with(|| a.3.cmp(&b.3))
+    });
+    found.into_iter().take(limit).map(|f| f.3).collect()
+}
+
+/// Suggestions over a catalogue full of equal popularities and equal names, written in several
+/// commits (so several segments), with some movies deleted: each answer is the reference's, so
+/// the cut at the limit takes the right movies whichever segment holds them.
+#[tokio::test]
+async fn suggestions_rank_names_by_prefix_popularity_name_and_id_across_segments() {
+    const WORDS: [&str; 8] = [
+        "Star", "Stars", "Stone", "Storm", "Dark", "Night", "River", "Sun",
+    ];
+    for adapter in adapters().await {
+        let index = adapter.index.as_ref();
+        eprintln!("adapter: {}", adapter.name);
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let mut all: Vec<MovieDocument> = (0..240)
+            .map(|_| {
+                let words = 1 + next() % 3;
+                let name: Vec<&str> = (0..words).map(|_| WORDS[next() % WORDS.len()]).collect();
+                let popularity = (next() % 4) as f64 * 10.0;
+                doc(&name.join(" "), "Jane Campion", &["Drama"], 7.0, popularity)
+            })
+            .collect();
+        for batch in all.chunks(50) {
+            index
+                .apply(batch.iter().cloned().map(IndexOp::Upsert).collect())
+                .await
+                .expect("indexed");
+        }
+        let gone: Vec<MovieDocument> = (0..12).map(|i| all.remove(i * 17)).collect();
+        index
+            .apply(
+                gone.iter()
+                    .map(|m| IndexOp::Delete {
+                        id: m.id,
+                        version: 2,
+                    })
+                    .collect(),
+            )
+            .await
+            .expect("deleted");
+        for prefix in [
+            "s", "st", "star", "Sto", "stars", "dark n", "night ri", "star st", "z",
+        ] {
+            for limit in [1, 3, 10, 40] {
+                let got: Vec<Uuid> = index
+                    .suggest(prefix, limit)
+                    .await
+                    .expect("suggest")
+                    .iter()
+                    .map(|s| s.id)
+                    .collect();
+                let expected = suggested(&all, prefix, limit);
+                assert_eq!(got, expected, "{prefix:?}, limit {limit}");
+            }
+        }
+        assert!(
+            suggested(&all, "st", 40).len() == 40,
+            "the catalogue gives the cut something to choose from"
+        );
+    }
+}
+
 /// Many hits with the same sort key, in several segments, cut by pages: the id decides, so
 /// the pages together are every hit once, in id order. A deleted movie (a tombstone in the
 /// tantivy index) is left out whether the search has text, filters, or neither.

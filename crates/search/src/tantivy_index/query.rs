@@ -185,24 +185,17 @@ impl Inner {
         };
         // Names are only on live documents: the text alone leaves tombstones out.
         let searcher = self.reader.searcher();
-        let mut matches = searcher.search(&text, &AllMatches).map_err(index_error)?;
-        // Names that start with the prefix first, then by popularity.
-        let wanted = words.join(" ");
-        let mut ranked: Vec<(bool, Match)> = matches
-            .drain(..)
-            .map(|m| (!crate::words(&m.name_key).join(" ").starts_with(&wanted), m))
-            .collect();
-        ranked.sort_by(|(a_later, a), (b_later, b)| {
-            a_later
-                .cmp(b_later)
-                .then_with(|| b.popularity.total_cmp(&a.popularity))
-                .then_with(|| a.name_key.cmp(&b.name_key))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        let matches: Vec<Match> = ranked.into_iter().map(|(_, m)| m).collect();
+        let matches = searcher
+            .search(
+                &text,
+                &TopSuggestions {
+                    keep: limit,
+                    prefix: words.join(" "),
+                },
+            )
+            .map_err(index_error)?;
         matches
             .iter()
-            .take(limit)
             .map(|m| {
                 let movie = self.source(&searcher, m.address)?;
                 Ok(Suggestion {

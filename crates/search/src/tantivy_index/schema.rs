@@ -10,6 +10,9 @@ pub(super) struct Fields {
     pub(super) name: Field,
     pub(super) director: Field,
     pub(super) name_key: Field,
+    /// The name's words, lower-case, joined by single spaces: a column whose sorted terms
+    /// make "the name starts with this prefix" a run of ordinals (see `TopSuggestions`).
+    pub(super) name_words: Field,
     pub(super) director_key: Field,
     pub(super) genre: Field,
     pub(super) imdb_score: Field,
@@ -28,6 +31,7 @@ pub(super) fn schema() -> (Schema, Fields) {
         name: b.add_text_field("name", TEXT),
         director: b.add_text_field("director", TEXT),
         name_key: b.add_text_field("name_key", STRING | FAST),
+        name_words: b.add_text_field("name_words", FAST),
         director_key: b.add_text_field("director_key", STRING),
         genre: b.add_text_field("genre", STRING | FAST),
         imdb_score: b.add_f64_field("imdb_score", INDEXED | FAST),
@@ -58,6 +62,7 @@ impl Inner {
                 doc.add_text(f.name, &movie.name);
                 doc.add_text(f.director, &movie.director);
                 doc.add_text(f.name_key, movie.name.to_lowercase());
+                doc.add_text(f.name_words, crate::words(&movie.name).join(" "));
                 doc.add_text(f.director_key, movie.director.trim().to_lowercase());
                 for genre in &movie.genres {
                     doc.add_text(f.genre, genre.trim().to_lowercase());
