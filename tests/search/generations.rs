@@ -59,3 +59,41 @@ async fn a_second_handle_sees_the_swap_and_both_can_write_after_it() {
         "old generations are removed ({generations} left)"
     );
 }
+
+/// An index written before a schema change (here: the current schema without `name_words`,
+/// the column added for suggestions) cannot be opened with the new schema. Opening it starts
+/// a fresh generation, which the projector fills, and removes the old one.
+#[tokio::test]
+async fn an_index_with_an_older_schema_is_replaced_by_a_fresh_generation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let movies = super::movies();
+    {
+        let index = TantivyIndex::open(dir.path()).expect("index");
+        index
+            .apply(vec![IndexOp::Upsert(movies[0].clone())])
+            .await
+            .expect("written");
+    }
+    let current = std::fs::read_to_string(dir.path().join("CURRENT")).expect("CURRENT");
+    let old = dir.path().join(current.trim());
+    let meta_path = old.join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).expect("meta")).expect("json");
+    let fields = meta["schema"].as_array_mut().expect("the schema's fields");
+    let before = fields.len();
+    fields.retain(|f| f["name"] != "name_words");
+    assert_eq!(fields.len(), before - 1, "the schema had name_words");
+    std::fs::write(&meta_path, meta.to_string()).expect("older schema written");
+
+    let index = TantivyIndex::open(dir.path()).expect("a fresh generation");
+    let all = SearchRequest::default();
+    assert_eq!(index.search(&all).await.expect("search").total, 0);
+    assert!(!old.exists(), "the old generation is removed");
+    index
+        .apply(vec![IndexOp::Upsert(movies[0].clone())])
+        .await
+        .expect("refilled");
+    let found = index.suggest(&movies[0].name, 5).await.expect("suggest");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, movies[0].id);
+}

@@ -89,13 +89,18 @@ impl TantivyIndex {
         let inner = match Inner::open_live(root, &name) {
             Ok(inner) => inner,
             Err(e) => {
-                // Unsynced writes lost to a power cut (see `tantivy_dir`): start empty; the
-                // projector fills the new generation from the read models.
+                // Unsynced writes lost to a power cut (see `tantivy_dir`), or an index written
+                // with an older schema: start empty; the projector fills the new generation
+                // from the read models.
                 tracing::warn!(index.generation = %name, error = %e,
                     "search index unreadable; starting a fresh generation");
                 let fresh = new_generation_name();
                 let inner = Inner::open_live(root, &fresh)?;
                 write_current(root, &fresh)?;
+                if let Err(e) = std::fs::remove_dir_all(root.join(&name)) {
+                    tracing::warn!(index.generation = %name, error = %e,
+                        "could not remove the unreadable search index generation");
+                }
                 inner
             }
         };
