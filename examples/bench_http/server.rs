@@ -26,8 +26,11 @@ pub(crate) fn workspace() -> PathBuf {
 fn moviedb_binary(args: &Args) -> anyhow::Result<PathBuf> {
     if !args.no_build {
         let mut build = vec!["build", "--release", "--bin", "moviedb"];
+        // The embedded default has neither MySQL nor Kafka; `kafka` brings `mysql` with it.
         if args.kafka {
             build.extend(["--features", "kafka"]);
+        } else if args.db != "sqlite" {
+            build.extend(["--features", "mysql"]);
         }
         let status = Command::new(env!("CARGO"))
             .args(build)

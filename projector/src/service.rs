@@ -102,25 +102,40 @@ pub fn spawn_feed(
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let (p, cancel) = (projector.clone(), cancel.clone());
-    match (projector.store().outbox(), &config.kafka) {
-        (None, kafka) => {
-            if kafka.is_some() {
-                tracing::warn!(
-                    "MOVIEDB_KAFKA_BROKERS is set, but the event store is SQLite, which has no \
-                     outbox: the projector tails the event table instead"
-                );
-            }
-            tasks.spawn(async move {
-                if let Err(e) = crate::tail::run(p, wake, cancel).await {
-                    tracing::error!(error = %e, "the embedded feed stopped");
-                }
-            });
+    #[cfg(feature = "mysql")]
+    if let Some(outbox) = projector.store().outbox() {
+        return spawn_outbox_feed(tasks, p, outbox, config, wake, cancel);
+    }
+    if config.kafka.is_some() {
+        tracing::warn!(
+            "MOVIEDB_KAFKA_BROKERS is set, but the event store is SQLite, which has no outbox: \
+             the projector tails the event table instead"
+        );
+    }
+    tasks.spawn(async move {
+        if let Err(e) = crate::tail::run(p, wake, cancel).await {
+            tracing::error!(error = %e, "the embedded feed stopped");
         }
-        (Some(outbox), None) => {
+    });
+    Ok(())
+}
+
+/// The feed from a MySQL store's outbox: Kafka when configured, else the outbox itself.
+#[cfg(feature = "mysql")]
+fn spawn_outbox_feed(
+    tasks: &mut JoinSet<()>,
+    p: Projector,
+    outbox: moviedb_event_store::MySqlOutbox,
+    config: &Config,
+    wake: watch::Receiver<u64>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    match &config.kafka {
+        None => {
             tasks.spawn(moviedb_event_store::relay::run(outbox, p, wake, cancel));
         }
         #[cfg(feature = "kafka")]
-        (Some(_), Some(kafka)) => {
+        Some(kafka) => {
             let kafka = kafka.clone();
             tasks.spawn(async move {
                 if let Err(e) = moviedb_kafka::consumer::run(Arc::new(p), kafka, cancel).await {
@@ -129,7 +144,7 @@ pub fn spawn_feed(
             });
         }
         #[cfg(not(feature = "kafka"))]
-        (Some(_), Some(_)) => anyhow::bail!(
+        Some(_) => anyhow::bail!(
             "MOVIEDB_KAFKA_BROKERS is set, but this build has no Kafka adapter: build with \
              `--features kafka`"
         ),
@@ -173,6 +188,7 @@ pub async fn report(projector: &Projector, metrics: &Metrics) {
     gauges.extend(moviedb_read_model::newest_applied_gauge(applied));
     gauges.extend(stored.map(moviedb_event_store::newest_stored_gauge));
     // On MySQL, the first part of the lag: events not yet relayed.
+    #[cfg(feature = "mysql")]
     if let Some(outbox) = projector.store().outbox() {
         match outbox.gauges().await {
             Ok(outbox) => gauges.extend(outbox),

@@ -30,6 +30,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         let (name, help, age) = moviedb_event_store::newest_stored_gauge(stored);
         state.metrics.set_gauge(name, help, age);
     }
+    #[cfg(feature = "mysql")]
     if let Some(outbox) = store.outbox() {
         for (name, help, value) in outbox.gauges().await.map_err(store_error)? {
             state.metrics.set_gauge(name, help, value);

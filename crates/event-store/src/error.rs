@@ -104,6 +104,7 @@ impl From<sqlx::Error> for AppendError {
 
 /// MySQL's ER_LOCK_DEADLOCK (1213) and ER_LOCK_WAIT_TIMEOUT (1205), SQLite's BUSY and LOCKED.
 fn is_contention(error: &dyn sqlx::error::DatabaseError) -> bool {
+    #[cfg(feature = "mysql")]
     if let Some(mysql) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         return matches!(mysql.number(), 1205 | 1213);
     }

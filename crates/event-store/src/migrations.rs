@@ -21,6 +21,7 @@ const SQLITE: &[File] = &[(
     include_str!("../migrations/sqlite/0001_event_store.sql"),
 )];
 
+#[cfg(feature = "mysql")]
 const MYSQL: &[File] = &[(
     "0001_event_store.sql",
     include_str!("../migrations/mysql/0001_event_store.sql"),
@@ -32,6 +33,7 @@ pub(crate) async fn sqlite() -> Result<Migrator, sqlx::migrate::MigrateError> {
 }
 
 /// The MySQL store's migrations.
+#[cfg(feature = "mysql")]
 pub(crate) async fn mysql() -> Result<Migrator, sqlx::migrate::MigrateError> {
     Migrator::new(Embedded(MYSQL)).await
 }
@@ -77,7 +79,12 @@ mod tests {
 
     #[tokio::test]
     async fn every_migration_file_is_listed_with_its_version_and_description() {
-        for (dialect, listed) in [("sqlite", SQLITE), ("mysql", MYSQL)] {
+        let dialects = [
+            ("sqlite", SQLITE),
+            #[cfg(feature = "mysql")]
+            ("mysql", MYSQL),
+        ];
+        for (dialect, listed) in dialects {
             let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("migrations")
                 .join(dialect);

@@ -1,6 +1,6 @@
 //! Timestamps: UTC, microsecond precision, the same in both databases.
 
-use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 /// Now, truncated to microseconds (what DATETIME(6) keeps), so a stored event reads back equal.
 pub fn now_micros() -> DateTime<Utc> {
@@ -20,6 +20,7 @@ pub fn from_sqlite_text(text: &str) -> Result<DateTime<Utc>, crate::StoreError> 
 }
 
 /// MySQL DATETIME(6) holds UTC by convention; it has no zone of its own.
-pub fn from_mysql(at: NaiveDateTime) -> DateTime<Utc> {
+#[cfg(feature = "mysql")]
+pub fn from_mysql(at: chrono::NaiveDateTime) -> DateTime<Utc> {
     at.and_utc()
 }

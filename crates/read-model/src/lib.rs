@@ -190,8 +190,8 @@ pub trait ReadModels: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), ReadModelError>;
 }
 
-/// Opens the read models a database URL names (`sqlite://...` or `mysql://...`), creating
-/// the database and the tables if needed.
+/// Opens the read models a database URL names (`sqlite://...`, or `mysql://...` with the
+/// `mysql` feature), creating the database and the tables if needed.
 pub async fn connect(url: &str) -> Result<Arc<dyn ReadModels>, ReadModelError> {
     Ok(Arc::new(SqlReadModels::connect(url).await?))
 }

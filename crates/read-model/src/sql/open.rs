@@ -19,7 +19,10 @@ impl SqlReadModels {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let (dialect, url) = if url.starts_with("sqlite:") {
             (Dialect::Sqlite, url.to_owned())
-        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+        } else if moviedb_event_store::is_mysql_url(url) {
+            if !cfg!(feature = "mysql") {
+                return Err(ReadModelError::Config(moviedb_event_store::NO_MYSQL.into()));
+            }
             (Dialect::MySql, url.replacen("mariadb:", "mysql:", 1))
         } else {
             return Err(ReadModelError::Config(format!(
@@ -60,6 +63,7 @@ impl SqlReadModels {
 
     /// Makes the database (MySQL) and the missing tables, then connects.
     pub(super) async fn make(dialect: Dialect, url: &str) -> Result<Self, ReadModelError> {
+        #[cfg(feature = "mysql")]
         if dialect == Dialect::MySql {
             moviedb_event_store::setup::ensure_database(url)
                 .await
@@ -125,6 +129,7 @@ impl SqlReadModels {
         }
         // On MySQL, DDL is not transactional: processes starting together create the tables
         // one after the other, under the schema lock (SQLite's DDL is).
+        #[cfg(feature = "mysql")]
         let lock = match dialect {
             Dialect::MySql => Some(
                 moviedb_event_store::setup::SchemaLock::acquire(url)
@@ -139,6 +144,7 @@ impl SqlReadModels {
         if !models.exists(&models.tables.versions).await? {
             models.create(&models.tables).await?;
         }
+        #[cfg(feature = "mysql")]
         if let Some(lock) = lock {
             lock.release()
                 .await
