@@ -5,7 +5,7 @@ use anyhow::Context;
 use moviedb_command_api::Application;
 use moviedb_event_store::EventStore;
 use moviedb_projector::{service, Projector, Stats};
-use moviedb_query_api::{LocalProjector, QueryState};
+use moviedb_query_api::{LocalProjector, QueryParts, QueryState};
 use moviedb_read_model::ReadModels;
 use moviedb_search::SearchIndex;
 use moviedb_service_kit::Config;
@@ -66,7 +66,7 @@ impl Embedded {
             command.commands().committed(),
             &cancel,
         )?;
-        let query = QueryState {
+        let query = QueryState::new(QueryParts {
             read,
             search,
             tokens: config.tokens(),
@@ -74,7 +74,7 @@ impl Embedded {
             progress: Some(projector.stats().progress()),
             local: Some(Arc::new(InProcess(projector.clone()))),
             metrics: command.metrics(),
-        };
+        });
         let command = command.merge(moviedb_query_api::routes::routes(query));
         Ok(Self {
             command,

@@ -12,7 +12,7 @@ mod run;
 pub mod state;
 
 pub use run::run;
-pub use state::{LocalProjector, QueryState};
+pub use state::{LocalProjector, QueryParts, QueryState};
 
 use anyhow::Context;
 use std::future::Future;

@@ -2,7 +2,7 @@
 //! (made by the projector; `MOVIEDB_READ_DATABASE_URL` may name a read replica) and the search
 //! index.
 
-use crate::{QueryApplication, QueryState};
+use crate::{QueryApplication, QueryParts, QueryState};
 use anyhow::Context;
 use moviedb_service_kit::{Config, SearchConfig};
 
@@ -18,7 +18,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             moviedb_search::Backend::Elasticsearch { url, index_prefix }
         }
     };
-    let state = QueryState {
+    let state = QueryState::new(QueryParts {
         read,
         search: moviedb_search::open(backend).await?,
         tokens: config.tokens(),
@@ -26,7 +26,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         progress: None,
         local: None,
         metrics: moviedb_service_kit::Metrics::new(),
-    };
+    });
     let app = QueryApplication::build(config.listen, state, config.body_limit).await?;
     app.run_until_stopped(moviedb_service_kit::shutdown_signal())
         .await?;

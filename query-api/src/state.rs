@@ -8,9 +8,28 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Handler state: the ports, chosen by the composition root.
+/// Handler state: the ports, chosen by the composition root. One reference count to clone:
+/// axum clones the state for every request.
 #[derive(Clone)]
-pub struct QueryState {
+pub struct QueryState(Arc<QueryParts>);
+
+impl QueryState {
+    /// The state of the query handlers.
+    pub fn new(parts: QueryParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for QueryState {
+    type Target = QueryParts;
+
+    fn deref(&self) -> &QueryParts {
+        &self.0
+    }
+}
+
+/// What the query handlers share.
+pub struct QueryParts {
     /// The read models.
     pub read: Arc<dyn ReadModels>,
     /// The search index.

@@ -11,6 +11,7 @@ use chrono::Utc;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use moviedb_domain::Role;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -31,11 +32,12 @@ pub struct Claims {
     pub iss: String,
 }
 
-/// Issues and checks tokens with one HMAC secret.
+/// Issues and checks tokens with one HMAC secret. Cheap to clone: handler state is cloned for
+/// every request, and each key holds its own copy of the secret, so cloning the keys cost two
+/// allocations per request, reads included.
 #[derive(Clone)]
 pub struct Tokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: Arc<(EncodingKey, DecodingKey)>,
     ttl: Duration,
 }
 
@@ -43,8 +45,10 @@ impl Tokens {
     /// Tokens signed with `secret`, valid for `ttl`.
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            keys: Arc::new((
+                EncodingKey::from_secret(secret),
+                DecodingKey::from_secret(secret),
+            )),
             ttl,
         }
     }
@@ -65,7 +69,7 @@ impl Tokens {
             exp: now.saturating_add(ttl),
             iss: ISSUER.into(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        encode(&Header::new(Algorithm::HS256), &claims, &self.keys.0)
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
@@ -75,7 +79,7 @@ impl Tokens {
         validation.leeway = 5;
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
-        decode::<Claims>(token, &self.decoding, &validation)
+        decode::<Claims>(token, &self.keys.1, &validation)
             .map(|data| data.claims)
             .map_err(|_| ApiError::Unauthorized("the token is invalid or expired"))
     }
