@@ -290,6 +290,28 @@ async fn suggest_completes_names_from_their_first_letters() {
     }
 }
 
+/// Indexes `movies` in commits of `per_commit`, so the index holds them in several segments.
+async fn index_in_commits(index: &dyn SearchIndex, movies: &[MovieDocument], per_commit: usize) {
+    for batch in movies.chunks(per_commit) {
+        index
+            .apply(batch.iter().cloned().map(IndexOp::Upsert).collect())
+            .await
+            .expect("indexed");
+    }
+}
+
+/// Deletes `gone` (each at version 2, after its first indexing), in one commit.
+async fn delete_all(index: &dyn SearchIndex, gone: &[MovieDocument]) {
+    let deletes = gone
+        .iter()
+        .map(|m| IndexOp::Delete {
+            id: m.id,
+            version: 2,
+        })
+        .collect();
+    index.apply(deletes).await.expect("deleted");
+}
+
 /// What a suggestion must answer, worked out the slow way: names with the prefix's words in a
 /// row (the last one only begun), those whose whole name starts with the prefix first, then by
 /// popularity (descending), name and id; the first `limit`.
@@ -351,24 +373,9 @@ async fn suggestions_rank_names_by_prefix_popularity_name_and_id_across_segments
                 doc(&name.join(" "), "Jane Campion", &["Drama"], 7.0, popularity)
             })
             .collect();
-        for batch in all.chunks(50) {
-            index
-                .apply(batch.iter().cloned().map(IndexOp::Upsert).collect())
-                .await
-                .expect("indexed");
-        }
+        index_in_commits(index, &all, 50).await;
         let gone: Vec<MovieDocument> = (0..12).map(|i| all.remove(i * 17)).collect();
-        index
-            .apply(
-                gone.iter()
-                    .map(|m| IndexOp::Delete {
-                        id: m.id,
-                        version: 2,
-                    })
-                    .collect(),
-            )
-            .await
-            .expect("deleted");
+        delete_all(index, &gone).await;
         for prefix in [
             "s", "st", "star", "Sto", "stars", "dark n", "night ri", "star st", "z",
         ] {
@@ -402,21 +409,10 @@ async fn equal_keys_are_paged_in_id_order_and_deleted_movies_never_show() {
         let mut all: Vec<MovieDocument> = (0..23)
             .map(|_| doc("Echo Road", "Jane Campion", &["Drama"], 7.0, 50.0))
             .collect();
-        // Three batches: three commits, so the hits come from more than one segment.
-        for batch in all.chunks(8) {
-            index
-                .apply(batch.iter().cloned().map(IndexOp::Upsert).collect())
-                .await
-                .expect("indexed");
-        }
+        // Three commits, so the hits come from more than one segment.
+        index_in_commits(index, &all, 8).await;
         let gone = all.remove(11);
-        index
-            .apply(vec![IndexOp::Delete {
-                id: gone.id,
-                version: 2,
-            }])
-            .await
-            .expect("deleted");
+        delete_all(index, &[gone]).await;
         let mut expected: Vec<Uuid> = all.iter().map(|m| m.id).collect();
         expected.sort_unstable();
         let searches = [
