@@ -2,7 +2,7 @@
 //! run, SQLite (a temporary file) and MySQL (MariaDB, a database per test).
 
 use futures::future::join_all;
-use moviedb_event_store::test_support::MySqlTestDatabase;
+use moviedb_event_store::test_support::{column_charsets, MySqlTestDatabase};
 use moviedb_event_store::{
     AppendError, AppendRequest, Credentials, EventStore, IdempotencyRecord, MySqlEventStore,
     NewEvent, SqliteEventStore, StreamGuard, UniqueKey,
@@ -202,4 +202,61 @@ async fn conflicts_and_taken_keys_are_not_logged_as_errors() {
             "logged at {logged:?}"
         );
     }
+}
+
+/// Ids are ASCII on MySQL (compared without the Unicode collation), in a new database and in
+/// one made before the migration that changed them, whose events and keys it keeps.
+#[tokio::test]
+async fn ids_are_ascii_in_new_and_migrated_mysql_stores() {
+    let columns = [
+        ("credentials", "user_id"),
+        ("events", "event_id"),
+        ("events", "stream_id"),
+        ("unique_keys", "stream_id"),
+    ];
+    let ascii = vec![Some("ascii".to_owned()); columns.len()];
+    let db = MySqlTestDatabase::new();
+    let store = MySqlEventStore::connect(db.url()).await.expect("store");
+    assert_eq!(column_charsets(db.url(), &columns).await, ascii);
+    let stream = Uuid::now_v7();
+    let mut first = append(stream, 0, vec![event(1), event(2)]);
+    first.reserve.push(UniqueKey::new("movie", "the old name"));
+    store.append(first).await.expect("appended");
+    drop(store);
+
+    // Back to the state of a database made before the migration.
+    let pool = sqlx::MySqlPool::connect(db.url()).await.expect("database");
+    for sql in [
+        "ALTER TABLE events MODIFY event_id CHAR(36) NOT NULL, MODIFY stream_id CHAR(36) NOT NULL",
+        "ALTER TABLE unique_keys MODIFY stream_id CHAR(36) NOT NULL",
+        "ALTER TABLE credentials MODIFY user_id CHAR(36) NOT NULL",
+        "DELETE FROM _sqlx_migrations WHERE version = 2",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+    pool.close().await;
+    assert_eq!(
+        column_charsets(db.url(), &columns).await,
+        vec![Some("utf8mb4".to_owned()); columns.len()]
+    );
+
+    let store = MySqlEventStore::connect(db.url()).await.expect("migrated");
+    assert_eq!(column_charsets(db.url(), &columns).await, ascii);
+    let events = store.read_stream(stream).await.expect("read back");
+    assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), [1, 2]);
+    // The key reserved before the migration still belongs to its stream.
+    let mut other = append(Uuid::now_v7(), 0, vec![event(3)]);
+    other.reserve.push(UniqueKey::new("movie", "the old name"));
+    assert!(
+        matches!(
+            store.append(other).await,
+            Err(AppendError::KeyTaken { owner, .. }) if owner == stream
+        ),
+        "the key kept its owner"
+    );
+    // And the stream goes on from its version.
+    store
+        .append(append(stream, 2, vec![event(4)]))
+        .await
+        .expect("appended after the migration");
 }

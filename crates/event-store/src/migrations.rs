@@ -22,10 +22,16 @@ const SQLITE: &[File] = &[(
 )];
 
 #[cfg(feature = "mysql")]
-const MYSQL: &[File] = &[(
-    "0001_event_store.sql",
-    include_str!("../migrations/mysql/0001_event_store.sql"),
-)];
+const MYSQL: &[File] = &[
+    (
+        "0001_event_store.sql",
+        include_str!("../migrations/mysql/0001_event_store.sql"),
+    ),
+    (
+        "0002_ascii_ids.sql",
+        include_str!("../migrations/mysql/0002_ascii_ids.sql"),
+    ),
+];
 
 /// The SQLite store's migrations.
 pub(crate) async fn sqlite() -> Result<Migrator, sqlx::migrate::MigrateError> {

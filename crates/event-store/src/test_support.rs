@@ -77,3 +77,23 @@ async fn drop_database(url: &str) {
     }
     let _ = MySql::drop_database(url).await;
 }
+
+/// The character set of each `(table, column)` of the database behind `url`, in the order
+/// given (`None` for a column that does not exist).
+pub async fn column_charsets(url: &str, columns: &[(&str, &str)]) -> Vec<Option<String>> {
+    let mut conn = MySqlConnection::connect(url).await.expect("test database");
+    let mut found = Vec::with_capacity(columns.len());
+    for (table, column) in columns {
+        let charset: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+        )
+        .bind(table)
+        .bind(column)
+        .fetch_optional(&mut conn)
+        .await
+        .expect("information_schema");
+        found.push(charset.flatten());
+    }
+    found
+}

@@ -48,7 +48,8 @@ pub(crate) fn create_table(dialect: Dialect) -> &'static str {
              payload TEXT NOT NULL, metadata TEXT NOT NULL, PRIMARY KEY (movie_id, version))"
         }
         Dialect::MySql => {
-            "CREATE TABLE IF NOT EXISTS rm_movie_history (movie_id CHAR(36) NOT NULL, \
+            "CREATE TABLE IF NOT EXISTS rm_movie_history (\
+             movie_id CHAR(36) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL, \
              version BIGINT NOT NULL, event_id CHAR(36) NOT NULL, event_type VARCHAR(64) NOT NULL, \
              schema_version INT NOT NULL, recorded_at BIGINT NOT NULL, \
              payload VARCHAR(8000) NOT NULL, metadata VARCHAR(2000) NOT NULL, \
