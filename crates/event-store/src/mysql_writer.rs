@@ -3,8 +3,9 @@
 //!
 //! An append on its own is five round trips (BEGIN, the events, the outbox rows, the keys,
 //! COMMIT) and a log flush. Under load, most of the server's work and the service's was in
-//! those round trips, not in the rows. Here one task takes every append waiting when it is
-//! free and writes them together: the events in one INSERT, their positions read back in one
+//! those round trips, not in the rows. Here a writer task takes every append waiting when it
+//! is free and writes them together (two such tasks, so one group is taken and written while
+//! the other waits on its commit): the events in one INSERT, their positions read back in one
 //! SELECT, the outbox rows in one INSERT, the reserved keys in one INSERT, the idempotency
 //! records in one INSERT, then one COMMIT, so the round trips are shared by the whole group.
 //!
@@ -22,12 +23,20 @@ use chrono::NaiveDateTime;
 use sqlx::mysql::{MySql, MySqlPool};
 use sqlx::{QueryBuilder, Row, Transaction};
 use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// The most appends written together.
 const MAX_GROUP: usize = 128;
 /// The most rows in one statement (nine placeholders each for events, under MySQL's 65 535).
 const MAX_ROWS: usize = 1000;
+
+/// Groups in flight at once. While one group waits on its round trips and its commit, the
+/// next is formed and written: MariaDB adds at 8 connections went from 1 690 to 1 900-1 940
+/// per second with two (three did no better). Two groups may meet on a key or a stream
+/// version: the second waits for the first's commit, then fails whole and is written append by
+/// append, as any group that meets a conflict is.
+const WRITERS: usize = 2;
 
 type Reply = oneshot::Sender<Result<Appended, AppendError>>;
 
@@ -47,7 +56,10 @@ impl GroupWriter {
     /// Starts the writer task on `pool`; call within a Tokio runtime.
     pub(crate) fn spawn(pool: MySqlPool) -> Self {
         let (work, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue));
+        let queue: Queue = Arc::new(Mutex::new(queue));
+        for _ in 0..WRITERS {
+            tokio::spawn(run(pool.clone(), queue.clone()));
+        }
         Self { work }
     }
 
@@ -59,19 +71,30 @@ impl GroupWriter {
     }
 }
 
-async fn run(pool: MySqlPool, mut queue: mpsc::UnboundedReceiver<(AppendRequest, Reply)>) {
-    while let Some(first) = queue.recv().await {
-        let mut rows = first.0.events.len();
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP && rows < MAX_ROWS {
-            match queue.try_recv() {
-                Ok(work) => {
-                    rows += work.0.events.len();
-                    group.push(work);
+type Queue = Arc<Mutex<mpsc::UnboundedReceiver<(AppendRequest, Reply)>>>;
+
+/// One of the [`WRITERS`]: takes the first append waiting and everything queued behind it
+/// (the queue is held only while the group is taken), then writes them.
+async fn run(pool: MySqlPool, queue: Queue) {
+    loop {
+        let group = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut rows = first.0.events.len();
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP && rows < MAX_ROWS {
+                match queue.try_recv() {
+                    Ok(work) => {
+                        rows += work.0.events.len();
+                        group.push(work);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
+            group
+        };
         commit_group(&pool, group).await;
     }
 }
