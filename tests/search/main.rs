@@ -290,6 +290,51 @@ async fn suggest_completes_names_from_their_first_letters() {
     }
 }
 
+/// Far more searches and suggestions at once than the index has threads for them: each waits
+/// its turn and gets its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_searches_at_once_each_get_their_own_answer() {
+    for (adapter, _movies) in catalogues().await {
+        eprintln!("adapter: {}", adapter.name);
+        let asked = [
+            ("hitchcok", vec!["Psycho", "Vertigo"]),
+            ("godfater", vec!["The Godfather", "The Godfather: Part II"]),
+            ("kubrik", vec!["Paths of Glory"]),
+            ("wiz", vec!["The Wizard of Oz"]),
+            ("zzzzzz", vec![]),
+        ];
+        let mut searches = tokio::task::JoinSet::new();
+        for round in 0..100 {
+            let (q, expected) = asked[round % asked.len()].clone();
+            let index = adapter.index.clone();
+            searches.spawn(async move {
+                if round % 4 == 3 {
+                    let suggested = index.suggest("the godf", 10).await.expect("suggest");
+                    let names: Vec<String> = suggested.into_iter().map(|s| s.name).collect();
+                    assert_eq!(names, ["The Godfather", "The Godfather: Part II"]);
+                    return;
+                }
+                let request = SearchRequest {
+                    q: Some(q.into()),
+                    sort: SearchSort::Relevance,
+                    ..SearchRequest::default()
+                };
+                let found = index.search(&request).await.expect("search");
+                let mut found: Vec<String> =
+                    found.hits.into_iter().map(|h| h.movie.name).collect();
+                found.sort();
+                assert_eq!(found, expected, "q={q}");
+            });
+        }
+        let mut answered = 0;
+        while let Some(done) = searches.join_next().await {
+            done.expect("a search answered as expected");
+            answered += 1;
+        }
+        assert_eq!(answered, 100);
+    }
+}
+
 /// Indexes `movies` in commits of `per_commit`, so the index holds them in several segments.
 async fn index_in_commits(index: &dyn SearchIndex, movies: &[MovieDocument], per_commit: usize) {
     for batch in movies.chunks(per_commit) {
