@@ -320,8 +320,7 @@ async fn many_searches_at_once_each_get_their_own_answer() {
                     ..SearchRequest::default()
                 };
                 let found = index.search(&request).await.expect("search");
-                let mut found: Vec<String> =
-                    found.hits.into_iter().map(|h| h.movie.name).collect();
+                let mut found: Vec<String> = found.hits.into_iter().map(|h| h.movie.name).collect();
                 found.sort();
                 assert_eq!(found, expected, "q={q}");
             });
