@@ -110,7 +110,12 @@ impl SearchThreads {
     ) -> Result<T, SearchError> {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = answer.send(work());
+            // A caller that stopped waiting (a client gone, a request timed out) no longer
+            // takes a thread: under overload the queue would otherwise fill with answers no
+            // one reads.
+            if !answer.is_closed() {
+                let _ = answer.send(work());
+            }
         });
         self.jobs
             .send(job)
@@ -325,5 +330,72 @@ impl SearchIndex for TantivyIndex {
 
     async fn ping(&self) -> Result<(), SearchError> {
         self.blocking(|_| Ok(())).await
+    }
+}
+
+#[cfg(test)]
+mod search_thread_tests {
+    use super::*;
+    use std::future::Future;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Barrier;
+    use std::task::{Context, Waker};
+
+    /// A search whose caller stopped waiting before a thread was free is skipped, and the
+    /// threads go on with the next.
+    #[tokio::test]
+    async fn a_search_no_one_waits_for_is_skipped() {
+        let pool = SearchThreads::start().expect("threads");
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Every thread busy until released.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Arc::new(Mutex::new(released));
+        let mut busy = Vec::new();
+        for _ in 0..threads {
+            let released = released.clone();
+            busy.push(Box::pin(pool.run(move || {
+                let _ = released.lock().map(|r| r.recv());
+                Ok(())
+            })));
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        for job in &mut busy {
+            assert!(job.as_mut().poll(&mut cx).is_pending(), "queued");
+        }
+        // Queued behind them, then abandoned.
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        let mut abandoned = Box::pin(pool.run(move || {
+            flag.store(true, Ordering::SeqCst);
+            Ok(())
+        }));
+        assert!(abandoned.as_mut().poll(&mut cx).is_pending(), "queued");
+        drop(abandoned);
+        for _ in 0..threads {
+            release.send(()).expect("release");
+        }
+        for job in busy {
+            job.await.expect("a busy job answered");
+        }
+        // Once every thread has met at the barrier, each has finished what it took before,
+        // the abandoned search included.
+        let barrier = Arc::new(Barrier::new(threads));
+        let pool = Arc::new(pool);
+        let mut last = tokio::task::JoinSet::new();
+        for _ in 0..threads {
+            let (barrier, pool) = (barrier.clone(), pool.clone());
+            last.spawn(async move {
+                pool.run(move || {
+                    barrier.wait();
+                    Ok(())
+                })
+                .await
+            });
+        }
+        while let Some(done) = last.join_next().await {
+            done.expect("joined").expect("answered");
+        }
+        assert!(!ran.load(Ordering::SeqCst), "the abandoned search ran");
+        assert_eq!(pool.run(|| Ok(7)).await.expect("answered"), 7);
     }
 }
