@@ -122,7 +122,7 @@ impl SearchThreads {
             .map_err(|_| index_error("the search threads stopped"))?;
         answered
             .await
-            .map_err(|_| index_error("a search thread stopped"))?
+            .map_err(|_| index_error("the search stopped without an answer (it panicked)"))?
     }
 }
 
