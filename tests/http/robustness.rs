@@ -12,6 +12,7 @@ on_both_backends!(
     look_alike_titles_are_the_same_movie,
     unknown_routes_and_methods_get_problem_documents,
     health_endpoints_answer,
+    every_answer_carries_a_request_id,
 );
 
 async fn malformed_json_is_400_on_every_write_route(app: TestApp) {
@@ -131,6 +132,36 @@ async fn unknown_routes_and_methods_get_problem_documents(app: TestApp) {
         405,
     )
     .await;
+}
+
+/// A request without an `x-request-id` gets a fresh random UUID, on answers from handlers and
+/// from the fallback alike; a client's own id comes back as it was sent.
+async fn every_answer_carries_a_request_id(app: TestApp) {
+    let mut seen = std::collections::HashSet::new();
+    for path in ["/v1/movies", "/v1/movies", "/no/such/route"] {
+        let response = app
+            .request(Method::GET, path, None)
+            .send()
+            .await
+            .expect("sent");
+        let id = header(&response, "x-request-id");
+        let id = uuid::Uuid::parse_str(&id).unwrap_or_else(|e| panic!("{path}: `{id}`: {e}"));
+        assert_eq!(id.get_version(), Some(uuid::Version::Random), "{path}");
+        assert!(seen.insert(id), "{path}: {id} was given twice");
+    }
+    for path in ["/v1/movies", "/no/such/route"] {
+        let response = app
+            .request(Method::GET, path, None)
+            .header("x-request-id", "client-chosen-7")
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(
+            header(&response, "x-request-id"),
+            "client-chosen-7",
+            "{path}"
+        );
+    }
 }
 
 async fn health_endpoints_answer(app: TestApp) {

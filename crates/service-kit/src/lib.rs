@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod metrics;
+mod request_id;
 pub mod serve;
 pub mod telemetry;
 
@@ -19,8 +20,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Router;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 /// jemalloc instead of the system allocator, in every process that links the kit (`moviedb`,
@@ -44,6 +46,28 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 ///
 /// Call it once, on the merged router: sub-routers must not set fallbacks of their own.
 pub fn with_middleware(routes: Router, body_limit: usize, metrics: &Metrics) -> Router {
+    // One layer made of the whole stack, not one `Router::layer` per middleware: axum boxes
+    // each route again for every `layer` call, and a request then clones and allocates one
+    // boxed service per level (eight in all, with `serve`'s own). The order is the same as
+    // before: the first below is the outermost.
+    let stack = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            metrics::track,
+        ))
+        .layer(SetRequestIdLayer::x_request_id(request_id::RandomUuid))
+        // Bodies are never logged: they may hold passwords.
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::Internal("a handler panicked".into()).into_response()
+            },
+        ))
+        .layer(axum::middleware::map_response(
+            error::problem_for_bare_errors,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit));
     routes
         .fallback(|| async { ApiError::Route(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -52,23 +76,7 @@ pub fn with_middleware(routes: Router, body_limit: usize, metrics: &Metrics) -> 
                 "this route does not accept that method",
             )
         })
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::map_response(
-            error::problem_for_bare_errors,
-        ))
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                ApiError::Internal("a handler panicked".into()).into_response()
-            },
-        ))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        // Bodies are never logged: they may hold passwords.
-        .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(axum::middleware::from_fn_with_state(
-            metrics.clone(),
-            metrics::track,
-        ))
+        .layer(stack)
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
