@@ -17,6 +17,22 @@ use unicode_normalization::UnicodeNormalization;
 
 /// The key of `raw` (see the module documentation).
 pub fn text_key(raw: &str) -> String {
+    if raw.is_ascii() {
+        // No ASCII character is default-ignorable, changed by NFKC or drawn like another
+        // script's letter, and ASCII lower-cases to itself: what is left is the case and the
+        // white space. Most titles are ASCII, and the full path was 1.4% of the service's CPU
+        // under a load of adds.
+        return raw
+            .to_ascii_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    unicode_key(raw)
+}
+
+/// [`text_key`] for any text, through Unicode normalisation.
+fn unicode_key(raw: &str) -> String {
     let visible: String = raw.chars().filter(|c| !is_default_ignorable(*c)).collect();
     let lower: String = visible.nfkc().collect::<String>().to_lowercase();
     // Lower-casing can undo NFKC (and NFKC can bring back what was filtered); once more each.
@@ -86,5 +102,27 @@ fn latin_look_alike(c: char) -> char {
         'χ' => 'x',
         'ϲ' => 'c',
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The ASCII shortcut gives what the full Unicode path gives, white space and control
+        /// characters included.
+        #[test]
+        fn ascii_keys_are_the_unicode_keys(raw in "[\\x00-\\x7F]{0,40}") {
+            prop_assert_eq!(text_key(&raw), unicode_key(&raw));
+        }
+    }
+
+    #[test]
+    fn ascii_white_space_of_every_kind_is_one_space() {
+        let raw = "\tThe\u{0B}Big\u{0C}  Lebowski\r\n";
+        assert_eq!(text_key(raw), "the big lebowski");
+        assert_eq!(text_key(raw), unicode_key(raw));
     }
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{
     BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query, TermQuery,
 };
@@ -290,8 +290,9 @@ impl SearchIndex for TantivyIndex {
         let ids = ids.to_vec();
         self.blocking(move |inner| {
             let mut found = HashMap::with_capacity(ids.len());
+            let searcher = inner.reader.searcher();
             for id in ids {
-                if let Some(version) = inner.indexed_version(id)? {
+                if let Some(version) = inner.indexed_version_in(&searcher, id)? {
                     found.insert(id, version);
                 }
             }
