@@ -291,3 +291,64 @@ pub(crate) async fn a_folded_load_gives_the_tables_applying_gives(s: Subject) {
     s.read.finish_rebuild().await.expect("swap");
     assert_eq!(s.read.dump().await.expect("dump"), live);
 }
+
+/// Batches of new movies of a size split into several multi-row statements on SQLite (45:
+/// 32, 8, 4 and 1) and of one larger than a split (203), and their histories: every row of
+/// every table is written, once.
+pub(crate) async fn a_large_batch_of_new_movies_is_written_whole(s: Subject) {
+    let mut total = 0u64;
+    let mut war = 0u64;
+    for size in [45usize, 203] {
+        let ids: Vec<Uuid> = (0..size).map(|_| Uuid::now_v7()).collect();
+        let mut h = History::default();
+        for (n, id) in ids.iter().enumerate() {
+            let genres: &[&str] = if n % 3 == 0 {
+                &["Drama", "War"]
+            } else {
+                &["Comedy"]
+            };
+            h.movie(
+                *id,
+                &format!("Movie {size}-{n}"),
+                "Someone",
+                genres,
+                (n % 10) as f64,
+                n as f64 / 10.0,
+            );
+        }
+        let report = s.read.apply(&h.events, None).await.expect("applied");
+        assert_eq!((report.applied, report.skipped), (size as u64, 0));
+        total += size as u64;
+        war += ids.iter().step_by(3).count() as u64;
+        let versions = s.read.versions(&ids).await.expect("versions");
+        assert_eq!(versions.len(), size);
+        assert!(versions.values().all(|v| *v == 1));
+        let count = |genres: Option<GenreFilter>| {
+            let mut q = MovieQuery::default();
+            q.filter.genres = genres;
+            q.per_page = 1;
+            let read = s.read.clone();
+            async move { read.movies(&q).await.expect("page").total }
+        };
+        assert_eq!(count(None).await, total);
+        assert_eq!(count(Some(GenreFilter::All(vec!["War".into()]))).await, war);
+        assert_eq!(
+            count(Some(GenreFilter::Any(vec!["Comedy".into()]))).await,
+            total - war
+        );
+        for n in [
+            0, 31, 32, 39, 40, 43, 44, 63, 64, 127, 191, 192, 199, 200, 202,
+        ] {
+            let Some(id) = ids.get(n) else { continue };
+            let movie = s.read.movie(*id).await.expect("read").expect("present");
+            assert_eq!(movie.name, format!("Movie {size}-{n}"));
+        }
+        let all: Vec<&StoredEvent> = h.events.iter().collect();
+        s.read.record_history(&all).await.expect("histories");
+        for n in [0, 32, 44, 64, 128, 192, 200, 202] {
+            let Some(id) = ids.get(n) else { continue };
+            let history = s.read.movie_history(*id).await.expect("history");
+            assert_eq!(history.len(), 1, "movie {size}-{n}");
+        }
+    }
+}

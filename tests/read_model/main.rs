@@ -202,6 +202,7 @@ conformance!(
     a_movies_history_holds_each_event_once_through_duplicates_and_rebuilds,
     the_query_side_reads_a_users_role_as_projected,
     histories_a_rebuilt_read_database_lacks_are_filled_from_the_event_store,
+    a_large_batch_of_new_movies_is_written_whole,
 );
 
 /// On MySQL the read models' ids are ASCII (compared without the Unicode collation), in the
