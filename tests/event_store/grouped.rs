@@ -299,3 +299,72 @@ pub(crate) async fn concurrent_guarded_appends_fail_alone_when_their_guard_moved
         }
     }
 }
+
+/// Text of every kind, in groups large enough to be sent in several statements and batches
+/// (the MySQL writer writes values into its SQL as literals): every event, key and
+/// idempotency record reads back byte for byte, and keys stay exact (no case or accent folded).
+pub(crate) async fn grouped_appends_keep_every_byte_of_their_text(s: Subject) {
+    const AWKWARD: [&str; 8] = [
+        "it's \"quoted\"",
+        "back\\slash \\' \\\" end\\",
+        "'); DROP TABLE events; --",
+        "_utf8mb4 X'41' 0x41",
+        "Émile ÉMILE emile",
+        "家族 🎬 \u{1F600}",
+        "nul \u{0} tab \t newline \n cr \r",
+        "",
+    ];
+    // Two appends of each text with about 60 KB of payload each: some 3 MB of rows, more than
+    // one statement and one batch on MySQL.
+    let bulk = "x'\\\"é🎬".repeat(6_000);
+    let requests: Vec<AppendRequest> = (0..48)
+        .map(|n| {
+            let text = AWKWARD[n % AWKWARD.len()];
+            let mut event = event(n as u32);
+            event.payload = json!({ "name": text, "n": n, "bulk": bulk });
+            event.metadata = json!({ "request_id": format!("{text}-{n}") });
+            let mut request = append(Uuid::now_v7(), 0, vec![event]);
+            request
+                .reserve
+                .push(UniqueKey::new("movie_title", format!("{text}|{n}")));
+            request.idempotency = Some(IdempotencyRecord {
+                scope: "bytes".into(),
+                key: format!("{text}#{n}"),
+                request_hash: format!("{n:064}"),
+                response: json!({ "text": text }),
+            });
+            request
+        })
+        .collect();
+    let outcomes = join_all(requests.iter().cloned().map(|r| {
+        let store = s.store.clone();
+        async move { store.append(r).await }
+    }))
+    .await;
+    for (n, (request, outcome)) in requests.iter().zip(outcomes).enumerate() {
+        let text = AWKWARD[n % AWKWARD.len()];
+        let appended = outcome.unwrap_or_else(|e| panic!("append {n}: {e}"));
+        let stored = s.store.read_stream(request.stream_id).await.expect("read");
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].position, appended.positions[0]);
+        assert_eq!(stored[0].payload, request.events[0].payload, "append {n}");
+        assert_eq!(stored[0].metadata, request.events[0].metadata, "append {n}");
+        let key = UniqueKey::new("movie_title", format!("{text}|{n}"));
+        assert_eq!(
+            s.store.key_owner(&key).await.expect("key"),
+            Some(request.stream_id),
+            "key {n}"
+        );
+        let folded = UniqueKey::new("movie_title", format!("{}|{n}", text.to_lowercase()));
+        if folded.key != key.key {
+            assert_eq!(s.store.key_owner(&folded).await.expect("key"), None);
+        }
+        let record = s
+            .store
+            .idempotency_record("bytes", &format!("{text}#{n}"))
+            .await
+            .expect("record")
+            .expect("stored");
+        assert_eq!(record.response, json!({ "text": text }));
+    }
+}

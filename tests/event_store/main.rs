@@ -90,6 +90,7 @@ conformance!(
     concurrent_appends_that_all_succeed_are_stored_whole,
     a_guarded_append_is_written_only_while_the_guarded_stream_stays_put,
     concurrent_guarded_appends_fail_alone_when_their_guard_moved,
+    grouped_appends_keep_every_byte_of_their_text,
 );
 
 /// The outbox relay: one active per database, rows only gone once removed.

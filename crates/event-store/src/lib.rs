@@ -26,6 +26,8 @@ pub mod relay;
 pub mod retry;
 mod row;
 pub mod setup;
+#[cfg(feature = "mysql")]
+pub mod sql_text;
 mod sqlite;
 mod sqlite_reader;
 mod sqlite_writer;

@@ -1,35 +1,44 @@
 //! The MySQL event store's group commit: the appends that wait together are written in one
-//! transaction, with one multi-row statement per table.
+//! transaction of three round trips.
 //!
-//! An append on its own is five round trips (BEGIN, the events, the outbox rows, the keys,
-//! COMMIT) and a log flush. Under load, most of the server's work and the service's was in
-//! those round trips, not in the rows. Here a writer task takes every append waiting when it
-//! is free and writes them together (two such tasks, so one group is taken and written while
-//! the other waits on its commit): the events in one INSERT, their positions read back in one
-//! SELECT, the outbox rows in one INSERT, the reserved keys in one INSERT, the idempotency
-//! records in one INSERT, then one COMMIT, so the round trips are shared by the whole group.
+//! An append on its own is five or more round trips (BEGIN, the events, the outbox rows, the
+//! keys, COMMIT) and a log flush, and under load most of the server's work and the service's
+//! was in those round trips, not in the rows. Here a writer task takes every append waiting
+//! when it is free (two such tasks, so one group is taken and written while the other waits on
+//! its commit) and writes them with one BEGIN, one batch of statements sent together in the
+//! text protocol (values written in as literals, see [`crate::sql_text`]) and one COMMIT. The
+//! batch checks the streams' versions, inserts the events with one multi-row statement, copies
+//! their outbox rows, releases and reserves the keys, stores the idempotency records and reads
+//! back the positions the events were given. A group of one is written the same way.
 //!
 //! Every caller is answered only after the shared commit, so nothing is acknowledged that is
 //! not durable. A group cannot give each append its own answer when something in it fails (a
 //! conflict, a key taken, a deadlock): the transaction is rolled back whole and every append of
-//! the group is then written on its own, as before, each with its own answer. Appends that
-//! carry credentials (a registration, rare and already costly) always go on their own.
+//! the group is then written on its own, with prepared statements, each with its own answer.
+//! Appends that carry credentials (a registration, rare and already costly) always go on their
+//! own.
 
 use crate::mysql::{append_one, is_unique_violation};
 use crate::row::sql_version;
+use crate::sql_text::SqlText;
 use crate::time::now_micros;
 use crate::{AppendError, AppendRequest, Appended, StoreError};
-use chrono::NaiveDateTime;
+use futures::StreamExt;
 use sqlx::mysql::{MySql, MySqlPool};
-use sqlx::{QueryBuilder, Row, Transaction};
+use sqlx::{Either, Row, Transaction};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// The most appends written together.
 const MAX_GROUP: usize = 128;
-/// The most rows in one statement (nine placeholders each for events, under MySQL's 65 535).
+/// The most rows in one statement.
 const MAX_ROWS: usize = 1000;
+/// About the most bytes of values in one statement; a batch is closed once it holds
+/// [`BATCH_BYTES`]. Both stay well under MariaDB's smallest `max_allowed_packet` (16 MiB by
+/// default; strings are sent as hexadecimal, twice their size).
+const STATEMENT_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 4 << 20;
 
 /// Groups in flight at once. While one group waits on its round trips and its commit, the
 /// next is formed and written: MariaDB adds at 8 connections went from 1 690 to 1 900-1 940
@@ -110,12 +119,6 @@ enum GroupOutcome {
 }
 
 async fn commit_group(pool: &MySqlPool, group: Vec<(AppendRequest, Reply)>) {
-    if group.len() == 1 {
-        for (request, reply) in group {
-            let _ = reply.send(append_one(pool, &request).await);
-        }
-        return;
-    }
     let requests: Vec<&AppendRequest> = group.iter().map(|(r, _)| r).collect();
     match write_group(pool, &requests).await {
         GroupOutcome::Committed(done) => {
@@ -151,13 +154,31 @@ async fn write_group(pool: &MySqlPool, requests: &[&AppendRequest]) -> GroupOutc
             "credentials are written on their own".into(),
         ));
     }
-    let mut tx = match pool.begin().await {
+    let batches = match statements(requests) {
+        Ok(statements) => statements,
+        Err(e) => return GroupOutcome::NotWritten(e),
+    };
+    // READ COMMITTED: the outbox rows are copied from the group's own events by an
+    // INSERT … SELECT, which under REPEATABLE READ locks the gaps around them in the event-id
+    // index and so holds up the other writer's inserts until this commit. The version check
+    // is a plain read either way, and the unique keys still refuse whatever another
+    // transaction took.
+    let mut tx = match pool
+        .begin_with("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION")
+        .await
+    {
         Ok(tx) => tx,
         Err(e) => return GroupOutcome::NotWritten(e.into()),
     };
-    let done = match write(&mut tx, requests).await {
+    let mut positions = HashMap::new();
+    for batch in &batches {
+        // Dropping the transaction on an error rolls it back.
+        if let Err(e) = run_batch(&mut tx, batch, &mut positions).await {
+            return GroupOutcome::NotWritten(e);
+        }
+    }
+    let done = match answers(requests, &positions) {
         Ok(done) => done,
-        // Dropping the transaction rolls it back.
         Err(e) => return GroupOutcome::NotWritten(e),
     };
     match tx.commit().await {
@@ -170,26 +191,184 @@ fn refused(what: &str) -> StoreError {
     StoreError::Database(format!("{what}: the group is written append by append"))
 }
 
-/// A failed insert: a unique key it hit means one append of the group must be told apart.
-fn refused_if_taken(error: sqlx::Error, what: &str) -> StoreError {
-    if is_unique_violation(&error) {
-        refused(what)
-    } else {
-        error.into()
+/// What one statement of a batch answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Answer {
+    /// A `COUNT(*)` that must come to this.
+    Count(usize),
+    /// Rows changed; a unique key it hits means one append of the group must be told apart.
+    Written(&'static str),
+    /// `event_id, position` rows.
+    Positions,
+}
+
+/// Statements sent together in one round trip, and what each answers.
+#[derive(Default)]
+struct Batch {
+    sql: SqlText,
+    answers: Vec<Answer>,
+}
+
+/// The group's statements, packed into as few batches as [`BATCH_BYTES`] allows.
+///
+/// In order: the version check (before any insert, so the group's own events do not count);
+/// the events, each chunk followed by its outbox rows copied from the rows just inserted; the
+/// released keys, then the reserved ones (so a name freed and taken in the same group is
+/// free); the idempotency records; last, the positions the events were given.
+fn statements(requests: &[&AppendRequest]) -> Result<Vec<Batch>, StoreError> {
+    let recorded_at = now_micros().naive_utc();
+    let stream_ids: Vec<String> = requests.iter().map(|r| r.stream_id.to_string()).collect();
+    let mut out = Statements::default();
+    version_checks(&mut out, requests, &stream_ids)?;
+    let mut rows = Vec::new();
+    for (request, stream_id) in requests.iter().zip(&stream_ids) {
+        for (n, event) in request.events.iter().enumerate() {
+            let version = sql_version(request.expected_version + n as u64 + 1)?;
+            let event_id = event.event_id.to_string();
+            let (payload, metadata) = (event.payload.to_string(), event.metadata.to_string());
+            rows.push((
+                *request,
+                stream_id.as_str(),
+                version,
+                event,
+                event_id,
+                payload,
+                metadata,
+            ));
+        }
+    }
+    let mut id_lists = Vec::new();
+    for chunk in chunks(&rows, |(_, _, _, _, _, payload, metadata)| {
+        2 * (payload.len() + metadata.len())
+    }) {
+        let sql = out.start(Answer::Written("an event's version is taken"));
+        sql.sql(
+            "INSERT INTO events (event_id, stream_type, stream_id, version, event_type, \
+             schema_version, payload, metadata, recorded_at) VALUES ",
+        );
+        let mut ids = SqlText::default();
+        for (i, (request, stream_id, version, event, event_id, payload, metadata)) in
+            chunk.iter().enumerate()
+        {
+            sql.sql(if i == 0 { "(" } else { ", (" });
+            sql.text(event_id)
+                .sql(", ")
+                .text(&request.stream_type)
+                .sql(", ");
+            sql.text(stream_id).sql(", ").int(*version).sql(", ");
+            sql.text(event.event_type.as_str()).sql(", ");
+            sql.int(i64::from(event.schema_version)).sql(", ");
+            sql.text(payload).sql(", ").text(metadata).sql(", ");
+            sql.datetime(recorded_at).sql(")");
+            ids.sql(if i == 0 { "" } else { ", " }).text(event_id);
+        }
+        let sql = out.start(Answer::Written("an outbox row"));
+        sql.sql("INSERT INTO outbox (position, created_at) SELECT position, recorded_at FROM events WHERE event_id IN (")
+            .sql(ids.as_str())
+            .sql(")");
+        id_lists.push(ids);
+    }
+    for (request, stream_id) in requests.iter().zip(&stream_ids) {
+        for key in &request.release {
+            let sql = out.start(Answer::Written("a released key"));
+            sql.sql("DELETE FROM unique_keys WHERE kind = ")
+                .text(&key.kind)
+                .sql(" AND `key` = ")
+                .text(&key.key)
+                .sql(" AND stream_id = ")
+                .text(stream_id);
+        }
+    }
+    let reserved: Vec<_> = requests
+        .iter()
+        .zip(&stream_ids)
+        .flat_map(|(r, id)| r.reserve.iter().map(move |key| (key, id)))
+        .collect();
+    for chunk in chunks(&reserved, |(key, _)| {
+        2 * (key.kind.len() + key.key.len()) + 36
+    }) {
+        let sql = out.start(Answer::Written("a key is taken"));
+        sql.sql("INSERT INTO unique_keys (kind, `key`, stream_id) VALUES ");
+        for (i, (key, stream_id)) in chunk.iter().enumerate() {
+            sql.sql(if i == 0 { "(" } else { ", (" });
+            sql.text(&key.kind).sql(", ").text(&key.key).sql(", ");
+            sql.text(stream_id).sql(")");
+        }
+    }
+    let records: Vec<_> = requests
+        .iter()
+        .filter_map(|r| r.idempotency.as_ref())
+        .collect();
+    for chunk in chunks(&records, |r| {
+        2 * (r.scope.len() + r.key.len() + r.request_hash.len() + r.response.to_string().len())
+    }) {
+        let sql = out.start(Answer::Written("an idempotency key is used"));
+        sql.sql(
+            "INSERT INTO idempotency_keys (scope, `key`, request_hash, response, created_at) VALUES ",
+        );
+        for (i, record) in chunk.iter().enumerate() {
+            sql.sql(if i == 0 { "(" } else { ", (" });
+            sql.text(&record.scope)
+                .sql(", ")
+                .text(&record.key)
+                .sql(", ");
+            sql.text(&record.request_hash).sql(", ");
+            sql.text(&record.response.to_string()).sql(", ");
+            sql.datetime(recorded_at).sql(")");
+        }
+    }
+    for ids in id_lists {
+        out.start(Answer::Positions)
+            .sql("SELECT event_id, position FROM events WHERE event_id IN (")
+            .sql(ids.as_str())
+            .sql(")");
+    }
+    Ok(out.finish())
+}
+
+/// Builds batches statement by statement.
+#[derive(Default)]
+struct Statements {
+    done: Vec<Batch>,
+    current: Batch,
+}
+
+impl Statements {
+    /// Starts a statement that answers `answer`, in a new batch if the current one is full.
+    fn start(&mut self, answer: Answer) -> &mut SqlText {
+        if self.current.sql.len() >= BATCH_BYTES {
+            self.done.push(std::mem::take(&mut self.current));
+        }
+        if !self.current.answers.is_empty() {
+            self.current.sql.sql(";\n");
+        }
+        self.current.answers.push(answer);
+        &mut self.current.sql
+    }
+
+    fn finish(mut self) -> Vec<Batch> {
+        if !self.current.answers.is_empty() {
+            self.done.push(self.current);
+        }
+        self.done
     }
 }
 
-/// Writes the whole group inside `tx`; any failure leaves it to be rolled back.
-async fn write(
-    tx: &mut Transaction<'_, MySql>,
-    requests: &[&AppendRequest],
-) -> Result<Vec<Appended>, StoreError> {
-    let recorded_at = now_micros().naive_utc();
-    let stream_ids: Vec<String> = requests.iter().map(|r| r.stream_id.to_string()).collect();
-    check_versions(tx, requests, &stream_ids).await?;
-    let done = insert_events(tx, requests, &stream_ids, recorded_at).await?;
-    insert_keys_and_records(tx, requests, &stream_ids, recorded_at).await?;
-    Ok(done)
+/// Splits `rows` into statements of at most [`MAX_ROWS`] rows and about [`STATEMENT_BYTES`].
+fn chunks<T>(rows: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, row) in rows.iter().enumerate() {
+        if i > start && (i - start >= MAX_ROWS || bytes >= STATEMENT_BYTES) {
+            out.push(&rows[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size(row) + 64;
+    }
+    if start < rows.len() {
+        out.push(&rows[start..]);
+    }
+    out
 }
 
 /// Each stream must be at its expected version: that version exists (the unique key on stream
@@ -197,179 +376,199 @@ async fn write(
 /// its guard's version: that version is its last, so exactly one row has it or a later one.
 /// One row counted for each condition, or the group is written append by append (which also
 /// tells a stream guarded and appended to in the same group apart).
-async fn check_versions(
-    tx: &mut Transaction<'_, MySql>,
+fn version_checks(
+    out: &mut Statements,
     requests: &[&AppendRequest],
     stream_ids: &[String],
 ) -> Result<(), StoreError> {
-    let mut conditions: Vec<(String, &str, i64)> = requests
+    let mut conditions: Vec<(&str, &str, i64)> = requests
         .iter()
         .zip(stream_ids)
         .filter(|(r, _)| r.expected_version > 0)
-        .map(|(r, id)| Ok((id.clone(), "=", sql_version(r.expected_version)?)))
+        .map(|(r, id)| Ok((id.as_str(), "=", sql_version(r.expected_version)?)))
         .collect::<Result<_, StoreError>>()?;
     let mut guards: Vec<_> = requests.iter().filter_map(|r| r.guard).collect();
     guards.sort_by_key(|g| (g.stream_id, g.version));
     guards.dedup();
-    for guard in guards {
-        conditions.push((
-            guard.stream_id.to_string(),
-            ">=",
-            sql_version(guard.version)?,
-        ));
+    let guarded: Vec<(String, i64)> = guards
+        .iter()
+        .map(|g| Ok((g.stream_id.to_string(), sql_version(g.version)?)))
+        .collect::<Result<_, StoreError>>()?;
+    for (stream_id, version) in &guarded {
+        conditions.push((stream_id.as_str(), ">=", *version));
     }
     for chunk in conditions.chunks(MAX_ROWS) {
-        let mut check = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM events WHERE ");
-        let mut each = check.separated(" OR ");
-        for (stream_id, compare, version) in chunk {
-            each.push("(stream_id = ");
-            each.push_bind_unseparated(stream_id.as_str());
-            each.push_unseparated(format!(" AND version {compare} "));
-            each.push_bind_unseparated(*version);
-            each.push_unseparated(")");
-        }
-        let found: i64 = check.build().fetch_one(&mut **tx).await?.try_get(0)?;
-        if usize::try_from(found).ok() != Some(chunk.len()) {
-            return Err(refused(
-                "a stream is not at its expected or guarded version",
-            ));
+        let sql = out.start(Answer::Count(chunk.len()));
+        sql.sql("SELECT COUNT(*) FROM events WHERE ");
+        for (i, (stream_id, compare, version)) in chunk.iter().enumerate() {
+            sql.sql(if i == 0 {
+                "(stream_id = "
+            } else {
+                " OR (stream_id = "
+            });
+            sql.text(stream_id)
+                .sql(" AND version ")
+                .sql(compare)
+                .sql(" ")
+                .int(*version)
+                .sql(")");
         }
     }
     Ok(())
 }
 
-/// Inserts the events, reads back the positions they were given, and adds their outbox rows.
-async fn insert_events(
+/// Sends one batch and reads its answers: the positions into `positions`, any check that
+/// fails or unique key that is hit as a refusal.
+async fn run_batch(
     tx: &mut Transaction<'_, MySql>,
-    requests: &[&AppendRequest],
-    stream_ids: &[String],
-    recorded_at: NaiveDateTime,
-) -> Result<Vec<Appended>, StoreError> {
-    let mut rows = Vec::new();
-    for (request, stream_id) in requests.iter().zip(stream_ids) {
-        for (n, event) in request.events.iter().enumerate() {
-            let version = sql_version(request.expected_version + n as u64 + 1)?;
-            rows.push((*request, stream_id.as_str(), version, event));
-        }
-    }
-    let mut positions: HashMap<String, i64> = HashMap::with_capacity(rows.len());
-    for chunk in rows.chunks(MAX_ROWS) {
-        let mut insert = QueryBuilder::<MySql>::new(
-            "INSERT INTO events (event_id, stream_type, stream_id, version, event_type, \
-             schema_version, payload, metadata, recorded_at) ",
-        );
-        insert.push_values(chunk, |mut row, (request, stream_id, version, event)| {
-            row.push_bind(event.event_id.to_string())
-                .push_bind(&request.stream_type)
-                .push_bind(*stream_id)
-                .push_bind(*version)
-                .push_bind(event.event_type.as_str())
-                .push_bind(i64::from(event.schema_version))
-                .push_bind(event.payload.to_string())
-                .push_bind(event.metadata.to_string())
-                .push_bind(recorded_at);
-        });
-        insert
-            .build()
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| refused_if_taken(e, "an event's version is taken"))?;
-        let mut select =
-            QueryBuilder::<MySql>::new("SELECT event_id, position FROM events WHERE event_id IN (");
-        let mut ids = select.separated(", ");
-        for (_, _, _, event) in chunk {
-            ids.push_bind(event.event_id.to_string());
-        }
-        select.push(")");
-        for row in select.build().fetch_all(&mut **tx).await? {
-            positions.insert(row.try_get(0)?, row.try_get(1)?);
-        }
-    }
-    let mut done = Vec::with_capacity(requests.len());
-    let mut all = Vec::with_capacity(rows.len());
-    for request in requests {
-        let mut mine = Vec::with_capacity(request.events.len());
-        for event in &request.events {
-            let position = positions
-                .get(&event.event_id.to_string())
-                .copied()
-                .ok_or_else(|| StoreError::Corrupt("an inserted event was not found".into()))?;
-            mine.push(position);
-        }
-        all.extend_from_slice(&mine);
-        done.push(Appended {
-            stream_id: request.stream_id,
-            version: request.expected_version + request.events.len() as u64,
-            positions: mine,
-        });
-    }
-    for chunk in all.chunks(MAX_ROWS) {
-        let mut outbox = QueryBuilder::<MySql>::new("INSERT INTO outbox (position, created_at) ");
-        outbox.push_values(chunk, |mut row, position| {
-            row.push_bind(*position).push_bind(recorded_at);
-        });
-        outbox.build().execute(&mut **tx).await?;
-    }
-    Ok(done)
-}
-
-/// Releases and reserves the group's keys (released first, so a name freed and taken in the
-/// same group is free) and stores its idempotency records.
-async fn insert_keys_and_records(
-    tx: &mut Transaction<'_, MySql>,
-    requests: &[&AppendRequest],
-    stream_ids: &[String],
-    recorded_at: NaiveDateTime,
+    batch: &Batch,
+    positions: &mut HashMap<String, i64>,
 ) -> Result<(), StoreError> {
-    for (request, stream_id) in requests.iter().zip(stream_ids) {
-        for key in &request.release {
-            sqlx::query("DELETE FROM unique_keys WHERE kind = ? AND `key` = ? AND stream_id = ?")
-                .bind(&key.kind)
-                .bind(&key.key)
-                .bind(stream_id)
-                .execute(&mut **tx)
-                .await?;
+    let mut results = sqlx::raw_sql(batch.sql.as_str()).fetch_many(&mut **tx);
+    let mut answers = batch.answers.iter();
+    let mut answer = answers.next();
+    let mut counted = None;
+    while let Some(item) = results.next().await {
+        let item = match item {
+            Ok(item) => item,
+            Err(e) => {
+                return Err(match answer {
+                    Some(Answer::Written(what)) if is_unique_violation(&e) => refused(what),
+                    _ => e.into(),
+                });
+            }
+        };
+        match (item, answer) {
+            (Either::Right(row), Some(Answer::Count(_))) => {
+                counted = Some(row.try_get::<i64, _>(0)?)
+            }
+            (Either::Right(row), Some(Answer::Positions)) => {
+                positions.insert(row.try_get(0)?, row.try_get(1)?);
+            }
+            (Either::Right(_), _) => {
+                return Err(StoreError::Corrupt("a write answered rows".into()));
+            }
+            (Either::Left(_), current) => {
+                if let Some(Answer::Count(expected)) = current {
+                    if counted.take().and_then(|n| usize::try_from(n).ok()) != Some(*expected) {
+                        return Err(refused(
+                            "a stream is not at its expected or guarded version",
+                        ));
+                    }
+                }
+                answer = answers.next();
+            }
         }
     }
-    let reserved: Vec<_> = requests
-        .iter()
-        .zip(stream_ids)
-        .flat_map(|(r, id)| r.reserve.iter().map(move |key| (key, id)))
-        .collect();
-    for chunk in reserved.chunks(MAX_ROWS) {
-        let mut insert =
-            QueryBuilder::<MySql>::new("INSERT INTO unique_keys (kind, `key`, stream_id) ");
-        insert.push_values(chunk, |mut row, (key, stream_id)| {
-            row.push_bind(&key.kind)
-                .push_bind(&key.key)
-                .push_bind(stream_id.as_str());
-        });
-        insert
-            .build()
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| refused_if_taken(e, "a key is taken"))?;
-    }
-    let records: Vec<_> = requests
-        .iter()
-        .filter_map(|r| r.idempotency.as_ref())
-        .collect();
-    for chunk in records.chunks(MAX_ROWS) {
-        let mut insert = QueryBuilder::<MySql>::new(
-            "INSERT INTO idempotency_keys (scope, `key`, request_hash, response, created_at) ",
-        );
-        insert.push_values(chunk, |mut row, record| {
-            row.push_bind(&record.scope)
-                .push_bind(&record.key)
-                .push_bind(&record.request_hash)
-                .push_bind(record.response.to_string())
-                .push_bind(recorded_at);
-        });
-        insert
-            .build()
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| refused_if_taken(e, "an idempotency key is used"))?;
+    if answer.is_some() {
+        return Err(StoreError::Corrupt(
+            "the batch answered fewer statements than it sent".into(),
+        ));
     }
     Ok(())
+}
+
+/// Each append's answer, from the positions its events were given.
+fn answers(
+    requests: &[&AppendRequest],
+    positions: &HashMap<String, i64>,
+) -> Result<Vec<Appended>, StoreError> {
+    requests
+        .iter()
+        .map(|request| {
+            let positions = request
+                .events
+                .iter()
+                .map(|event| {
+                    positions
+                        .get(&event.event_id.to_string())
+                        .copied()
+                        .ok_or_else(|| {
+                            StoreError::Corrupt("an inserted event was not found".into())
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Appended {
+                stream_id: request.stream_id,
+                version: request.expected_version + request.events.len() as u64,
+                positions,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{IdempotencyRecord, NewEvent, StreamGuard, UniqueKey};
+    use uuid::Uuid;
+
+    fn request(n: usize, payload_bytes: usize) -> AppendRequest {
+        let event = NewEvent {
+            event_id: Uuid::now_v7(),
+            event_type: "MovieAdded".into(),
+            schema_version: 1,
+            payload: serde_json::json!({ "name": "é".repeat(payload_bytes / 2) }),
+            metadata: serde_json::json!({}),
+        };
+        let mut request = AppendRequest::new("movie", Uuid::now_v7(), 1, vec![event]);
+        request.guard = Some(StreamGuard {
+            stream_id: Uuid::nil(),
+            version: 3,
+        });
+        request
+            .reserve
+            .push(UniqueKey::new("movie_title", format!("k{n}")));
+        request.idempotency = Some(IdempotencyRecord {
+            scope: "s".into(),
+            key: format!("i{n}"),
+            request_hash: "0".repeat(64),
+            response: serde_json::json!({}),
+        });
+        request
+    }
+
+    #[test]
+    fn a_small_group_is_one_batch_checked_first_and_answered_last() {
+        let requests: Vec<_> = (0..3).map(|n| request(n, 100)).collect();
+        let refs: Vec<&AppendRequest> = requests.iter().collect();
+        let batches = statements(&refs).expect("these appends fit in statements");
+        assert_eq!(batches.len(), 1);
+        assert_eq!(
+            batches[0].answers,
+            [
+                // Three expected versions and one guard, counted together.
+                Answer::Count(4),
+                Answer::Written("an event's version is taken"),
+                Answer::Written("an outbox row"),
+                Answer::Written("a key is taken"),
+                Answer::Written("an idempotency key is used"),
+                Answer::Positions,
+            ]
+        );
+        assert_eq!(batches[0].sql.as_str().matches(";\n").count(), 5);
+    }
+
+    #[test]
+    fn a_large_group_is_split_into_statements_and_batches_under_the_packet_limit() {
+        // 48 appends of about 120 KB of text each: 11 MB of SQL once in hexadecimal.
+        let requests: Vec<_> = (0..48).map(|n| request(n, 120_000)).collect();
+        let refs: Vec<&AppendRequest> = requests.iter().collect();
+        let batches = statements(&refs).expect("these appends fit in statements");
+        assert!(batches.len() >= 3, "{} batches", batches.len());
+        for batch in &batches {
+            assert!(batch.sql.len() < BATCH_BYTES + 2 * STATEMENT_BYTES);
+        }
+        let answers: Vec<Answer> = batches.iter().flat_map(|b| b.answers.clone()).collect();
+        let inserts = answers
+            .iter()
+            .filter(|a| **a == Answer::Written("an event's version is taken"))
+            .count();
+        assert!(inserts >= 5, "{inserts} event statements");
+        assert_eq!(
+            answers.iter().filter(|a| **a == Answer::Positions).count(),
+            inserts
+        );
+        assert_eq!(answers[0], Answer::Count(49));
+    }
 }
