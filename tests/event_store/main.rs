@@ -155,6 +155,144 @@ async fn one_relay_per_database_holds_the_outbox_lock() {
     );
 }
 
+/// `pending` reads the oldest rows still in the outbox, in position order, up to its limit,
+/// whichever rows were removed before; `remove` takes only the rows it names, however many.
+#[tokio::test]
+async fn the_outbox_gives_its_oldest_rows_in_order_and_removes_only_those_named() {
+    let db = MySqlTestDatabase::new();
+    let store = MySqlEventStore::connect(db.url()).await.expect("store");
+    let outbox = store.outbox().expect("MySQL has an outbox");
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    store
+        .append(append(a, 0, vec![event(1), event(2)]))
+        .await
+        .expect("appended");
+    store
+        .append(append(b, 0, vec![event(3)]))
+        .await
+        .expect("appended");
+    store
+        .append(append(a, 2, vec![event(4), event(5)]))
+        .await
+        .expect("appended");
+    let all = outbox.pending(10).await.expect("pending");
+    let positions: Vec<i64> = all.iter().map(|e| e.position).collect();
+    assert_eq!(positions.len(), 5);
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert_eq!(
+        all.iter()
+            .map(|e| (e.stream_id, e.version))
+            .collect::<Vec<_>>(),
+        [(a, 1), (a, 2), (b, 1), (a, 3), (a, 4)]
+    );
+    // Rows go out of order (the relay removes what it published, and positions commit out
+    // of order): what is left is read from the oldest, whole.
+    outbox
+        .remove(&[positions[1], positions[3]])
+        .await
+        .expect("removed");
+    let left = outbox.pending(10).await.expect("pending");
+    assert_eq!(
+        left.iter().map(|e| e.position).collect::<Vec<_>>(),
+        [positions[0], positions[2], positions[4]]
+    );
+    assert_eq!(left[1].stream_id, b);
+    assert_eq!(left[2].payload, all[4].payload);
+    let first_two = outbox.pending(2).await.expect("pending");
+    assert_eq!(
+        first_two.iter().map(|e| e.position).collect::<Vec<_>>(),
+        [positions[0], positions[2]]
+    );
+    // More positions than one statement takes, most of them not in the outbox.
+    let many: Vec<i64> = (positions[4] + 1..positions[4] + 2_500)
+        .chain([positions[0], positions[4]])
+        .collect();
+    outbox.remove(&many).await.expect("removed");
+    let last = outbox.pending(10).await.expect("pending");
+    assert_eq!(
+        last.iter().map(|e| e.position).collect::<Vec<_>>(),
+        [positions[2]]
+    );
+    outbox.remove(&[]).await.expect("nothing to remove");
+    assert_eq!(outbox.pending_count().await.expect("count"), 1);
+}
+
+/// A sink that holds its deliveries until told, and keeps what it was given.
+#[derive(Clone)]
+struct Held(Arc<HeldSink>);
+
+struct HeldSink {
+    got: std::sync::Mutex<Vec<StoredEventKey>>,
+    first: tokio::sync::Semaphore,
+    entered: tokio::sync::Notify,
+}
+
+type StoredEventKey = (Uuid, u64);
+
+#[async_trait::async_trait]
+impl moviedb_event_store::feed::Sink for Held {
+    async fn publish(&self, events: &[moviedb_event_store::StoredEvent]) -> anyhow::Result<()> {
+        self.0.entered.notify_one();
+        let _permit = self.0.first.acquire().await?;
+        self.0
+            .got
+            .lock()
+            .expect("sink")
+            .extend(events.iter().map(|e| (e.stream_id, e.version)));
+        Ok(())
+    }
+}
+
+/// The relay goes back to waiting after a round that emptied the outbox (pausing first after a
+/// busy one); an append committed while that round was publishing still gets relayed at the
+/// next round, in order, and everything is removed from the outbox once delivered.
+#[tokio::test]
+async fn appends_during_a_relay_round_are_relayed_and_removed() {
+    let db = MySqlTestDatabase::new();
+    let store = MySqlEventStore::connect(db.url()).await.expect("store");
+    let outbox = store.outbox().expect("MySQL has an outbox");
+    let sink = Arc::new(HeldSink {
+        got: std::sync::Mutex::new(Vec::new()),
+        first: tokio::sync::Semaphore::new(0),
+        entered: tokio::sync::Notify::new(),
+    });
+    let (tick, wake) = tokio::sync::watch::channel(0_u64);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let stream = Uuid::now_v7();
+    // Ten events: a busy round, after which the relay pauses before the next one.
+    store
+        .append(append(stream, 0, (1..=10).map(event).collect()))
+        .await
+        .expect("appended");
+    let relay = tokio::spawn(moviedb_event_store::relay::run(
+        outbox.clone(),
+        Held(sink.clone()),
+        wake,
+        cancel.clone(),
+    ));
+    // The first round is publishing versions 1 to 10: append 11 and 12 now, and say so.
+    sink.entered.notified().await;
+    store
+        .append(append(stream, 10, vec![event(11), event(12)]))
+        .await
+        .expect("appended");
+    tick.send_modify(|n| *n += 1);
+    sink.first.add_permits(1_000);
+    let mut delivered = Vec::new();
+    for _ in 0..500 {
+        delivered = sink.got.lock().expect("sink").clone();
+        if delivered.len() >= 12 && outbox.pending_count().await.expect("count") == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    cancel.cancel();
+    relay.await.expect("relay stopped");
+    let want: Vec<(Uuid, u64)> = (1..=12).map(|v| (stream, v)).collect();
+    assert_eq!(delivered, want);
+    assert_eq!(outbox.pending_count().await.expect("count"), 0);
+}
+
 /// The levels of the events logged on this thread while it is installed.
 #[derive(Clone, Default)]
 struct Levels(Arc<std::sync::Mutex<Vec<tracing::Level>>>);

@@ -203,6 +203,7 @@ conformance!(
     the_query_side_reads_a_users_role_as_projected,
     histories_a_rebuilt_read_database_lacks_are_filled_from_the_event_store,
     a_large_batch_of_new_movies_is_written_whole,
+    histories_larger_than_a_packet_are_written_whole_and_exact,
 );
 
 /// On MySQL the read models' ids are ASCII (compared without the Unicode collation), in the

@@ -6,7 +6,7 @@
 //! fills missing rows from the event store when it starts (`moviedb_projector::history`), and
 //! a row written twice (by that and the live projector at once) is written once.
 
-use crate::apply::{insert_rows, micros, sql_version};
+use crate::apply::{micros, sql_version, write_inserts, Insert};
 use crate::query::Param;
 use crate::schema::Dialect;
 use crate::ReadModelError;
@@ -72,20 +72,14 @@ fn insert_head(dialect: Dialect) -> &'static str {
     }
 }
 
-/// Rows written per statement.
-const CHUNK: usize = 500;
-
 /// Whether `event` belongs in a movie's history.
 pub(crate) fn is_movie_event(event: &StoredEvent) -> bool {
     event.stream_type == moviedb_domain::movie::Movie::STREAM_TYPE
 }
 
-/// Writes the history rows of `events` (movie events only; others are passed over).
-pub(crate) async fn write(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    events: &[&StoredEvent],
-) -> Result<(), ReadModelError> {
+/// The history rows of `events` as one multi-row `INSERT` that leaves rows already there as
+/// they are (`None`: no movie event among them).
+pub(crate) fn insert(dialect: Dialect, events: &[&StoredEvent]) -> Option<Insert> {
     let rows: Vec<Vec<Param>> = events
         .iter()
         .filter(|e| is_movie_event(e))
@@ -102,8 +96,18 @@ pub(crate) async fn write(
             ]
         })
         .collect();
-    for chunk in rows.chunks(CHUNK) {
-        insert_rows(conn, insert_head(dialect), chunk).await?;
-    }
-    Ok(())
+    (!rows.is_empty()).then(|| Insert {
+        head: insert_head(dialect).to_owned(),
+        rows,
+    })
+}
+
+/// Writes the history rows of `events` (movie events only; others are passed over).
+pub(crate) async fn write(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    events: &[&StoredEvent],
+) -> Result<(), ReadModelError> {
+    let inserts: Vec<Insert> = insert(dialect, events).into_iter().collect();
+    write_inserts(conn, &inserts, None).await
 }

@@ -14,6 +14,8 @@ mod cache;
 mod error;
 mod fold;
 mod history;
+#[cfg(feature = "mysql")]
+mod mysql_text;
 mod query;
 mod schema;
 mod sql;

@@ -89,15 +89,17 @@ async fn applied_versions(
 ) -> Result<HashMap<Uuid, u64>, ReadModelError> {
     let mut versions = HashMap::with_capacity(streams.len());
     for chunk in streams.chunks(VERSIONS_CHUNK) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let sql = t.sql(&format!(
-            "SELECT stream_id, version FROM {{versions}} WHERE stream_id IN ({marks})"
-        ));
-        let query = chunk.iter().fold(
-            sqlx::query(&sql).persistent(worth_caching(chunk.len())),
-            |q, id| q.bind(id.to_string()),
-        );
-        for row in query.fetch_all(&mut *conn).await? {
+        #[cfg(feature = "mysql")]
+        let rows = if conn.backend_name() == "MySQL" {
+            let head = t.sql("SELECT stream_id, version FROM {versions} WHERE stream_id IN ");
+            let sql = crate::mysql_text::id_list(&head, chunk, "");
+            sqlx::Executor::fetch_all(&mut *conn, sql.as_str()).await?
+        } else {
+            bound_versions(conn, t, chunk).await?
+        };
+        #[cfg(not(feature = "mysql"))]
+        let rows = bound_versions(conn, t, chunk).await?;
+        for row in rows {
             let id: String = row.try_get(0)?;
             let id = Uuid::parse_str(&id)
                 .map_err(|e| ReadModelError::Corrupt(format!("id `{id}`: {e}")))?;
@@ -105,6 +107,23 @@ async fn applied_versions(
         }
     }
     Ok(versions)
+}
+
+/// The applied versions of `chunk`, by a prepared statement.
+async fn bound_versions(
+    conn: &mut AnyConnection,
+    t: &Tables,
+    chunk: &[Uuid],
+) -> Result<Vec<sqlx::any::AnyRow>, ReadModelError> {
+    let marks = vec!["?"; chunk.len()].join(", ");
+    let sql = t.sql(&format!(
+        "SELECT stream_id, version FROM {{versions}} WHERE stream_id IN ({marks})"
+    ));
+    let query = chunk.iter().fold(
+        sqlx::query(&sql).persistent(worth_caching(chunk.len())),
+        |q, id| q.bind(id.to_string()),
+    );
+    Ok(query.fetch_all(&mut *conn).await?)
 }
 
 /// Rows of new streams (a movie added, a user registered) waiting to be written together.
@@ -152,21 +171,63 @@ impl NewRows {
         true
     }
 
-    /// Writes what waits, in one multi-row `INSERT` per table.
-    async fn flush(&mut self, conn: &mut AnyConnection, t: &Tables) -> Result<(), ReadModelError> {
-        for (table, rows) in [
+    /// What waits, as one multi-row `INSERT` per table (empty tables left out).
+    fn take_inserts(&mut self, t: &Tables) -> Vec<Insert> {
+        self.streams.clear();
+        [
             (MOVIES, std::mem::take(&mut self.movies)),
             (GENRES, std::mem::take(&mut self.genres)),
             (USERS, std::mem::take(&mut self.users)),
             (VERSIONS, std::mem::take(&mut self.versions)),
-        ] {
-            for chunk in rows.chunks(VERSIONS_CHUNK) {
-                insert_rows(conn, &t.sql(table), chunk).await?;
-            }
-        }
-        self.streams.clear();
-        Ok(())
+        ]
+        .into_iter()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(head, rows)| Insert {
+            head: t.sql(head),
+            rows,
+        })
+        .collect()
     }
+
+    /// Writes what waits.
+    async fn flush(&mut self, conn: &mut AnyConnection, t: &Tables) -> Result<(), ReadModelError> {
+        write_inserts(conn, &self.take_inserts(t), None).await
+    }
+}
+
+/// A multi-row `INSERT`: its head (up to `VALUES `) and its rows.
+pub(crate) struct Insert {
+    pub head: String,
+    pub rows: Vec<Vec<Param>>,
+}
+
+/// Writes `inserts` in order, then (MySQL only) the statement `then`.
+///
+/// On MySQL they go as plain text, values written in as literals, in one round trip per few
+/// MB ([`crate::mysql_text`]): under a load of adds each projector batch wrote four or five
+/// multi-row statements, each of a row count met once, so each was prepared, executed and
+/// closed, and those were most of the server's statements. On SQLite each goes through
+/// [`insert_rows`], in prepared shapes.
+pub(crate) async fn write_inserts(
+    conn: &mut AnyConnection,
+    inserts: &[Insert],
+    then: Option<&str>,
+) -> Result<(), ReadModelError> {
+    #[cfg(feature = "mysql")]
+    if conn.backend_name() == "MySQL" {
+        let texts = crate::mysql_text::texts(
+            inserts.iter().map(|i| (i.head.as_str(), i.rows.as_slice())),
+            then,
+        )?;
+        return crate::mysql_text::send(conn, texts).await;
+    }
+    debug_assert!(then.is_none(), "a MySQL statement on another database");
+    for insert in inserts {
+        for chunk in insert.rows.chunks(VERSIONS_CHUNK) {
+            insert_rows(conn, &insert.head, chunk).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies the events in order, each at most once.
@@ -175,11 +236,14 @@ impl NewRows {
 /// are written together in multi-row `INSERT`s: a batch of adds costs a handful of statements
 /// instead of five per movie. Anything else (an update, a delete, a role change, an event that
 /// does not decode) is applied on its own, in order, after the new rows it may depend on.
+///
+/// The new rows left at the end are not written: they are returned, for the caller to write
+/// with the rest of its transaction ([`write_inserts`]).
 pub(crate) async fn apply_events(
     conn: &mut AnyConnection,
     t: &Tables,
     events: &[StoredEvent],
-) -> Result<ApplyReport, ReadModelError> {
+) -> Result<(ApplyReport, Vec<Insert>), ReadModelError> {
     let mut streams: Vec<Uuid> = events.iter().map(|e| e.stream_id).collect();
     streams.sort_unstable();
     streams.dedup();
@@ -209,8 +273,7 @@ pub(crate) async fn apply_events(
         applied.insert(event.stream_id, event.version);
         report.applied += 1;
     }
-    new_rows.flush(conn, t).await?;
-    Ok(report)
+    Ok((report, new_rows.take_inserts(t)))
 }
 
 /// The multi-row `INSERT` heads of the tables a new stream writes, in `*_row`'s column order.
@@ -294,13 +357,18 @@ const SQLITE_ROWS: usize = 64;
 /// small, `sqlite3_prepare` was an eighth of the read-model thread's time. The few shapes bound
 /// what the cache holds (see [`worth_caching`]). More rows (a rebuild's) go in one statement:
 /// each statement is a round trip to sqlx's SQLite thread, and in 64-row pieces a rebuild of
-/// 1 000 000 events was a fifth slower. On MySQL each statement is a round trip to the
-/// server, so the rows always go in one.
+/// 1 000 000 events was a fifth slower. On MySQL the rows go as plain text (see
+/// [`write_inserts`]).
 pub(crate) async fn insert_rows(
     conn: &mut AnyConnection,
     head: &str,
     rows: &[Vec<Param>],
 ) -> Result<(), ReadModelError> {
+    #[cfg(feature = "mysql")]
+    if conn.backend_name() == "MySQL" {
+        let texts = crate::mysql_text::texts([(head, rows)], None)?;
+        return crate::mysql_text::send(conn, texts).await;
+    }
     if conn.backend_name() != "SQLite" || rows.len() > SQLITE_ROWS {
         let cached = worth_caching(rows.first().map_or(0, Vec::len) * rows.len());
         return insert_statement(conn, head, rows, cached).await;

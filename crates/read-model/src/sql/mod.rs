@@ -2,7 +2,7 @@
 
 use crate::apply::{
     apply_events, from_micros, genre_rows, insert_rows, micros, movie_row, parse_genres,
-    set_version, user_row, version_row, GENRES, MOVIES, USERS, VERSIONS,
+    set_version, user_row, version_row, write_inserts, GENRES, MOVIES, USERS, VERSIONS,
 };
 use crate::query::{filter_sql, order_by_sql, order_sql, Param};
 use crate::schema::{create_fixed_tables, create_tables, Dialect, Tables, SHADOW};
@@ -74,6 +74,18 @@ async fn keep_newest(
     Ok(())
 }
 
+/// [`keep_newest`] as one MySQL statement of the program's own (numbers only), to go in the
+/// same round trip as the batch's rows.
+fn keep_newest_mysql(recorded_at: i64) -> String {
+    format!(
+        "INSERT INTO projection_checkpoints (position, updated_at, name) VALUES ({recorded_at}, \
+         {now}, '{name}') ON DUPLICATE KEY UPDATE position = GREATEST(position, \
+         {recorded_at}), updated_at = {now}",
+        now = micros(Utc::now()),
+        name = crate::NEWEST_APPLIED,
+    )
+}
+
 #[async_trait]
 impl ReadModels for SqlReadModels {
     #[tracing::instrument(skip_all, fields(events = events.len()), err)]
@@ -83,13 +95,25 @@ impl ReadModels for SqlReadModels {
         checkpoint: Option<&Checkpoint>,
     ) -> Result<ApplyReport, ReadModelError> {
         let mut tx = self.pool.begin().await?;
-        let report = apply_events(&mut tx, &self.tables, events).await?;
+        let (report, mut inserts) = apply_events(&mut tx, &self.tables, events).await?;
         // Every movie event of the batch, duplicates left as they are.
         let all: Vec<&StoredEvent> = events.iter().collect();
-        crate::history::write(&mut tx, self.dialect, &all).await?;
-        if report.applied > 0 {
-            let newest = events.iter().map(|e| micros(e.recorded_at)).max();
-            keep_newest(&mut tx, newest.unwrap_or(0)).await?;
+        inserts.extend(crate::history::insert(self.dialect, &all));
+        let newest = (report.applied > 0)
+            .then(|| events.iter().map(|e| micros(e.recorded_at)).max())
+            .flatten();
+        match (self.dialect, newest) {
+            // One round trip for the new rows, the history and the checkpoint.
+            (Dialect::MySql, Some(newest)) => {
+                let then = keep_newest_mysql(newest);
+                write_inserts(&mut tx, &inserts, Some(&then)).await?;
+            }
+            (_, newest) => {
+                write_inserts(&mut tx, &inserts, None).await?;
+                if let Some(newest) = newest {
+                    keep_newest(&mut tx, newest).await?;
+                }
+            }
         }
         if let Some(checkpoint) = checkpoint {
             let now = micros(Utc::now());
@@ -119,12 +143,25 @@ impl ReadModels for SqlReadModels {
     async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError> {
         let mut versions = HashMap::new();
         for chunk in streams.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let sql = self.tables.sql(&format!(
-                "SELECT stream_id, version FROM {{versions}} WHERE stream_id IN ({marks})"
-            ));
-            let params = chunk.iter().map(|id| Param::Text(id.to_string())).collect();
-            for row in self.fetch_all(&sql, params).await? {
+            let rows = match self.dialect {
+                #[cfg(feature = "mysql")]
+                Dialect::MySql => {
+                    let head = self
+                        .tables
+                        .sql("SELECT stream_id, version FROM {versions} WHERE stream_id IN ");
+                    let sql = crate::mysql_text::id_list(&head, chunk, "");
+                    self.pool.fetch_all(sql.as_str()).await?
+                }
+                _ => {
+                    let marks = vec!["?"; chunk.len()].join(", ");
+                    let sql = self.tables.sql(&format!(
+                        "SELECT stream_id, version FROM {{versions}} WHERE stream_id IN ({marks})"
+                    ));
+                    let params = chunk.iter().map(|id| Param::Text(id.to_string())).collect();
+                    self.fetch_all(&sql, params).await?
+                }
+            };
+            for row in rows {
                 versions.insert(uuid_of(&row, 0)?, version_of(&row, 1)?);
             }
         }
@@ -174,12 +211,25 @@ impl ReadModels for SqlReadModels {
     async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(LOAD_CHUNK) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let sql = self.tables.sql(&format!(
-                "SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id IN ({marks})"
-            ));
-            let params = chunk.iter().map(|id| Param::Text(id.to_string())).collect();
-            for row in self.fetch_all(&sql, params).await? {
+            let rows = match self.dialect {
+                #[cfg(feature = "mysql")]
+                Dialect::MySql => {
+                    let head = self.tables.sql(&format!(
+                        "SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id IN "
+                    ));
+                    let sql = crate::mysql_text::id_list(&head, chunk, "");
+                    self.pool.fetch_all(sql.as_str()).await?
+                }
+                _ => {
+                    let marks = vec!["?"; chunk.len()].join(", ");
+                    let sql = self.tables.sql(&format!(
+                        "SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id IN ({marks})"
+                    ));
+                    let params = chunk.iter().map(|id| Param::Text(id.to_string())).collect();
+                    self.fetch_all(&sql, params).await?
+                }
+            };
+            for row in rows {
                 found.push(movie_of(&row)?);
             }
         }
