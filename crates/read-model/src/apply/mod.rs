@@ -89,16 +89,8 @@ async fn applied_versions(
 ) -> Result<HashMap<Uuid, u64>, ReadModelError> {
     let mut versions = HashMap::with_capacity(streams.len());
     for chunk in streams.chunks(VERSIONS_CHUNK) {
-        #[cfg(feature = "mysql")]
-        let rows = if conn.backend_name() == "MySQL" {
-            let head = t.sql("SELECT stream_id, version FROM {versions} WHERE stream_id IN ");
-            let sql = crate::mysql_text::id_list(&head, chunk, "");
-            sqlx::Executor::fetch_all(&mut *conn, sql.as_str()).await?
-        } else {
-            bound_versions(conn, t, chunk).await?
-        };
-        #[cfg(not(feature = "mysql"))]
-        let rows = bound_versions(conn, t, chunk).await?;
+        let head = t.sql("SELECT stream_id, version FROM {versions} WHERE stream_id IN ");
+        let rows = rows_by_ids(conn, &head, chunk).await?;
         for row in rows {
             let id: String = row.try_get(0)?;
             let id = Uuid::parse_str(&id)
@@ -109,18 +101,22 @@ async fn applied_versions(
     Ok(versions)
 }
 
-/// The applied versions of `chunk`, by a prepared statement.
-async fn bound_versions(
+/// The rows of `head` (a query ending in `IN `) for `ids`. On MySQL the ids go as literals in
+/// a text query ([`crate::mysql_text::id_list`]); elsewhere they are bound, the statement kept
+/// prepared only for short lists (see [`worth_caching`]).
+pub(crate) async fn rows_by_ids(
     conn: &mut AnyConnection,
-    t: &Tables,
-    chunk: &[Uuid],
+    head: &str,
+    ids: &[Uuid],
 ) -> Result<Vec<sqlx::any::AnyRow>, ReadModelError> {
-    let marks = vec!["?"; chunk.len()].join(", ");
-    let sql = t.sql(&format!(
-        "SELECT stream_id, version FROM {{versions}} WHERE stream_id IN ({marks})"
-    ));
-    let query = chunk.iter().fold(
-        sqlx::query(&sql).persistent(worth_caching(chunk.len())),
+    #[cfg(feature = "mysql")]
+    if conn.backend_name() == "MySQL" {
+        let sql = crate::mysql_text::id_list(head, ids);
+        return Ok(sqlx::Executor::fetch_all(&mut *conn, sql.as_str()).await?);
+    }
+    let sql = format!("{head}({})", vec!["?"; ids.len()].join(", "));
+    let query = ids.iter().fold(
+        sqlx::query(&sql).persistent(worth_caching(ids.len())),
         |q, id| q.bind(id.to_string()),
     );
     Ok(query.fetch_all(&mut *conn).await?)

@@ -143,24 +143,12 @@ impl ReadModels for SqlReadModels {
     async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError> {
         let mut versions = HashMap::new();
         for chunk in streams.chunks(500) {
-            let rows = match self.dialect {
-                #[cfg(feature = "mysql")]
-                Dialect::MySql => {
-                    let head = self
-                        .tables
-                        .sql("SELECT stream_id, version FROM {versions} WHERE stream_id IN ");
-                    let sql = crate::mysql_text::id_list(&head, chunk, "");
-                    self.pool.fetch_all(sql.as_str()).await?
-                }
-                _ => {
-                    let marks = vec!["?"; chunk.len()].join(", ");
-                    let sql = self.tables.sql(&format!(
-                        "SELECT stream_id, version FROM {{versions}} WHERE stream_id IN ({marks})"
-                    ));
-                    let params = chunk.iter().map(|id| Param::Text(id.to_string())).collect();
-                    self.fetch_all(&sql, params).await?
-                }
-            };
+            let rows = self
+                .fetch_by_ids(
+                    "SELECT stream_id, version FROM {versions} WHERE stream_id IN ",
+                    chunk,
+                )
+                .await?;
             for row in rows {
                 versions.insert(uuid_of(&row, 0)?, version_of(&row, 1)?);
             }
@@ -211,24 +199,8 @@ impl ReadModels for SqlReadModels {
     async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(LOAD_CHUNK) {
-            let rows = match self.dialect {
-                #[cfg(feature = "mysql")]
-                Dialect::MySql => {
-                    let head = self.tables.sql(&format!(
-                        "SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id IN "
-                    ));
-                    let sql = crate::mysql_text::id_list(&head, chunk, "");
-                    self.pool.fetch_all(sql.as_str()).await?
-                }
-                _ => {
-                    let marks = vec!["?"; chunk.len()].join(", ");
-                    let sql = self.tables.sql(&format!(
-                        "SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id IN ({marks})"
-                    ));
-                    let params = chunk.iter().map(|id| Param::Text(id.to_string())).collect();
-                    self.fetch_all(&sql, params).await?
-                }
-            };
+            let head = format!("SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id IN ");
+            let rows = self.fetch_by_ids(&head, chunk).await?;
             for row in rows {
                 found.push(movie_of(&row)?);
             }

@@ -199,6 +199,17 @@ impl SqlReadModels {
         Ok(bound(sql, params).fetch_all(&self.pool).await?)
     }
 
+    /// The rows of `head` (a query ending in `IN `, tables in braces) for `ids`
+    /// ([`crate::apply::rows_by_ids`]).
+    pub(super) async fn fetch_by_ids(
+        &self,
+        head: &str,
+        ids: &[Uuid],
+    ) -> Result<Vec<AnyRow>, ReadModelError> {
+        let mut conn = self.pool.acquire().await?;
+        crate::apply::rows_by_ids(&mut conn, &self.tables.sql(head), ids).await
+    }
+
     pub(super) async fn count(&self, sql: &str, params: Vec<Param>) -> Result<u64, ReadModelError> {
         let rows = self.fetch_all(sql, params).await?;
         let n: i64 = match rows.first() {
