@@ -7,6 +7,7 @@ use crate::sql_text::SqlText;
 use crate::{StoreError, StoredEvent};
 use sqlx::mysql::MySqlPool;
 use sqlx::{MySqlConnection, Row};
+use std::sync::LazyLock;
 
 /// The name of the lock the active relay holds, followed by the database name: MySQL locks
 /// are global to the server, and each database has its own outbox.
@@ -55,12 +56,14 @@ impl MySqlOutbox {
     /// then the events by an `IN` list of as many marks was two round trips and, with a
     /// shape per count, a prepare and a close more for most rounds.
     pub async fn pending(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM events e JOIN (SELECT position FROM outbox ORDER BY position \
-             LIMIT ?) o ON o.position = e.position ORDER BY e.position",
-            qualified_columns()
-        );
-        sqlx::query(&sql)
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM events e JOIN (SELECT position FROM outbox ORDER BY position \
+                 LIMIT ?) o ON o.position = e.position ORDER BY e.position",
+                qualified_columns()
+            )
+        });
+        sqlx::query(SQL.as_str())
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?

@@ -353,18 +353,12 @@ const SQLITE_ROWS: usize = 64;
 /// small, `sqlite3_prepare` was an eighth of the read-model thread's time. The few shapes bound
 /// what the cache holds (see [`worth_caching`]). More rows (a rebuild's) go in one statement:
 /// each statement is a round trip to sqlx's SQLite thread, and in 64-row pieces a rebuild of
-/// 1 000 000 events was a fifth slower. On MySQL the rows go as plain text (see
-/// [`write_inserts`]).
-pub(crate) async fn insert_rows(
+/// 1 000 000 events was a fifth slower. [`write_inserts`] calls it, except on MySQL.
+async fn insert_rows(
     conn: &mut AnyConnection,
     head: &str,
     rows: &[Vec<Param>],
 ) -> Result<(), ReadModelError> {
-    #[cfg(feature = "mysql")]
-    if conn.backend_name() == "MySQL" {
-        let texts = crate::mysql_text::texts([(head, rows)], None)?;
-        return crate::mysql_text::send(conn, texts).await;
-    }
     if conn.backend_name() != "SQLite" || rows.len() > SQLITE_ROWS {
         let cached = worth_caching(rows.first().map_or(0, Vec::len) * rows.len());
         return insert_statement(conn, head, rows, cached).await;

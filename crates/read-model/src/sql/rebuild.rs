@@ -85,14 +85,19 @@ impl SqlReadModels {
                 }
                 versions.push(version_row(&id, &stream.stream_type, stream.version));
             }
-            for (head, rows) in [
+            let inserts: Vec<Insert> = [
                 (MOVIES, movies),
                 (GENRES, genres),
                 (USERS, users),
                 (VERSIONS, versions),
-            ] {
-                insert_rows(&mut tx, &t.sql(head), &rows).await?;
-            }
+            ]
+            .into_iter()
+            .map(|(head, rows)| Insert {
+                head: t.sql(head),
+                rows,
+            })
+            .collect();
+            write_inserts(&mut tx, &inserts, None).await?;
         }
         tx.commit().await?;
         Ok(())
