@@ -19,9 +19,10 @@ const IDLE_POLL: Duration = Duration::from_millis(10);
 /// How often a relay that is not the active one tries to take over.
 const STANDBY_POLL: Duration = Duration::from_secs(2);
 /// How often the active relay asks MySQL whether it still holds the lock. It asked after
-/// every round, and idle after every look (100 times a second). A relay whose connection was lost can go on publishing for this long
-/// beside the one that took over: both publish from the outbox in position order, and the
-/// projections skip what they already applied, so that costs duplicates, never order.
+/// every round, and idle after every look (100 times a second). A relay whose connection was
+/// lost can go on publishing for this long beside the one that took over: both publish from
+/// the outbox in position order, and the projections skip what they already applied, so
+/// that costs duplicates, never order.
 const LOCK_CHECK: Duration = Duration::from_millis(200);
 /// Under load (a round of at least [`BUSY`] events), the shortest time from the start of one
 /// round to the next. Each round costs the projector a commit and an fsync, and the outbox

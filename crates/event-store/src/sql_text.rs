@@ -92,6 +92,11 @@ impl SqlText {
     pub fn clear(&mut self) {
         self.text.clear();
     }
+
+    /// The text, leaving this one empty.
+    pub fn take(&mut self) -> String {
+        std::mem::take(&mut self.text)
+    }
 }
 
 #[cfg(test)]

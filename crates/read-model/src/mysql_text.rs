@@ -31,8 +31,7 @@ pub(crate) fn texts<'a>(
     let mut sql = SqlText::with_capacity(4096);
     let cut = |sql: &mut SqlText, texts: &mut Vec<String>| {
         if sql.len() > SEND_AT {
-            texts.push(sql.as_str().to_owned());
-            sql.clear();
+            texts.push(sql.take());
         }
     };
     for (head, rows) in parts {
@@ -60,7 +59,7 @@ pub(crate) fn texts<'a>(
         sql.sql(then);
     }
     if !sql.is_empty() {
-        texts.push(sql.as_str().to_owned());
+        texts.push(sql.take());
     }
     Ok(texts)
 }
@@ -92,7 +91,7 @@ pub(crate) fn id_list(head: &str, ids: &[Uuid]) -> String {
         sql.text(&id.to_string());
     }
     sql.sql(")");
-    sql.as_str().to_owned()
+    sql.take()
 }
 
 /// `(v, v, ...)`.

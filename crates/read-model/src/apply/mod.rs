@@ -167,28 +167,38 @@ impl NewRows {
         true
     }
 
-    /// What waits, as one multi-row `INSERT` per table (empty tables left out).
+    /// What waits, as one multi-row `INSERT` per table.
     fn take_inserts(&mut self, t: &Tables) -> Vec<Insert> {
         self.streams.clear();
-        [
-            (MOVIES, std::mem::take(&mut self.movies)),
-            (GENRES, std::mem::take(&mut self.genres)),
-            (USERS, std::mem::take(&mut self.users)),
-            (VERSIONS, std::mem::take(&mut self.versions)),
-        ]
-        .into_iter()
-        .filter(|(_, rows)| !rows.is_empty())
-        .map(|(head, rows)| Insert {
-            head: t.sql(head),
-            rows,
-        })
-        .collect()
+        stream_inserts(
+            t,
+            [
+                std::mem::take(&mut self.movies),
+                std::mem::take(&mut self.genres),
+                std::mem::take(&mut self.users),
+                std::mem::take(&mut self.versions),
+            ],
+        )
     }
 
     /// Writes what waits.
     async fn flush(&mut self, conn: &mut AnyConnection, t: &Tables) -> Result<(), ReadModelError> {
         write_inserts(conn, &self.take_inserts(t), None).await
     }
+}
+
+/// The `INSERT`s of new streams' rows: `[movies, genres, users, versions]`, in `*_row`'s
+/// column orders, into `t`'s tables (empty tables left out).
+pub(crate) fn stream_inserts(t: &Tables, rows: [Vec<Vec<Param>>; 4]) -> Vec<Insert> {
+    [MOVIES, GENRES, USERS, VERSIONS]
+        .into_iter()
+        .zip(rows)
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(head, rows)| Insert {
+            head: t.sql(head),
+            rows,
+        })
+        .collect()
 }
 
 /// A multi-row `INSERT`: its head (up to `VALUES `) and its rows.

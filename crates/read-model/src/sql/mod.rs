@@ -1,8 +1,8 @@
 //! The one read-model adapter: SQLite or MySQL through sqlx's `Any` driver.
 
 use crate::apply::{
-    apply_events, from_micros, genre_rows, micros, movie_row, parse_genres, set_version, user_row,
-    version_row, write_inserts, Insert, GENRES, MOVIES, USERS, VERSIONS,
+    apply_events, from_micros, genre_rows, micros, movie_row, parse_genres, set_version,
+    stream_inserts, user_row, version_row, write_inserts,
 };
 use crate::query::{filter_sql, order_by_sql, order_sql, Param};
 use crate::schema::{create_fixed_tables, create_tables, Dialect, Tables, SHADOW};

@@ -85,18 +85,7 @@ impl SqlReadModels {
                 }
                 versions.push(version_row(&id, &stream.stream_type, stream.version));
             }
-            let inserts: Vec<Insert> = [
-                (MOVIES, movies),
-                (GENRES, genres),
-                (USERS, users),
-                (VERSIONS, versions),
-            ]
-            .into_iter()
-            .map(|(head, rows)| Insert {
-                head: t.sql(head),
-                rows,
-            })
-            .collect();
+            let inserts = stream_inserts(t, [movies, genres, users, versions]);
             write_inserts(&mut tx, &inserts, None).await?;
         }
         tx.commit().await?;
