@@ -65,7 +65,7 @@ impl MySqlEventStore {
             })
             .await?;
         Ok(Self {
-            writer: GroupWriter::spawn(pool.clone()),
+            writer: GroupWriter::spawn(pool.clone()).await,
             pool,
         })
     }

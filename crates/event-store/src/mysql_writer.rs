@@ -1,22 +1,27 @@
 //! The MySQL event store's group commit: the appends that wait together are written in one
-//! transaction of three round trips.
+//! transaction sent as one round trip.
 //!
 //! An append on its own is five or more round trips (BEGIN, the events, the outbox rows, the
 //! keys, COMMIT) and a log flush, and under load most of the server's work and the service's
 //! was in those round trips, not in the rows. Here a writer task takes every append waiting
 //! when it is free (two such tasks, so one group is taken and written while the other waits on
-//! its commit) and writes them with one BEGIN, one batch of statements sent together in the
-//! text protocol (values written in as literals, see [`crate::sql_text`]) and one COMMIT. The
-//! batch checks the streams' versions, inserts the events with one multi-row statement, copies
-//! their outbox rows, releases and reserves the keys, stores the idempotency records and reads
-//! back the positions the events were given. A group of one is written the same way.
+//! its commit) and sends them as one batch of statements in the text protocol (values written
+//! in as literals, see [`crate::sql_text`]): START TRANSACTION, the checks and the writes, then
+//! COMMIT. The batch checks the streams' versions, inserts the events with one multi-row
+//! statement, copies their outbox rows, releases and reserves the keys, stores the idempotency
+//! records and reads back the positions the events were given. A group of one is written the
+//! same way; a group too large for one packet is split into batches, the first opening the
+//! transaction and the last committing it.
 //!
-//! Every caller is answered only after the shared commit, so nothing is acknowledged that is
-//! not durable. A group cannot give each append its own answer when something in it fails (a
-//! conflict, a key taken, a deadlock): the transaction is rolled back whole and every append of
-//! the group is then written on its own, with prepared statements, each with its own answer.
-//! Appends that carry credentials (a registration, rare and already costly) always go on their
-//! own.
+//! MySQL runs a batch's statements in order and stops at the first that fails, so COMMIT is
+//! reached only when every check and write before it succeeded: a version check that does not
+//! hold is written so that it fails (see [`version_checks`]), not answered for this side to
+//! judge. Every caller is answered only after the COMMIT's own answer, so nothing is
+//! acknowledged that is not durable. A group cannot give each append its own answer when
+//! something in it fails (a conflict, a key taken, a deadlock): the transaction is rolled back
+//! whole and every append of the group is then written on its own, with prepared statements,
+//! each with its own answer. Appends that carry credentials (a registration, rare and already
+//! costly) always go on their own.
 
 use crate::mysql::{append_one, is_unique_violation};
 use crate::row::sql_version;
@@ -25,7 +30,8 @@ use crate::time::now_micros;
 use crate::{AppendError, AppendRequest, Appended, StoreError};
 use futures::StreamExt;
 use sqlx::mysql::{MySql, MySqlPool};
-use sqlx::{Either, Row, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Either, Executor, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -62,12 +68,14 @@ fn gone() -> AppendError {
 }
 
 impl GroupWriter {
-    /// Starts the writer task on `pool`; call within a Tokio runtime.
-    pub(crate) fn spawn(pool: MySqlPool) -> Self {
+    /// Starts the writer tasks on `pool`, after asking the server how positions can be learnt.
+    pub(crate) async fn spawn(pool: MySqlPool) -> Self {
+        let positions = Positions::of(&pool).await;
+        tracing::debug!(?positions, "group writer started");
         let (work, queue) = mpsc::unbounded_channel();
         let queue: Queue = Arc::new(Mutex::new(queue));
         for _ in 0..WRITERS {
-            tokio::spawn(run(pool.clone(), queue.clone()));
+            tokio::spawn(run(pool.clone(), queue.clone(), positions));
         }
         Self { work }
     }
@@ -82,9 +90,42 @@ impl GroupWriter {
 
 type Queue = Arc<Mutex<mpsc::UnboundedReceiver<(AppendRequest, Reply)>>>;
 
+/// How a group learns the positions its events were given.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Positions {
+    /// From the first auto-increment value of each multi-row INSERT, which the server answers
+    /// with: it gives the rows of one such statement consecutive values
+    /// (`innodb_autoinc_lock_mode` 0 or 1, MariaDB's default, and `auto_increment_increment`
+    /// 1). The outbox rows are written from `LAST_INSERT_ID()` too, so neither is a query.
+    Consecutive,
+    /// Read back by event id after the inserts (`innodb_autoinc_lock_mode` 2, MySQL 8's
+    /// default, where the values of concurrent inserts interleave), the outbox rows copied by
+    /// an INSERT … SELECT.
+    ReadBack,
+}
+
+impl Positions {
+    /// What the server guarantees; reading back when it cannot be asked.
+    async fn of(pool: &MySqlPool) -> Self {
+        let consecutive = sqlx::query_scalar::<_, i64>(
+            "SELECT @@innodb_autoinc_lock_mode IN (0, 1) AND @@auto_increment_increment = 1",
+        )
+        .fetch_one(pool)
+        .await;
+        match consecutive {
+            Ok(1) => Positions::Consecutive,
+            Ok(_) => Positions::ReadBack,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the auto-increment settings; positions are read back");
+                Positions::ReadBack
+            }
+        }
+    }
+}
+
 /// One of the [`WRITERS`]: takes the first append waiting and everything queued behind it
 /// (the queue is held only while the group is taken), then writes them.
-async fn run(pool: MySqlPool, queue: Queue) {
+async fn run(pool: MySqlPool, queue: Queue, positions: Positions) {
     loop {
         let group = {
             let mut queue = queue.lock().await;
@@ -104,7 +145,7 @@ async fn run(pool: MySqlPool, queue: Queue) {
             }
             group
         };
-        commit_group(&pool, group).await;
+        commit_group(&pool, group, positions).await;
     }
 }
 
@@ -118,9 +159,9 @@ enum GroupOutcome {
     CommitFailed(StoreError),
 }
 
-async fn commit_group(pool: &MySqlPool, group: Vec<(AppendRequest, Reply)>) {
+async fn commit_group(pool: &MySqlPool, group: Vec<(AppendRequest, Reply)>, positions: Positions) {
     let requests: Vec<&AppendRequest> = group.iter().map(|(r, _)| r).collect();
-    match write_group(pool, &requests).await {
+    match write_group(pool, &requests, positions).await {
         GroupOutcome::Committed(done) => {
             for ((_, reply), appended) in group.into_iter().zip(done) {
                 let _ = reply.send(Ok(appended));
@@ -148,42 +189,81 @@ async fn commit_group(pool: &MySqlPool, group: Vec<(AppendRequest, Reply)>) {
     }
 }
 
-async fn write_group(pool: &MySqlPool, requests: &[&AppendRequest]) -> GroupOutcome {
+async fn write_group(
+    pool: &MySqlPool,
+    requests: &[&AppendRequest],
+    mode: Positions,
+) -> GroupOutcome {
     if requests.iter().any(|r| r.credentials.is_some()) {
         return GroupOutcome::NotWritten(StoreError::Database(
             "credentials are written on their own".into(),
         ));
     }
-    let batches = match statements(requests) {
+    let batches = match statements(requests, mode) {
         Ok(statements) => statements,
         Err(e) => return GroupOutcome::NotWritten(e),
     };
-    // READ COMMITTED: the outbox rows are copied from the group's own events by an
-    // INSERT … SELECT, which under REPEATABLE READ locks the gaps around them in the event-id
-    // index and so holds up the other writer's inserts until this commit. The version check
-    // is a plain read either way, and the unique keys still refuse whatever another
-    // transaction took.
-    let mut tx = match pool
-        .begin_with("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION")
-        .await
-    {
-        Ok(tx) => tx,
+    let mut connection = match pool.acquire().await {
+        Ok(connection) => Connection::new(connection),
         Err(e) => return GroupOutcome::NotWritten(e.into()),
     };
     let mut positions = HashMap::new();
     for batch in &batches {
-        // Dropping the transaction on an error rolls it back.
-        if let Err(e) = run_batch(&mut tx, batch, &mut positions).await {
-            return GroupOutcome::NotWritten(e);
+        match run_batch(connection.get(), batch, &mut positions).await {
+            Ok(()) => {}
+            Err(Failed::BeforeCommit(e)) => {
+                connection.rollback().await;
+                return GroupOutcome::NotWritten(e);
+            }
+            // The connection is closed, not handed back, when it is dropped here.
+            Err(Failed::Unknown(e)) => return GroupOutcome::CommitFailed(e),
         }
     }
-    let done = match answers(requests, &positions) {
-        Ok(done) => done,
-        Err(e) => return GroupOutcome::NotWritten(e),
-    };
-    match tx.commit().await {
-        Ok(()) => GroupOutcome::Committed(done),
-        Err(e) => GroupOutcome::CommitFailed(e.into()),
+    connection.ended();
+    match answers(requests, &positions) {
+        Ok(done) => GroupOutcome::Committed(done),
+        // Committed, but some append cannot be told where its events are.
+        Err(e) => GroupOutcome::CommitFailed(e),
+    }
+}
+
+/// A pooled connection while a group's transaction may be open on it. Unless the transaction
+/// was seen to end (its COMMIT answered, or a ROLLBACK), the connection is closed when dropped
+/// rather than handed back to the pool: the server then rolls back whatever it still holds.
+struct Connection {
+    connection: PoolConnection<MySql>,
+    ended: bool,
+}
+
+impl Connection {
+    fn new(connection: PoolConnection<MySql>) -> Self {
+        Self {
+            connection,
+            ended: false,
+        }
+    }
+
+    fn get(&mut self) -> &mut PoolConnection<MySql> {
+        &mut self.connection
+    }
+
+    fn ended(&mut self) {
+        self.ended = true;
+    }
+
+    async fn rollback(&mut self) {
+        match self.connection.execute("ROLLBACK").await {
+            Ok(_) => self.ended(),
+            Err(e) => tracing::debug!(error = %e, "rollback failed; closing the connection"),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.connection.close_on_drop();
+        }
     }
 }
 
@@ -192,14 +272,21 @@ fn refused(what: &str) -> StoreError {
 }
 
 /// What one statement of a batch answers.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Answer {
-    /// A `COUNT(*)` that must come to this.
-    Count(usize),
+    /// `SET TRANSACTION …` or `START TRANSACTION`.
+    Begin,
+    /// A version check: one row, or an error when the streams are not where they must be.
+    Check,
     /// Rows changed; a unique key it hits means one append of the group must be told apart.
     Written(&'static str),
+    /// Events inserted, these ids in this order, given consecutive positions from the first
+    /// auto-increment value the server answers with; a unique key it hits is a version taken.
+    EventsAt(Vec<String>),
     /// `event_id, position` rows.
     Positions,
+    /// `COMMIT`: once it answers, the group is durable.
+    Commit,
 }
 
 /// Statements sent together in one round trip, and what each answers.
@@ -209,16 +296,25 @@ struct Batch {
     answers: Vec<Answer>,
 }
 
-/// The group's statements, packed into as few batches as [`BATCH_BYTES`] allows.
+/// The group's transaction, packed into as few batches as [`BATCH_BYTES`] allows.
 ///
-/// In order: the version check (before any insert, so the group's own events do not count);
-/// the events, each chunk followed by its outbox rows copied from the rows just inserted; the
-/// released keys, then the reserved ones (so a name freed and taken in the same group is
-/// free); the idempotency records; last, the positions the events were given.
-fn statements(requests: &[&AppendRequest]) -> Result<Vec<Batch>, StoreError> {
+/// In order: the start of the transaction, at READ COMMITTED; the version check (before any
+/// insert, so the group's own events do not count); the events, each chunk followed by its
+/// outbox rows (see [`Positions`]); the released keys, then the reserved ones
+/// (so a name freed and taken in the same group is free); the idempotency records; the
+/// positions the events were given, when they are read back; last, COMMIT.
+///
+/// READ COMMITTED: the outbox rows are copied from the group's own events by an
+/// INSERT … SELECT, which under REPEATABLE READ locks the gaps around them in the event-id
+/// index and so holds up the other writer's inserts until this commit. The version check is a
+/// plain read either way, and the unique keys still refuse whatever another transaction took.
+fn statements(requests: &[&AppendRequest], mode: Positions) -> Result<Vec<Batch>, StoreError> {
     let recorded_at = now_micros().naive_utc();
     let stream_ids: Vec<String> = requests.iter().map(|r| r.stream_id.to_string()).collect();
     let mut out = Statements::default();
+    out.start(Answer::Begin)
+        .sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
+    out.start(Answer::Begin).sql("START TRANSACTION");
     version_checks(&mut out, requests, &stream_ids)?;
     let mut rows = Vec::new();
     for (request, stream_id) in requests.iter().zip(&stream_ids) {
@@ -241,7 +337,10 @@ fn statements(requests: &[&AppendRequest]) -> Result<Vec<Batch>, StoreError> {
     for chunk in chunks(&rows, |(_, _, _, _, _, payload, metadata)| {
         2 * (payload.len() + metadata.len())
     }) {
-        let sql = out.start(Answer::Written("an event's version is taken"));
+        let sql = out.start(match mode {
+            Positions::Consecutive => Answer::EventsAt(chunk.iter().map(|r| r.4.clone()).collect()),
+            Positions::ReadBack => Answer::Written("an event's version is taken"),
+        });
         sql.sql(
             "INSERT INTO events (event_id, stream_type, stream_id, version, event_type, \
              schema_version, payload, metadata, recorded_at) VALUES ",
@@ -263,10 +362,25 @@ fn statements(requests: &[&AppendRequest]) -> Result<Vec<Batch>, StoreError> {
             ids.sql(if i == 0 { "" } else { ", " }).text(event_id);
         }
         let sql = out.start(Answer::Written("an outbox row"));
-        sql.sql("INSERT INTO outbox (position, created_at) SELECT position, recorded_at FROM events WHERE event_id IN (")
-            .sql(ids.as_str())
-            .sql(")");
-        id_lists.push(ids);
+        match mode {
+            Positions::Consecutive => {
+                sql.sql("INSERT INTO outbox (position, created_at) VALUES ");
+                for i in 0..chunk.len() {
+                    sql.sql(if i == 0 { "(" } else { ", (" })
+                        .sql("LAST_INSERT_ID() + ")
+                        .int(i as i64)
+                        .sql(", ")
+                        .datetime(recorded_at)
+                        .sql(")");
+                }
+            }
+            Positions::ReadBack => {
+                sql.sql("INSERT INTO outbox (position, created_at) SELECT position, recorded_at FROM events WHERE event_id IN (")
+                    .sql(ids.as_str())
+                    .sql(")");
+                id_lists.push(ids);
+            }
+        }
     }
     for (request, stream_id) in requests.iter().zip(&stream_ids) {
         for key in &request.release {
@@ -323,6 +437,7 @@ fn statements(requests: &[&AppendRequest]) -> Result<Vec<Batch>, StoreError> {
             .sql(ids.as_str())
             .sql(")");
     }
+    out.start(Answer::Commit).sql("COMMIT");
     Ok(out.finish())
 }
 
@@ -376,6 +491,11 @@ fn chunks<T>(rows: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
 /// its guard's version: that version is its last, so exactly one row has it or a later one.
 /// One row counted for each condition, or the group is written append by append (which also
 /// tells a stream guarded and appended to in the same group apart).
+///
+/// The check must stop the batch, and so the COMMIT after it, on the server: the count is
+/// compared there, and a count that is not the one expected makes the scalar subquery yield
+/// two rows, which MySQL and MariaDB refuse (ER_SUBQUERY_NO_1_ROW, 1242). Neither has a plain
+/// statement that raises an error on a condition outside a stored program.
 fn version_checks(
     out: &mut Statements,
     requests: &[&AppendRequest],
@@ -398,8 +518,8 @@ fn version_checks(
         conditions.push((stream_id.as_str(), ">=", *version));
     }
     for chunk in conditions.chunks(MAX_ROWS) {
-        let sql = out.start(Answer::Count(chunk.len()));
-        sql.sql("SELECT COUNT(*) FROM events WHERE ");
+        let sql = out.start(Answer::Check);
+        sql.sql("SELECT (SELECT 1 UNION ALL SELECT 1 FROM DUAL WHERE (SELECT COUNT(*) FROM events WHERE ");
         for (i, (stream_id, compare, version)) in chunk.iter().enumerate() {
             sql.sql(if i == 0 {
                 "(stream_id = "
@@ -413,57 +533,96 @@ fn version_checks(
                 .int(*version)
                 .sql(")");
         }
+        sql.sql(") <> ").int(chunk.len() as i64).sql(")");
     }
     Ok(())
+}
+
+/// How a batch failed.
+enum Failed {
+    /// The server refused a statement before COMMIT, so it ran nothing after it: the
+    /// transaction is open (or already rolled back, after a deadlock) and nothing is stored.
+    BeforeCommit(StoreError),
+    /// The connection failed, the COMMIT itself was refused, or the answers made no sense after
+    /// the COMMIT was sent: whether the group is stored is unknown to this side.
+    Unknown(StoreError),
 }
 
 /// Sends one batch and reads its answers: the positions into `positions`, any check that
 /// fails or unique key that is hit as a refusal.
 async fn run_batch(
-    tx: &mut Transaction<'_, MySql>,
+    connection: &mut PoolConnection<MySql>,
     batch: &Batch,
     positions: &mut HashMap<String, i64>,
-) -> Result<(), StoreError> {
-    let mut results = sqlx::raw_sql(batch.sql.as_str()).fetch_many(&mut **tx);
+) -> Result<(), Failed> {
+    let commits = batch.answers.contains(&Answer::Commit);
+    // Anything this side cannot make sense of: before a COMMIT was sent, the server still
+    // waits for this side and the transaction is rolled back; after, it may have committed.
+    let confused = |e: StoreError| {
+        if commits {
+            Failed::Unknown(e)
+        } else {
+            Failed::BeforeCommit(e)
+        }
+    };
+    let mut results = sqlx::raw_sql(batch.sql.as_str()).fetch_many(&mut **connection);
     let mut answers = batch.answers.iter();
     let mut answer = answers.next();
-    let mut counted = None;
     while let Some(item) = results.next().await {
         let item = match item {
             Ok(item) => item,
-            Err(e) => {
-                return Err(match answer {
+            Err(sqlx::Error::Database(e)) if answer != Some(&Answer::Commit) => {
+                let e = sqlx::Error::Database(e);
+                return Err(Failed::BeforeCommit(match answer {
                     Some(Answer::Written(what)) if is_unique_violation(&e) => refused(what),
+                    Some(Answer::EventsAt(_)) if is_unique_violation(&e) => {
+                        refused("an event's version is taken")
+                    }
+                    Some(Answer::Check) => {
+                        refused("a stream is not at its expected or guarded version")
+                    }
                     _ => e.into(),
-                });
+                }));
             }
+            Err(e @ sqlx::Error::Database(_)) => return Err(Failed::Unknown(e.into())),
+            Err(e) => return Err(confused(e.into())),
         };
         match (item, answer) {
-            (Either::Right(row), Some(Answer::Count(_))) => {
-                counted = Some(row.try_get::<i64, _>(0)?)
-            }
+            (Either::Right(_), Some(Answer::Check)) => {}
             (Either::Right(row), Some(Answer::Positions)) => {
-                positions.insert(row.try_get(0)?, row.try_get(1)?);
+                let (id, position) = row
+                    .try_get(0)
+                    .and_then(|id| Ok((id, row.try_get(1)?)))
+                    .map_err(|e| confused(e.into()))?;
+                positions.insert(id, position);
             }
             (Either::Right(_), _) => {
-                return Err(StoreError::Corrupt("a write answered rows".into()));
+                return Err(confused(StoreError::Corrupt(
+                    "a write answered rows".into(),
+                )));
             }
-            (Either::Left(_), current) => {
-                if let Some(Answer::Count(expected)) = current {
-                    if counted.take().and_then(|n| usize::try_from(n).ok()) != Some(*expected) {
-                        return Err(refused(
-                            "a stream is not at its expected or guarded version",
-                        ));
-                    }
-                }
+            (Either::Left(done), Some(Answer::EventsAt(ids))) => {
+                let first = i64::try_from(done.last_insert_id())
+                    .ok()
+                    .filter(|_| done.rows_affected() == ids.len() as u64)
+                    .ok_or_else(|| {
+                        confused(StoreError::Corrupt(format!(
+                            "{} events inserted, {} answered, first position {}",
+                            ids.len(),
+                            done.rows_affected(),
+                            done.last_insert_id()
+                        )))
+                    })?;
+                positions.extend(ids.iter().cloned().zip(first..));
                 answer = answers.next();
             }
+            (Either::Left(_), _) => answer = answers.next(),
         }
     }
     if answer.is_some() {
-        return Err(StoreError::Corrupt(
+        return Err(confused(StoreError::Corrupt(
             "the batch answered fewer statements than it sent".into(),
-        ));
+        )));
     }
     Ok(())
 }
@@ -532,21 +691,45 @@ mod tests {
     fn a_small_group_is_one_batch_checked_first_and_answered_last() {
         let requests: Vec<_> = (0..3).map(|n| request(n, 100)).collect();
         let refs: Vec<&AppendRequest> = requests.iter().collect();
-        let batches = statements(&refs).expect("these appends fit in statements");
+        let batches = statements(&refs, Positions::ReadBack).expect("these appends fit");
         assert_eq!(batches.len(), 1);
         assert_eq!(
             batches[0].answers,
             [
+                Answer::Begin,
+                Answer::Begin,
                 // Three expected versions and one guard, counted together.
-                Answer::Count(4),
+                Answer::Check,
                 Answer::Written("an event's version is taken"),
                 Answer::Written("an outbox row"),
                 Answer::Written("a key is taken"),
                 Answer::Written("an idempotency key is used"),
                 Answer::Positions,
+                Answer::Commit,
             ]
         );
-        assert_eq!(batches[0].sql.as_str().matches(";\n").count(), 5);
+        let sql = batches[0].sql.as_str();
+        assert_eq!(sql.matches(";\n").count(), 8);
+        assert!(sql.contains(") <> 4)"), "{sql}");
+
+        // Where the server numbers a statement's rows consecutively, nothing is read back.
+        let batches = statements(&refs, Positions::Consecutive).expect("these appends fit");
+        let ids = requests
+            .iter()
+            .map(|r| r.events[0].event_id.to_string())
+            .collect();
+        assert_eq!(
+            batches[0].answers[3..6],
+            [
+                Answer::EventsAt(ids),
+                Answer::Written("an outbox row"),
+                Answer::Written("a key is taken"),
+            ]
+        );
+        assert!(!batches[0].answers.contains(&Answer::Positions));
+        let sql = batches[0].sql.as_str();
+        assert!(sql.contains("VALUES (LAST_INSERT_ID() + 0, "), "{sql}");
+        assert!(sql.contains(", (LAST_INSERT_ID() + 2, "), "{sql}");
     }
 
     #[test]
@@ -554,7 +737,7 @@ mod tests {
         // 48 appends of about 120 KB of text each: 11 MB of SQL once in hexadecimal.
         let requests: Vec<_> = (0..48).map(|n| request(n, 120_000)).collect();
         let refs: Vec<&AppendRequest> = requests.iter().collect();
-        let batches = statements(&refs).expect("these appends fit in statements");
+        let batches = statements(&refs, Positions::ReadBack).expect("these appends fit");
         assert!(batches.len() >= 3, "{} batches", batches.len());
         for batch in &batches {
             assert!(batch.sql.len() < BATCH_BYTES + 2 * STATEMENT_BYTES);
@@ -569,6 +752,97 @@ mod tests {
             answers.iter().filter(|a| **a == Answer::Positions).count(),
             inserts
         );
-        assert_eq!(answers[0], Answer::Count(49));
+        // One transaction over all the batches: opened by the first, committed by the last.
+        assert_eq!(answers[..3], [Answer::Begin, Answer::Begin, Answer::Check]);
+        assert!(batches[0].sql.as_str().contains(") <> 49)"));
+        assert_eq!(answers.last(), Some(&Answer::Commit));
+        assert_eq!(answers.iter().filter(|a| **a == Answer::Commit).count(), 1);
+        let last = &batches[batches.len() - 1].answers;
+        assert_eq!(last.last(), Some(&Answer::Commit));
+    }
+
+    /// A group written both ways (the server's numbering, and reading back): every append is
+    /// told the positions its events were stored at, each event has its outbox row, and a group
+    /// refused by a key writes nothing. 1 200 events, so more than one INSERT of events each
+    /// take their numbering from their own first value.
+    #[cfg(feature = "test-support")]
+    #[tokio::test]
+    async fn both_ways_of_learning_positions_answer_the_stored_ones() {
+        let database = crate::test_support::MySqlTestDatabase::new();
+        let store = crate::MySqlEventStore::connect(database.url())
+            .await
+            .expect("the test server");
+        let pool = store.pool().clone();
+        if Positions::of(&pool).await != Positions::Consecutive {
+            eprintln!("this server numbers concurrent inserts apart: only reading back is tried");
+        }
+        for mode in [Positions::Consecutive, Positions::ReadBack] {
+            let requests: Vec<AppendRequest> = (0..400)
+                .map(|n| {
+                    let events = (0..3)
+                        .map(|e| NewEvent {
+                            event_id: Uuid::now_v7(),
+                            event_type: "MovieAdded".into(),
+                            schema_version: 1,
+                            payload: serde_json::json!({ "n": n, "e": e }),
+                            metadata: serde_json::json!({}),
+                        })
+                        .collect();
+                    AppendRequest::new("movie", Uuid::now_v7(), 0, events)
+                })
+                .collect();
+            let refs: Vec<&AppendRequest> = requests.iter().collect();
+            let GroupOutcome::Committed(done) = write_group(&pool, &refs, mode).await else {
+                panic!("{mode:?}: the group was not committed");
+            };
+            for (request, appended) in requests.iter().zip(&done) {
+                assert_eq!(appended.positions.len(), 3);
+                for (event, position) in request.events.iter().zip(&appended.positions) {
+                    let stored: i64 =
+                        sqlx::query_scalar("SELECT position FROM events WHERE event_id = ?")
+                            .bind(event.event_id.to_string())
+                            .fetch_one(&pool)
+                            .await
+                            .expect("the event is stored");
+                    assert_eq!(stored, *position, "{mode:?}");
+                }
+            }
+            let outbox: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM outbox o JOIN events e ON e.position = o.position",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+            assert_eq!(outbox, 1200, "{mode:?}: one outbox row per event");
+            sqlx::query("DELETE FROM outbox")
+                .execute(&pool)
+                .await
+                .expect("emptied");
+
+            // The second append takes the first's key: the whole group is refused, nothing of
+            // it stored, and the connection it used is clean for the next group.
+            let mut taken: Vec<AppendRequest> = (0..2).map(|n| request(n, 10)).collect();
+            for r in &mut taken {
+                r.expected_version = 0;
+                r.guard = None;
+                r.reserve = vec![UniqueKey::new("movie_title", "the same")];
+            }
+            let refs: Vec<&AppendRequest> = taken.iter().collect();
+            assert!(matches!(
+                write_group(&pool, &refs, mode).await,
+                GroupOutcome::NotWritten(_)
+            ));
+            let left: i64 = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM events WHERE stream_id IN (?, ?)) \
+                 + (SELECT COUNT(*) FROM unique_keys WHERE `key` = 'the same') \
+                 + (SELECT COUNT(*) FROM outbox)",
+            )
+            .bind(taken[0].stream_id.to_string())
+            .bind(taken[1].stream_id.to_string())
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+            assert_eq!(left, 0, "{mode:?}: a refused group left rows behind");
+        }
     }
 }
