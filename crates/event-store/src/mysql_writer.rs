@@ -4,14 +4,14 @@
 //! An append on its own is five or more round trips (BEGIN, the events, the outbox rows, the
 //! keys, COMMIT) and a log flush, and under load most of the server's work and the service's
 //! was in those round trips, not in the rows. Here a writer task takes every append waiting
-//! when it is free (two such tasks, so one group is taken and written while the other waits on
-//! its commit) and sends them as one batch of statements in the text protocol (values written
-//! in as literals, see [`crate::sql_text`]): START TRANSACTION, the checks and the writes, then
-//! COMMIT. The batch checks the streams' versions, inserts the events with one multi-row
-//! statement, copies their outbox rows, releases and reserves the keys, stores the idempotency
-//! records and reads back the positions the events were given. A group of one is written the
-//! same way; a group too large for one packet is split into batches, the first opening the
-//! transaction and the last committing it.
+//! when it is free (see [`WRITERS`]) and sends them as one batch of statements in the text
+//! protocol (values written in as literals, see [`crate::sql_text`]): START TRANSACTION, the
+//! checks and the writes, then COMMIT. The batch checks the streams' versions, inserts the
+//! events with one multi-row statement, writes their outbox rows, releases and reserves the
+//! keys and stores the idempotency records; the positions the events were given come from the
+//! server (see [`Positions`]). A group of one is written the same way; a group too large for
+//! one packet is split into batches, the first opening the transaction and the last
+//! committing it.
 //!
 //! MySQL runs a batch's statements in order and stops at the first that fails, so COMMIT is
 //! reached only when every check and write before it succeeded: a version check that does not
@@ -46,12 +46,16 @@ const MAX_ROWS: usize = 1000;
 const STATEMENT_BYTES: usize = 1 << 20;
 const BATCH_BYTES: usize = 4 << 20;
 
-/// Groups in flight at once. While one group waits on its round trips and its commit, the
-/// next is formed and written: MariaDB adds at 8 connections went from 1 690 to 1 900-1 940
-/// per second with two (three did no better). Two groups may meet on a key or a stream
-/// version: the second waits for the first's commit, then fails whole and is written append by
-/// append, as any group that meets a conflict is.
-const WRITERS: usize = 2;
+/// Groups in flight at once. While a group took three round trips, two writers did better
+/// than one (MariaDB adds at 8 connections went from 1 690 to 1 900-1 940 per second; three
+/// did no better). Since a group is one round trip, one writer does better than two: the
+/// appends that wait while it commits make larger groups, each with its own commit and its
+/// own statements (fsyncs per add at 8 connections 0.34 against 0.47; adds 2 756 / 2 260 /
+/// 2 774 per second against 2 192 / 1 951 / 2 053, alternating pairs on 2026-12-04). With
+/// more than one, two groups may meet on a key or a stream version: the second waits for the
+/// first's commit, then fails whole and is written append by append, as any group that meets
+/// a conflict is.
+const WRITERS: usize = 1;
 
 type Reply = oneshot::Sender<Result<Appended, AppendError>>;
 
@@ -304,10 +308,11 @@ struct Batch {
 /// (so a name freed and taken in the same group is free); the idempotency records; the
 /// positions the events were given, when they are read back; last, COMMIT.
 ///
-/// READ COMMITTED: the outbox rows are copied from the group's own events by an
-/// INSERT … SELECT, which under REPEATABLE READ locks the gaps around them in the event-id
-/// index and so holds up the other writer's inserts until this commit. The version check is a
-/// plain read either way, and the unique keys still refuse whatever another transaction took.
+/// READ COMMITTED: where the outbox rows are copied from the group's own events by an
+/// INSERT … SELECT, REPEATABLE READ locks the gaps around them in the event-id index and so
+/// holds up other writers' inserts (another instance's, an append written on its own) until
+/// this commit. The version check is a plain read either way, and the unique keys still refuse
+/// whatever another transaction took.
 fn statements(requests: &[&AppendRequest], mode: Positions) -> Result<Vec<Batch>, StoreError> {
     let recorded_at = now_micros().naive_utc();
     let stream_ids: Vec<String> = requests.iter().map(|r| r.stream_id.to_string()).collect();
