@@ -343,14 +343,18 @@ fn statements(requests: &[&AppendRequest], mode: Positions) -> Result<Vec<Batch>
         2 * (payload.len() + metadata.len())
     }) {
         let sql = out.start(match mode {
-            Positions::Consecutive => Answer::EventsAt(chunk.iter().map(|r| r.4.clone()).collect()),
+            Positions::Consecutive => Answer::EventsAt(
+                chunk
+                    .iter()
+                    .map(|(_, _, _, _, event_id, _, _)| event_id.clone())
+                    .collect(),
+            ),
             Positions::ReadBack => Answer::Written("an event's version is taken"),
         });
         sql.sql(
             "INSERT INTO events (event_id, stream_type, stream_id, version, event_type, \
              schema_version, payload, metadata, recorded_at) VALUES ",
         );
-        let mut ids = SqlText::default();
         for (i, (request, stream_id, version, event, event_id, payload, metadata)) in
             chunk.iter().enumerate()
         {
@@ -364,7 +368,6 @@ fn statements(requests: &[&AppendRequest], mode: Positions) -> Result<Vec<Batch>
             sql.int(i64::from(event.schema_version)).sql(", ");
             sql.text(payload).sql(", ").text(metadata).sql(", ");
             sql.datetime(recorded_at).sql(")");
-            ids.sql(if i == 0 { "" } else { ", " }).text(event_id);
         }
         let sql = out.start(Answer::Written("an outbox row"));
         match mode {
@@ -380,6 +383,10 @@ fn statements(requests: &[&AppendRequest], mode: Positions) -> Result<Vec<Batch>
                 }
             }
             Positions::ReadBack => {
+                let mut ids = SqlText::default();
+                for (i, (_, _, _, _, event_id, _, _)) in chunk.iter().enumerate() {
+                    ids.sql(if i == 0 { "" } else { ", " }).text(event_id);
+                }
                 sql.sql("INSERT INTO outbox (position, created_at) SELECT position, recorded_at FROM events WHERE event_id IN (")
                     .sql(ids.as_str())
                     .sql(")");
