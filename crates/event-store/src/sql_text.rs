@@ -2,9 +2,11 @@
 //! statements sent as one batch cost one round trip, where prepared statements cost one each
 //! (and a Prepare and a Close more when the statement is not cached).
 //!
-//! Nothing from a caller is ever written into the text as it is: strings go in as hexadecimal
-//! (`_utf8mb4 X'…'`, so no quote, backslash or byte of any kind can end the literal, whatever
-//! the connection's `sql_mode`), numbers through Rust's own formatting, times as digits.
+//! Nothing from a caller is ever written into the text as it is unless it is made only of
+//! letters, digits and `-_.:` (ids, event and stream types), which go in quoted; any other
+//! string goes in as hexadecimal (`_utf8mb4 X'…'`, so no quote, backslash or byte of any kind
+//! can end the literal, whatever the connection's `sql_mode`). Numbers go through Rust's own
+//! formatting, times as digits.
 
 use chrono::NaiveDateTime;
 use std::fmt::Write as _;
@@ -16,6 +18,11 @@ pub struct SqlText {
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// A byte that is written into a quoted literal as it is.
+fn is_plain(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b':')
+}
 
 impl SqlText {
     /// An empty batch with room for `capacity` bytes.
@@ -33,7 +40,19 @@ impl SqlText {
 
     /// Appends `value` as a utf8mb4 string literal. In a comparison with a column, the
     /// column's collation decides, as it does for a bound parameter.
+    ///
+    /// A value of only ASCII letters, digits and `-_.:` is written quoted as it is: no such
+    /// character can end or escape a quoted literal in any `sql_mode`, and the server parses it
+    /// with less work than a hexadecimal one twice its length behind a character-set introducer
+    /// (UUIDs are most of the strings an add writes).
     pub fn text(&mut self, value: &str) -> &mut Self {
+        if value.bytes().all(is_plain) {
+            self.text.reserve(value.len() + 2);
+            self.text.push('\'');
+            self.text.push_str(value);
+            self.text.push('\'');
+            return self;
+        }
         self.text.reserve(value.len() * 2 + 12);
         self.text.push_str("_utf8mb4 X'");
         for byte in value.bytes() {
@@ -104,12 +123,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strings_are_hexadecimal_whatever_they_hold() {
+    fn strings_are_hexadecimal_unless_made_of_plain_characters() {
         let mut sql = SqlText::default();
-        sql.text("a'b\\c").sql(", ").text("").sql(", ").text("é");
+        sql.text("a'b\\c").sql(", ").text("é").sql(", ").text("a b");
+        sql.sql(", ")
+            .text("a\"b")
+            .sql(", ")
+            .text("--")
+            .sql(", ")
+            .text("a%_");
         assert_eq!(
             sql.as_str(),
-            "_utf8mb4 X'6127625C63', _utf8mb4 X'', _utf8mb4 X'C3A9'"
+            "_utf8mb4 X'6127625C63', _utf8mb4 X'C3A9', _utf8mb4 X'612062', \
+             _utf8mb4 X'612262', '--', _utf8mb4 X'61255F'"
+        );
+        let mut sql = SqlText::default();
+        sql.text("01a24200-f7fb-7355-920d-5b8ce806b5a2")
+            .sql(", ")
+            .text("MovieAdded")
+            .sql(", ")
+            .text("")
+            .sql(", ")
+            .text("a.b:c_d");
+        assert_eq!(
+            sql.as_str(),
+            "'01a24200-f7fb-7355-920d-5b8ce806b5a2', 'MovieAdded', '', 'a.b:c_d'"
         );
     }
 
