@@ -197,7 +197,11 @@ impl Projector {
     }
 
     /// Puts each stream's events in version order without duplicates, and fills any gap
-    /// before them from the event store. Also gives the versions the read models held.
+    /// before them from the event store. Also gives the versions the read models held, of the
+    /// streams whose events here do not start at version 1 (and of all of them when the
+    /// analysts' documents are built): a stream that starts here cannot have a gap before, and
+    /// a batch of adds then reads nothing before its transaction (whose own read of the
+    /// versions skips whatever was applied already).
     async fn prepare(
         &self,
         batch: &[StoredEvent],
@@ -212,7 +216,17 @@ impl Projector {
             });
             versions.entry(event.version).or_insert(event);
         }
-        let applied = self.read.versions(&order).await?;
+        let every = self.indexer.as_ref().is_some_and(|i| i.records_events());
+        let asked: Vec<Uuid> = order
+            .iter()
+            .copied()
+            .filter(|id| every || streams[id].keys().next().is_some_and(|first| *first > 1))
+            .collect();
+        let applied = if asked.is_empty() {
+            HashMap::new()
+        } else {
+            self.read.versions(&asked).await?
+        };
         let mut events = Vec::with_capacity(batch.len());
         for stream_id in order {
             let versions = &streams[&stream_id];
