@@ -222,11 +222,7 @@ impl Projector {
             .copied()
             .filter(|id| every || streams[id].keys().next().is_some_and(|first| *first > 1))
             .collect();
-        let applied = if asked.is_empty() {
-            HashMap::new()
-        } else {
-            self.read.versions(&asked).await?
-        };
+        let applied = self.read.versions(&asked).await?;
         let mut events = Vec::with_capacity(batch.len());
         for stream_id in order {
             let versions = &streams[&stream_id];
