@@ -775,8 +775,8 @@ mod tests {
 
     /// A group written both ways (the server's numbering, and reading back): every append is
     /// told the positions its events were stored at, each event has its outbox row, and a group
-    /// refused by a key writes nothing. 1 200 events, so more than one INSERT of events each
-    /// take their numbering from their own first value.
+    /// refused by a key writes nothing. 1 200 events, so more than one INSERT of events, each
+    /// numbering its rows from its own first value.
     #[cfg(feature = "test-support")]
     #[tokio::test]
     async fn both_ways_of_learning_positions_answer_the_stored_ones() {
@@ -785,10 +785,16 @@ mod tests {
             .await
             .expect("the test server");
         let pool = store.pool().clone();
-        if Positions::of(&pool).await != Positions::Consecutive {
-            eprintln!("this server numbers concurrent inserts apart: only reading back is tried");
-        }
-        for mode in [Positions::Consecutive, Positions::ReadBack] {
+        let modes = if Positions::of(&pool).await == Positions::Consecutive {
+            vec![Positions::Consecutive, Positions::ReadBack]
+        } else {
+            eprintln!(
+                "skipped the server's numbering: this server numbers concurrent inserts apart \
+                 (innodb_autoinc_lock_mode 2); only reading back is tried"
+            );
+            vec![Positions::ReadBack]
+        };
+        for mode in modes {
             let requests: Vec<AppendRequest> = (0..400)
                 .map(|n| {
                     let events = (0..3)
