@@ -304,7 +304,8 @@ pub(crate) async fn concurrent_guarded_appends_fail_alone_when_their_guard_moved
 /// (the MySQL writer writes values into its SQL as literals): every event, key and
 /// idempotency record reads back byte for byte, and keys stay exact (no case or accent folded).
 pub(crate) async fn grouped_appends_keep_every_byte_of_their_text(s: Subject) {
-    const AWKWARD: [&str; 8] = [
+    const AWKWARD: [&str; 9] = [
+        "Plain-Text_1.2:3",
         "it's \"quoted\"",
         "back\\slash \\' \\\" end\\",
         "'); DROP TABLE events; --",
@@ -367,4 +368,16 @@ pub(crate) async fn grouped_appends_keep_every_byte_of_their_text(s: Subject) {
             .expect("stored");
         assert_eq!(record.response, json!({ "text": text }));
     }
+    // A key of only letters, digits and `-_.:` (written into MySQL's SQL quoted, not as
+    // hexadecimal) is kept exact too.
+    let plain = UniqueKey::new("movie_title", AWKWARD[0]);
+    let mut request = append(Uuid::now_v7(), 0, vec![event(0)]);
+    request.reserve.push(plain.clone());
+    s.store.append(request.clone()).await.expect("a plain key");
+    assert_eq!(
+        s.store.key_owner(&plain).await.expect("key"),
+        Some(request.stream_id)
+    );
+    let folded = UniqueKey::new("movie_title", AWKWARD[0].to_lowercase());
+    assert_eq!(s.store.key_owner(&folded).await.expect("key"), None);
 }
