@@ -583,8 +583,7 @@ async fn run_batch(
     while let Some(item) = results.next().await {
         let item = match item {
             Ok(item) => item,
-            Err(sqlx::Error::Database(e)) if answer != Some(&Answer::Commit) => {
-                let e = sqlx::Error::Database(e);
+            Err(e @ sqlx::Error::Database(_)) if answer != Some(&Answer::Commit) => {
                 return Err(Failed::BeforeCommit(match answer {
                     Some(Answer::Written(what)) if is_unique_violation(&e) => refused(what),
                     Some(Answer::EventsAt(_)) if is_unique_violation(&e) => {
