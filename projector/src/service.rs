@@ -267,6 +267,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
+    // Installed before the line that says it listens (see `shutdown_signal`).
+    let stop = moviedb_service_kit::shutdown_signal();
     tracing::info!(address = %listener.local_addr()?, "projector health and metrics listening");
     let limits = moviedb_service_kit::ServerLimits::from_env()?;
     let metrics = Metrics::new();
@@ -275,13 +277,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.body_limit,
         &metrics,
     );
-    let served = moviedb_service_kit::serve(
-        listener,
-        app,
-        limits,
-        moviedb_service_kit::shutdown_signal(),
-    )
-    .await;
+    let served = moviedb_service_kit::serve(listener, app, limits, stop).await;
     cancel.cancel();
     while tasks.join_next().await.is_some() {}
     Ok(served?)
