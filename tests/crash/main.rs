@@ -336,15 +336,29 @@ async fn crash_run(backend: Backend, replay_url: Option<&str>) {
     let stopped = process.child.wait().expect("stops");
     assert!(stopped.success(), "stops cleanly: {stopped}");
     let index = index_dump(dir.path()).await;
-    assert_eq!(
-        index.len(),
-        expected_index.len(),
-        "the index holds as many live movies as the replay's"
-    );
-    assert!(
-        index == expected_index,
-        "the index differs from the replay's"
-    );
+    if index != expected_index {
+        let logs = process.logs.lock().expect("logs").clone();
+        let differences = index_differences(&index, &expected_index, &logs);
+        if let Ok(keep) = std::env::var("MOVIEDB_CRASH_LOG_DIR") {
+            std::fs::write(Path::new(&keep).join("service-final.log"), logs.join("\n"))
+                .expect("log written");
+            // The data directory too, to open the index and the databases afterwards.
+            let kept = Path::new(&keep).join("data");
+            let copied = Command::new("cp")
+                .args([
+                    "-a",
+                    &dir.path().display().to_string(),
+                    &kept.display().to_string(),
+                ])
+                .status();
+            eprintln!("data directory copied to {} ({copied:?})", kept.display());
+        }
+        panic!(
+            "the index differs from the replay's: {} live documents against {}; {differences}",
+            index.len(),
+            expected_index.len()
+        );
+    }
     println!(
         "crash points ({}): {kills} kills of the service and 1 of a rebuild over {total} events, \
          {} live movies, in {:.1} s",

@@ -73,3 +73,50 @@ pub(crate) async fn index_dump(dir: &Path) -> Vec<Value> {
     docs.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     docs
 }
+
+/// What differs between two index dumps, by movie id: documents only in `got`, only in
+/// `want`, different, and ids held twice; with the service's log lines naming each.
+pub(crate) fn index_differences(got: &[Value], want: &[Value], logs: &[String]) -> String {
+    use std::collections::BTreeMap;
+    let by_id = |docs: &[Value]| {
+        let mut map: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for doc in docs {
+            let id = doc["id"].as_str().unwrap_or_default().to_owned();
+            map.entry(id).or_default().push(doc.clone());
+        }
+        map
+    };
+    let (have, expected) = (by_id(got), by_id(want));
+    let mut lines = Vec::new();
+    for (id, docs) in &have {
+        match expected.get(id) {
+            None => lines.push(format!("only in the index: {docs:?}")),
+            Some(theirs) if theirs != docs => {
+                lines.push(format!("differs: index {docs:?}, replay {theirs:?}"))
+            }
+            Some(_) => {}
+        }
+        if docs.len() > 1 {
+            lines.push(format!("{id} held {} times", docs.len()));
+        }
+    }
+    for (id, docs) in &expected {
+        if !have.contains_key(id) {
+            lines.push(format!("only in the replay: {docs:?}"));
+        }
+    }
+    let named: Vec<&String> = lines
+        .iter()
+        .take(10)
+        .filter_map(|line| {
+            let id = have
+                .keys()
+                .chain(expected.keys())
+                .find(|id| line.contains(id.as_str()))?;
+            Some(logs.iter().filter(move |l| l.contains(id.as_str())))
+        })
+        .flatten()
+        .take(40)
+        .collect();
+    format!("{lines:#?}; log lines naming them: {named:#?}")
+}
