@@ -133,9 +133,9 @@ impl Inner {
     /// Merges what [`merge_policy`] proposes, waiting for each merge, with the writer held:
     /// no batch writes meanwhile. Tantivy's background merges ran beside the next batches,
     /// and now and then a delete committed while a merge was running did not reach the
-    /// merged segment: an id was then live twice (seen by the crash test, about one run in
-    /// twenty, both times on a merge that spanned a commit of the first batch after a
-    /// restart). Called after a commit; the merged segment is committed by the merge itself.
+    /// merged segment: an id was then live twice (seen by the crash test, 2 runs in 22, both
+    /// times on a merge that spanned a commit of the first batch after a restart). Called
+    /// after a commit; the merged segment is committed by the merge itself.
     pub(super) fn merge_due(&self, writer: &mut IndexWriter) -> Result<(), SearchError> {
         use tantivy::merge_policy::MergePolicy;
         let policy = merge_policy();
@@ -168,10 +168,9 @@ impl Inner {
 }
 
 /// Run by [`Inner::merge_due`], not by tantivy's merge threads. Fewer, larger segments than
-/// tantivy's default (which merges once 8 segments of a size
-/// exist): a fuzzy query walks every segment's term dictionary, so at 100 000 movies the
-/// segment count, not the hit count, dominated a search. Merging sooner costs the background
-/// merge thread a little more work per write.
+/// tantivy's default (which merges once 8 segments of a size exist): a fuzzy query walks
+/// every segment's term dictionary, so at 100 000 movies the segment count, not the hit
+/// count, dominated a search. Merging sooner costs each write a little more merging.
 ///
 /// Segments are grouped by size from [`MERGE_LAYER`] documents up, not from tantivy's default
 /// of 10 000: below that default every segment is of one size, so under a steady flow of adds
