@@ -15,8 +15,26 @@ impl Inner {
         searcher: &tantivy::Searcher,
         id: Uuid,
     ) -> Result<Option<u64>, SearchError> {
+        let (mut lowest, mut copies) = (None::<u64>, 0);
+        self.live_versions_in(searcher, id, |version| {
+            copies += 1;
+            lowest = Some(lowest.map_or(version, |v| v.min(version)));
+        })?;
+        if copies > 1 {
+            tracing::warn!(%id, copies, ?lowest,
+                "a movie is live more than once in the search index; it is written again");
+        }
+        Ok(lowest)
+    }
+
+    /// Calls `each` with the version of every live document of `id` in `searcher`.
+    fn live_versions_in(
+        &self,
+        searcher: &tantivy::Searcher,
+        id: Uuid,
+        mut each: impl FnMut(u64),
+    ) -> Result<(), SearchError> {
         let term = self.term(self.f.id, &id.to_string());
-        let (mut found, mut twice): (Option<u64>, bool) = (None, false);
         for segment in searcher.segment_readers() {
             let Some(mut postings) = segment
                 .inverted_index(self.f.id)
@@ -27,27 +45,16 @@ impl Inner {
                 continue;
             };
             let alive = segment.alive_bitset();
+            let versions = segment.fast_fields().u64("version").map_err(index_error)?;
             let mut doc = postings.doc();
             while doc != tantivy::TERMINATED {
                 if alive.is_none_or(|alive| alive.is_alive(doc)) {
-                    let versions = segment.fast_fields().u64("version").map_err(index_error)?;
-                    let version = versions.first(doc).unwrap_or(0);
-                    found = Some(match found {
-                        None => version,
-                        Some(other) => {
-                            twice = true;
-                            other.min(version)
-                        }
-                    });
+                    each(versions.first(doc).unwrap_or(0));
                 }
                 doc = postings.advance();
             }
         }
-        if twice {
-            tracing::warn!(%id, lowest = ?found,
-                "a movie is live twice in the search index; it is written again");
-        }
-        Ok(found)
+        Ok(())
     }
 
     pub(super) fn apply(&self, ops: &[IndexOp]) -> Result<IndexReport, SearchError> {
@@ -105,27 +112,10 @@ mod tests {
     }
 
     fn live_copies(inner: &Inner, id: Uuid) -> Vec<u64> {
-        let searcher = inner.reader.searcher();
-        let term = inner.term(inner.f.id, &id.to_string());
         let mut versions = Vec::new();
-        for segment in searcher.segment_readers() {
-            let Some(mut postings) = segment
-                .inverted_index(inner.f.id)
-                .expect("inverted index")
-                .read_postings(&term, IndexRecordOption::Basic)
-                .expect("postings")
-            else {
-                continue;
-            };
-            let columns = segment.fast_fields().u64("version").expect("column");
-            let mut doc = postings.doc();
-            while doc != tantivy::TERMINATED {
-                if segment.alive_bitset().is_none_or(|a| a.is_alive(doc)) {
-                    versions.push(columns.first(doc).expect("version"));
-                }
-                doc = postings.advance();
-            }
-        }
+        inner
+            .live_versions_in(&inner.reader.searcher(), id, |v| versions.push(v))
+            .expect("read");
         versions.sort_unstable();
         versions
     }
