@@ -300,10 +300,7 @@ async fn crash_run(backend: Backend, replay_url: Option<&str>) {
             .take(40)
             .collect();
         eprintln!("the service's last log lines: {notable:#?}");
-        if let Ok(dir) = std::env::var("MOVIEDB_CRASH_LOG_DIR") {
-            std::fs::write(Path::new(&dir).join("service-final.log"), logs.join("\n"))
-                .expect("log written");
-        }
+        keep_for_study(&logs, dir.path());
         if let Backend::Kafka {
             database,
             broker_logs,
@@ -339,20 +336,7 @@ async fn crash_run(backend: Backend, replay_url: Option<&str>) {
     if index != expected_index {
         let logs = process.logs.lock().expect("logs").clone();
         let differences = index_differences(&index, &expected_index, &logs);
-        if let Ok(keep) = std::env::var("MOVIEDB_CRASH_LOG_DIR") {
-            std::fs::write(Path::new(&keep).join("service-final.log"), logs.join("\n"))
-                .expect("log written");
-            // The data directory too, to open the index and the databases afterwards.
-            let kept = Path::new(&keep).join("data");
-            let copied = Command::new("cp")
-                .args([
-                    "-a",
-                    &dir.path().display().to_string(),
-                    &kept.display().to_string(),
-                ])
-                .status();
-            eprintln!("data directory copied to {} ({copied:?})", kept.display());
-        }
+        keep_for_study(&logs, dir.path());
         panic!(
             "the index differs from the replay's: {} live documents against {}; {differences}",
             index.len(),
@@ -369,4 +353,17 @@ async fn crash_run(backend: Backend, replay_url: Option<&str>) {
         index.len(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// With MOVIEDB_CRASH_LOG_DIR set, a failed run leaves there the last process's log and a
+/// copy of its data directory (to open the index and the databases afterwards).
+fn keep_for_study(logs: &[String], data: &Path) {
+    let Ok(keep) = std::env::var("MOVIEDB_CRASH_LOG_DIR") else {
+        return;
+    };
+    std::fs::write(Path::new(&keep).join("service-final.log"), logs.join("\n"))
+        .expect("log written");
+    let kept = Path::new(&keep).join("data");
+    let copied = Command::new("cp").arg("-a").arg(data).arg(&kept).status();
+    eprintln!("data directory copied to {} ({copied:?})", kept.display());
 }

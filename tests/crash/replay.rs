@@ -87,36 +87,31 @@ pub(crate) fn index_differences(got: &[Value], want: &[Value], logs: &[String]) 
         map
     };
     let (have, expected) = (by_id(got), by_id(want));
-    let mut lines = Vec::new();
+    // Each difference with the id it is about.
+    let mut found: Vec<(&String, String)> = Vec::new();
     for (id, docs) in &have {
         match expected.get(id) {
-            None => lines.push(format!("only in the index: {docs:?}")),
+            None => found.push((id, format!("only in the index: {docs:?}"))),
             Some(theirs) if theirs != docs => {
-                lines.push(format!("differs: index {docs:?}, replay {theirs:?}"))
+                found.push((id, format!("differs: index {docs:?}, replay {theirs:?}")))
             }
             Some(_) => {}
         }
         if docs.len() > 1 {
-            lines.push(format!("{id} held {} times", docs.len()));
+            found.push((id, format!("{id} held {} times", docs.len())));
         }
     }
     for (id, docs) in &expected {
         if !have.contains_key(id) {
-            lines.push(format!("only in the replay: {docs:?}"));
+            found.push((id, format!("only in the replay: {docs:?}")));
         }
     }
-    let named: Vec<&String> = lines
+    let ids: Vec<&String> = found.iter().take(10).map(|(id, _)| *id).collect();
+    let named: Vec<&String> = logs
         .iter()
-        .take(10)
-        .filter_map(|line| {
-            let id = have
-                .keys()
-                .chain(expected.keys())
-                .find(|id| line.contains(id.as_str()))?;
-            Some(logs.iter().filter(move |l| l.contains(id.as_str())))
-        })
-        .flatten()
+        .filter(|line| ids.iter().any(|id| line.contains(id.as_str())))
         .take(40)
         .collect();
+    let lines: Vec<&String> = found.iter().map(|(_, line)| line).collect();
     format!("{lines:#?}; log lines naming them: {named:#?}")
 }
