@@ -176,3 +176,46 @@ pub(crate) async fn rekey_rewrites_old_keys_and_keeps_clashes(s: Subject) {
         .expect("rekey");
     assert_eq!((again.changed, again.clashes), (0, 1));
 }
+
+/// Many guarded appends (an admin's movie adds) race for one key: exactly one wins, and every
+/// other is told the winner's stream. On MySQL the guard is read before the key is tried, and
+/// that read must not hide an owner that committed while the loser waited for the key: the
+/// answer named no owner (the nil id) there before the owner was read with a locking read.
+pub(crate) async fn every_loser_of_a_race_for_a_key_is_told_the_winner(s: Subject) {
+    let admin = Uuid::now_v7();
+    s.store
+        .append(AppendRequest::new("user", admin, 0, vec![event(1)]))
+        .await
+        .expect("an admin stream");
+    for round in 0..4 {
+        let key = UniqueKey::new("movie_title", format!("race {round}\u{1f}someone"));
+        let streams: Vec<Uuid> = (0..24).map(|_| Uuid::now_v7()).collect();
+        let answers = join_all(streams.iter().map(|stream| {
+            let store = s.store.clone();
+            let mut request = guarded(*stream, admin, 1);
+            request.reserve.push(key.clone());
+            async move { store.append(request).await }
+        }))
+        .await;
+        let winners: Vec<Uuid> = streams
+            .iter()
+            .zip(&answers)
+            .filter(|(_, answer)| answer.is_ok())
+            .map(|(stream, _)| *stream)
+            .collect();
+        assert_eq!(winners.len(), 1, "one append wins the key: {answers:?}");
+        for answer in &answers {
+            match answer {
+                Ok(_) => {}
+                Err(AppendError::KeyTaken { kind, owner }) => {
+                    assert_eq!((kind.as_str(), *owner), ("movie_title", winners[0]))
+                }
+                other => panic!("expected the key taken by {}, got {other:?}", winners[0]),
+            }
+        }
+        assert_eq!(
+            s.store.key_owner(&key).await.expect("owner"),
+            Some(winners[0])
+        );
+    }
+}

@@ -91,6 +91,7 @@ conformance!(
     a_guarded_append_is_written_only_while_the_guarded_stream_stays_put,
     concurrent_guarded_appends_fail_alone_when_their_guard_moved,
     grouped_appends_keep_every_byte_of_their_text,
+    every_loser_of_a_race_for_a_key_is_told_the_winner,
 );
 
 /// The outbox relay: one active per database, rows only gone once removed.

@@ -66,9 +66,13 @@ impl From<CommandError> for ApiError {
                 let id_only = || serde_json::json!({ "id": owner });
                 ApiError::Conflict {
                     detail: "a movie with this name and director already exists".into(),
-                    existing: Some(movie.map_or_else(id_only, |movie| {
-                        serde_json::to_value(movie).unwrap_or_else(|_| id_only())
-                    })),
+                    // No owner to name when the key was released again before it was read
+                    // (a rename racing the add): the conflict stands, without an `existing`.
+                    existing: (!owner.is_nil()).then(|| {
+                        movie.map_or_else(id_only, |movie| {
+                            serde_json::to_value(movie).unwrap_or_else(|_| id_only())
+                        })
+                    }),
                 }
             }
             CommandError::VersionMismatch { current } => ApiError::PreconditionFailed { current },
@@ -104,5 +108,24 @@ pub fn append_error(error: AppendError) -> ApiError {
         },
         AppendError::IdempotencyKeyUsed => ApiError::IdempotencyRace,
         AppendError::Store(e) => store_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn existing(owner: Uuid) -> Option<serde_json::Value> {
+        match ApiError::from(CommandError::MovieExists { owner, movie: None }) {
+            ApiError::Conflict { existing, .. } => existing,
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_movie_conflict_names_its_owner_and_never_the_nil_id() {
+        let owner = Uuid::now_v7();
+        assert_eq!(existing(owner), Some(serde_json::json!({ "id": owner })));
+        assert_eq!(existing(Uuid::nil()), None);
     }
 }

@@ -388,6 +388,9 @@ impl CommandService {
     }
 
     async fn movie_exists(&self, owner: Uuid) -> CommandError {
+        if owner.is_nil() {
+            return CommandError::MovieExists { owner, movie: None };
+        }
         let movie = match self.load::<Movie>(owner).await {
             Ok((movie, version)) => movie
                 .fields()

@@ -121,12 +121,16 @@ pub(super) async fn key_taken(
     key: &UniqueKey,
     tx: &mut Transaction<'_, MySql>,
 ) -> Result<AppendError, AppendError> {
-    let owner: Option<String> =
-        sqlx::query_scalar("SELECT stream_id FROM unique_keys WHERE kind = ? AND `key` = ?")
-            .bind(&key.kind)
-            .bind(&key.key)
-            .fetch_optional(&mut **tx)
-            .await?;
+    // A locking read: it sees the latest committed row. A plain read would see the snapshot
+    // this transaction took at its first read (the guard's, before the key was tried), which
+    // misses an owner that committed while this append waited for the key.
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT stream_id FROM unique_keys WHERE kind = ? AND `key` = ? LOCK IN SHARE MODE",
+    )
+    .bind(&key.kind)
+    .bind(&key.key)
+    .fetch_optional(&mut **tx)
+    .await?;
     let owner = match owner {
         Some(owner) => parse_uuid("unique_keys.stream_id", &owner)?,
         None => Uuid::nil(),
