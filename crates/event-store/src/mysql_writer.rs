@@ -130,6 +130,7 @@ impl Positions {
 /// One of the [`WRITERS`]: takes the first append waiting and everything queued behind it
 /// (the queue is held only while the group is taken), then writes them.
 async fn run(pool: MySqlPool, queue: Queue, positions: Positions) {
+    let mut held = Held::default();
     loop {
         let group = {
             let mut queue = queue.lock().await;
@@ -149,7 +150,42 @@ async fn run(pool: MySqlPool, queue: Queue, positions: Positions) {
             }
             group
         };
-        commit_group(&pool, group, positions).await;
+        commit_group(&pool, &mut held, group, positions).await;
+    }
+}
+
+/// The connection a writer keeps between groups. sqlx pings every connection handed back to
+/// its pool (a round trip of its own, and a task); a group per checkout paid one ping per
+/// group, about one in three of the round trips an add cost at 8 connections. Kept here, the
+/// connection is pinged only after [`crate::pool::PING_AFTER_IDLE`] without use, as the pool
+/// would before handing it out, and a failed ping, like any failure that leaves its state
+/// unknown, closes it; the next group takes a fresh one from the pool.
+#[derive(Default)]
+struct Held {
+    connection: Option<(PoolConnection<MySql>, std::time::Instant)>,
+}
+
+impl Held {
+    /// The kept connection, when it is still answering, else a fresh one from the pool.
+    async fn take(&mut self, pool: &MySqlPool) -> Result<PoolConnection<MySql>, sqlx::Error> {
+        if let Some((mut connection, used)) = self.connection.take() {
+            if used.elapsed() <= crate::pool::PING_AFTER_IDLE {
+                return Ok(connection);
+            }
+            match sqlx::Connection::ping(&mut *connection).await {
+                Ok(()) => return Ok(connection),
+                Err(e) => {
+                    tracing::debug!(error = %e, "the writer's connection stopped answering; taking another");
+                    connection.close_on_drop();
+                }
+            }
+        }
+        pool.acquire().await
+    }
+
+    /// Keeps `connection` for the next group.
+    fn keep(&mut self, connection: PoolConnection<MySql>) {
+        self.connection = Some((connection, std::time::Instant::now()));
     }
 }
 
@@ -163,9 +199,14 @@ enum GroupOutcome {
     CommitFailed(StoreError),
 }
 
-async fn commit_group(pool: &MySqlPool, group: Vec<(AppendRequest, Reply)>, positions: Positions) {
+async fn commit_group(
+    pool: &MySqlPool,
+    held: &mut Held,
+    group: Vec<(AppendRequest, Reply)>,
+    positions: Positions,
+) {
     let requests: Vec<&AppendRequest> = group.iter().map(|(r, _)| r).collect();
-    match write_group(pool, &requests, positions).await {
+    match write_group(pool, held, &requests, positions).await {
         GroupOutcome::Committed(done) => {
             for ((_, reply), appended) in group.into_iter().zip(done) {
                 let _ = reply.send(Ok(appended));
@@ -195,6 +236,7 @@ async fn commit_group(pool: &MySqlPool, group: Vec<(AppendRequest, Reply)>, posi
 
 async fn write_group(
     pool: &MySqlPool,
+    held: &mut Held,
     requests: &[&AppendRequest],
     mode: Positions,
 ) -> GroupOutcome {
@@ -207,23 +249,25 @@ async fn write_group(
         Ok(statements) => statements,
         Err(e) => return GroupOutcome::NotWritten(e),
     };
-    let mut connection = match pool.acquire().await {
+    let mut connection = match held.take(pool).await {
         Ok(connection) => Connection::new(connection),
         Err(e) => return GroupOutcome::NotWritten(e.into()),
     };
     let mut positions = HashMap::new();
     for batch in &batches {
-        match run_batch(connection.get(), batch, &mut positions).await {
+        match connection.run(batch, &mut positions).await {
             Ok(()) => {}
             Err(Failed::BeforeCommit(e)) => {
                 connection.rollback().await;
+                connection.keep_in(held);
                 return GroupOutcome::NotWritten(e);
             }
-            // The connection is closed, not handed back, when it is dropped here.
+            // The connection is closed, not kept, when it is dropped here.
             Err(Failed::Unknown(e)) => return GroupOutcome::CommitFailed(e),
         }
     }
     connection.ended();
+    connection.keep_in(held);
     match answers(requests, &positions) {
         Ok(done) => GroupOutcome::Committed(done),
         // Committed, but some append cannot be told where its events are.
@@ -233,22 +277,44 @@ async fn write_group(
 
 /// A pooled connection while a group's transaction may be open on it. Unless the transaction
 /// was seen to end (its COMMIT answered, or a ROLLBACK), the connection is closed when dropped
-/// rather than handed back to the pool: the server then rolls back whatever it still holds.
+/// rather than kept or handed back to the pool: the server then rolls back whatever it still
+/// holds.
 struct Connection {
-    connection: PoolConnection<MySql>,
+    connection: Option<PoolConnection<MySql>>,
     ended: bool,
 }
 
 impl Connection {
     fn new(connection: PoolConnection<MySql>) -> Self {
         Self {
-            connection,
+            connection: Some(connection),
             ended: false,
         }
     }
 
-    fn get(&mut self) -> &mut PoolConnection<MySql> {
-        &mut self.connection
+    /// Runs `batch` on the connection (see [`run_batch`]).
+    async fn run(
+        &mut self,
+        batch: &Batch,
+        positions: &mut HashMap<String, i64>,
+    ) -> Result<(), Failed> {
+        match &mut self.connection {
+            Some(connection) => run_batch(connection, batch, positions).await,
+            // Only `keep_in` gives the connection up, and it consumes `self`.
+            None => Err(Failed::BeforeCommit(StoreError::Unavailable(
+                "the group's connection was given up".into(),
+            ))),
+        }
+    }
+
+    /// Gives the connection to the writer for its next group, when its transaction ended;
+    /// otherwise it is closed here.
+    fn keep_in(mut self, held: &mut Held) {
+        if self.ended {
+            if let Some(connection) = self.connection.take() {
+                held.keep(connection);
+            }
+        }
     }
 
     fn ended(&mut self) {
@@ -256,7 +322,10 @@ impl Connection {
     }
 
     async fn rollback(&mut self) {
-        match self.connection.execute("ROLLBACK").await {
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        match connection.execute("ROLLBACK").await {
             Ok(_) => self.ended(),
             Err(e) => tracing::debug!(error = %e, "rollback failed; closing the connection"),
         }
@@ -265,8 +334,10 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if !self.ended {
-            self.connection.close_on_drop();
+        if let Some(connection) = &mut self.connection {
+            if !self.ended {
+                connection.close_on_drop();
+            }
         }
     }
 }
@@ -809,7 +880,9 @@ mod tests {
                 })
                 .collect();
             let refs: Vec<&AppendRequest> = requests.iter().collect();
-            let GroupOutcome::Committed(done) = write_group(&pool, &refs, mode).await else {
+            let GroupOutcome::Committed(done) =
+                write_group(&pool, &mut Held::default(), &refs, mode).await
+            else {
                 panic!("{mode:?}: the group was not committed");
             };
             for (request, appended) in requests.iter().zip(&done) {
@@ -846,7 +919,7 @@ mod tests {
             }
             let refs: Vec<&AppendRequest> = taken.iter().collect();
             assert!(matches!(
-                write_group(&pool, &refs, mode).await,
+                write_group(&pool, &mut Held::default(), &refs, mode).await,
                 GroupOutcome::NotWritten(_)
             ));
             let left: i64 = sqlx::query_scalar(
@@ -861,5 +934,70 @@ mod tests {
             .expect("count");
             assert_eq!(left, 0, "{mode:?}: a refused group left rows behind");
         }
+    }
+
+    /// The writer keeps one connection between groups (no ping per group). A kept connection
+    /// the server has closed is not used again: found by the ping when it has been idle, or
+    /// given up after the group it failed (a group's outcome unknown to this side, answered as
+    /// such), and the next group is written on a fresh connection.
+    #[cfg(feature = "test-support")]
+    #[tokio::test]
+    async fn the_writer_keeps_its_connection_and_replaces_one_the_server_closed() {
+        let database = crate::test_support::MySqlTestDatabase::new();
+        let store = crate::MySqlEventStore::connect(database.url())
+            .await
+            .expect("the test server");
+        let pool = store.pool().clone();
+        let mode = Positions::of(&pool).await;
+        let add = || AppendRequest::new("movie", Uuid::now_v7(), 0, request(1, 8).events);
+        let mut held = Held::default();
+        async fn written(
+            pool: &MySqlPool,
+            held: &mut Held,
+            mode: Positions,
+            request: AppendRequest,
+        ) -> bool {
+            matches!(
+                write_group(pool, held, &[&request], mode).await,
+                GroupOutcome::Committed(_)
+            )
+        }
+        async fn kill(pool: &MySqlPool, id: u64) {
+            sqlx::query(&format!("KILL CONNECTION {id}"))
+                .execute(pool)
+                .await
+                .expect("kill the kept connection");
+        }
+        async fn kept_id(held: &mut Held) -> u64 {
+            let (connection, _) = held.connection.as_mut().expect("a kept connection");
+            sqlx::query_scalar("SELECT CONNECTION_ID()")
+                .fetch_one(&mut **connection)
+                .await
+                .expect("the kept connection answers")
+        }
+
+        assert!(written(&pool, &mut held, mode, add()).await);
+        let first = kept_id(&mut held).await;
+        assert!(written(&pool, &mut held, mode, add()).await);
+        assert_eq!(kept_id(&mut held).await, first, "the same connection again");
+
+        // Closed and idle for longer than the ping threshold: the ping finds it.
+        kill(&pool, first).await;
+        tokio::time::sleep(crate::pool::PING_AFTER_IDLE + std::time::Duration::from_millis(200))
+            .await;
+        assert!(written(&pool, &mut held, mode, add()).await);
+        let second = kept_id(&mut held).await;
+        assert_ne!(second, first, "a fresh connection replaced the closed one");
+
+        // Closed just after use: the group fails, its connection is given up.
+        kill(&pool, second).await;
+        assert!(!written(&pool, &mut held, mode, add()).await);
+        assert!(
+            held.connection.is_none(),
+            "a connection that failed is not kept"
+        );
+        assert!(written(&pool, &mut held, mode, add()).await);
+        let third = kept_id(&mut held).await;
+        assert!(third != first && third != second);
     }
 }
