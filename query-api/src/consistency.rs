@@ -9,6 +9,7 @@ use moviedb_service_kit::ApiError;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 /// How often to re-check when no in-process projector can say it made progress.
 const POLL: Duration = Duration::from_millis(10);
@@ -80,18 +81,13 @@ async fn read_models(
         return Ok(None);
     };
     let deadline = Instant::now() + state.wait;
-    let streams: Vec<_> = token.0.iter().map(|s| s.stream_id).collect();
+    let wanted: Vec<(Uuid, u64)> = token.0.iter().map(|s| (s.stream_id, s.version)).collect();
     until_caught_up(state, deadline, "read models", || async {
-        let versions = state
+        state
             .read
-            .versions(&streams)
+            .behind(&wanted)
             .await
-            .map_err(crate::routes::read_error)?;
-        Ok(token
-            .0
-            .iter()
-            .filter(|s| versions.get(&s.stream_id).copied().unwrap_or(0) < s.version)
-            .count())
+            .map_err(crate::routes::read_error)
     })
     .await?;
     Ok(Some((token, deadline)))

@@ -170,3 +170,87 @@ pub(crate) async fn movies_written_through_the_cache_are_read_from_memory_at_onc
     let godfather = read(ids[0]).await;
     assert_eq!((godfather.imdb_score, godfather.version), (8.8, 3));
 }
+
+/// A read with a `Consistency-Token` asks how many of its streams the read models have not
+/// reached. Through the cache, a movie in memory at or past the version wanted is there; the
+/// rest is asked of the database: a version past the movie's entry (an edit made behind the
+/// cache's back shows it), a stream whose version moved past its row (a dead-lettered event),
+/// a user, a stream never applied. None of them is reported reached before it is, or waited
+/// on after it is.
+pub(crate) async fn a_tokens_streams_are_reached_from_memory_or_the_database(s: Subject) {
+    let (h, ids) = catalogue();
+    let cached = CachedReadModels::spawn(s.read.clone());
+    let registered = h
+        .events
+        .iter()
+        .find(|e| e.event_type == "UserRegistered")
+        .expect("a user")
+        .clone();
+    let user = registered.stream_id;
+    cached
+        .apply(&[h.events[0].clone(), registered], None)
+        .await
+        .expect("The Godfather and Ann");
+    let behind = |wanted: Vec<(Uuid, u64)>| {
+        let cached = cached.clone();
+        async move { cached.behind(&wanted).await.expect("asked") }
+    };
+    assert_eq!(behind(vec![(ids[0], 1), (user, 1)]).await, 0);
+    assert_eq!(
+        behind(vec![(ids[0], 2)]).await,
+        1,
+        "past the movie's version"
+    );
+    assert_eq!(behind(vec![(user, 2)]).await, 1, "past the user's version");
+    assert_eq!(behind(vec![(ids[1], 1)]).await, 1, "a movie never applied");
+    assert_eq!(
+        behind(vec![(ids[0], 1), (ids[0], 2), (ids[1], 1), (user, 1)]).await,
+        2,
+        "each stream counted once it is behind"
+    );
+
+    let event = |version: u64, event_type: &str, payload: Value| {
+        let mut event = h.events[0].clone();
+        event.version = version;
+        event.event_id = Uuid::now_v7();
+        event.event_type = event_type.into();
+        event.payload = payload;
+        event
+    };
+    s.read
+        .apply(
+            &[event(2, "MovieUpdated", json!({ "imdb_score": 9.9 }))],
+            None,
+        )
+        .await
+        .expect("edited behind the cache");
+    assert_eq!(
+        cached.movie(ids[0]).await.expect("read").map(|m| m.version),
+        Some(1),
+        "memory still holds the movie at version 1"
+    );
+    assert_eq!(
+        behind(vec![(ids[0], 2)]).await,
+        0,
+        "the database has version 2"
+    );
+
+    cached
+        .dead_letter(
+            &event(3, "MovieRenamedLater", json!({})),
+            "cannot be applied",
+        )
+        .await
+        .expect("dead-lettered");
+    assert_eq!(
+        cached.movie(ids[0]).await.expect("read").map(|m| m.version),
+        Some(2),
+        "the movie's row stays at version 2"
+    );
+    assert_eq!(
+        behind(vec![(ids[0], 3)]).await,
+        0,
+        "the stream is at version 3 although its movie is at 2"
+    );
+    assert_eq!(behind(vec![(ids[0], 4)]).await, 1);
+}

@@ -199,6 +199,7 @@ conformance!(
     the_cache_follows_writes_through_it_and_a_rebuild_made_elsewhere,
     an_edit_drops_only_the_cached_list_pages_it_can_change,
     movies_written_through_the_cache_are_read_from_memory_at_once,
+    a_tokens_streams_are_reached_from_memory_or_the_database,
     a_movies_history_holds_each_event_once_through_duplicates_and_rebuilds,
     the_query_side_reads_a_users_role_as_projected,
     histories_a_rebuilt_read_database_lacks_are_filled_from_the_event_store,

@@ -130,6 +130,17 @@ pub trait ReadModels: Send + Sync + 'static {
     /// The version applied for each of `streams` that the read models know.
     async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError>;
 
+    /// How many of `wanted` (a stream and a version) the read models have not reached yet:
+    /// what a read with a `Consistency-Token` waits on.
+    async fn behind(&self, wanted: &[(Uuid, u64)]) -> Result<usize, ReadModelError> {
+        let streams: Vec<Uuid> = wanted.iter().map(|(id, _)| *id).collect();
+        let versions = self.versions(&streams).await?;
+        Ok(wanted
+            .iter()
+            .filter(|(id, version)| versions.get(id).copied().unwrap_or(0) < *version)
+            .count())
+    }
+
     /// The applied versions of the streams of one type (`movie`, `user`), deleted ones too, in
     /// id order after `after`, at most `limit` of them: for walking every stream in pages.
     async fn stream_versions(

@@ -104,6 +104,15 @@ impl CachedReadModels {
             .map_or(true, |f| f.streams.contains_key(&id))
     }
 
+    /// Whether the movie entry of `id` shows `version` or a later one, with no batch of it in
+    /// flight.
+    pub(super) fn holds(&self, id: Uuid, version: u64) -> bool {
+        !self.bypass(id)
+            && self.movies.lock().is_ok_and(|mut movies| {
+                matches!(movies.get(&id), Some(Some(movie)) if movie.version >= version)
+            })
+    }
+
     /// Whether reads of a list that depends on `depends` (filters or sorts on those fields)
     /// must go to the database now: a batch in flight may change its members or their order.
     pub(super) fn bypass_list(&self, depends: Fields) -> bool {
