@@ -209,6 +209,11 @@ pub(crate) async fn a_tokens_streams_are_reached_from_memory_or_the_database(s: 
         "each stream counted once it is behind"
     );
 
+    // The Godfather's version as a read through the cache finds it.
+    let godfather = || {
+        let cached = cached.clone();
+        async move { cached.movie(ids[0]).await.expect("read").map(|m| m.version) }
+    };
     let event = |version: u64, event_type: &str, payload: Value| {
         let mut event = h.events[0].clone();
         event.version = version;
@@ -225,7 +230,7 @@ pub(crate) async fn a_tokens_streams_are_reached_from_memory_or_the_database(s: 
         .await
         .expect("edited behind the cache");
     assert_eq!(
-        cached.movie(ids[0]).await.expect("read").map(|m| m.version),
+        godfather().await,
         Some(1),
         "memory still holds the movie at version 1"
     );
@@ -243,7 +248,7 @@ pub(crate) async fn a_tokens_streams_are_reached_from_memory_or_the_database(s: 
         .await
         .expect("dead-lettered");
     assert_eq!(
-        cached.movie(ids[0]).await.expect("read").map(|m| m.version),
+        godfather().await,
         Some(2),
         "the movie's row stays at version 2"
     );
