@@ -1,10 +1,17 @@
 //! The search conformance suite: every test runs against tantivy, and against Elasticsearch
-//! when `MOVIEDB_TEST_ELASTICSEARCH_URL` is set (each run under its own index prefix; it says
-//! so when it skips). Beside it: the Elasticsearch adapter's exact request bodies (`golden`)
+//! on the search server `scripts/test` starts (`MOVIEDB_TEST_ELASTICSEARCH_URL`; each run under
+//! its own index prefix; without one it says so, or fails under `MOVIEDB_REQUIRE_ELASTICSEARCH`). Beside it: the Elasticsearch adapter's exact request bodies (`golden`)
 //! and its reading of Elasticsearch's answers (`answers`), which need no cluster, and the
 //! tantivy generations a rebuild swaps (`generations`).
 
+#[path = "../common/process.rs"]
+mod process;
+#[path = "../common/search_server.rs"]
+mod search_server;
+
+mod analysis;
 mod answers;
+mod differential;
 mod generations;
 mod golden;
 mod kibana;
@@ -32,22 +39,16 @@ async fn adapters() -> Vec<Adapter> {
         index: Arc::new(TantivyIndex::open(dir.path()).expect("index")),
         _keep: Some(dir),
     }];
-    match std::env::var("MOVIEDB_TEST_ELASTICSEARCH_URL") {
-        Ok(url) if !url.is_empty() => {
-            let prefix = format!("moviedb-test-{}-", Uuid::now_v7().simple());
-            let index = ElasticIndex::connect(&url, &prefix)
-                .await
-                .expect("Elasticsearch at MOVIEDB_TEST_ELASTICSEARCH_URL");
-            all.push(Adapter {
-                name: "elasticsearch",
-                index: Arc::new(index),
-                _keep: None,
-            });
-        }
-        _ => eprintln!(
-            "SKIPPED: the Elasticsearch half of the search conformance suite \
-             (set MOVIEDB_TEST_ELASTICSEARCH_URL to run it)"
-        ),
+    if let Some(url) = search_server::shared_url() {
+        let prefix = format!("moviedb-test-{}-", Uuid::now_v7().simple());
+        let index = ElasticIndex::connect(&url, &prefix)
+            .await
+            .expect("Elasticsearch at MOVIEDB_TEST_ELASTICSEARCH_URL");
+        all.push(Adapter {
+            name: "elasticsearch",
+            index: Arc::new(index),
+            _keep: None,
+        });
     }
     all
 }
