@@ -8,7 +8,7 @@ use serde_json::json;
 const PSYCHO: &str = "01900000-0000-7000-8000-000000000001";
 
 #[test]
-fn a_search_answer_gives_hits_with_highlights_the_total_and_the_facets() {
+fn a_search_answer_gives_hits_the_total_and_the_facets_and_its_words_the_highlights() {
     let answer = json!({
         "took": 3, "timed_out": false,
         "_shards": { "total": 1, "successful": 1, "skipped": 0, "failed": 0 },
@@ -23,7 +23,6 @@ fn a_search_answer_gives_hits_with_highlights_the_total_and_the_facets() {
                     "genres": ["Horror"], "genre": ["horror"],
                     "imdb_score": 8.5, "popularity": 85.0, "version": 3
                 },
-                "highlight": { "director": ["Alfred <em>Hitchcock</em>"] },
                 "sort": [7.1, PSYCHO]
             }]
         },
@@ -36,7 +35,8 @@ fn a_search_answer_gives_hits_with_highlights_the_total_and_the_facets() {
             ]}
         }
     });
-    let found = parse::search(200, &answer).expect("parsed");
+    // Highlights come from the search analysis over the hit's text, as on tantivy.
+    let found = parse::search(200, &answer, &["hitchcok".to_owned()]).expect("parsed");
     assert_eq!(found.total, 42);
     assert_eq!(found.hits.len(), 1);
     let hit = &found.hits[0];
@@ -63,7 +63,7 @@ fn a_search_with_failed_shards_or_a_timeout_is_an_error_to_retry_not_a_short_ans
                 "reason": { "type": "node_disconnected_exception", "reason": "node left" } }] },
         "hits": { "total": { "value": 2, "relation": "eq" }, "hits": [] }
     });
-    match parse::search(200, &partial) {
+    match parse::search(200, &partial, &[]) {
         Err(SearchError::Unavailable(message)) => {
             assert!(message.contains("1 of 3 shards failed"), "{message}");
             assert!(message.contains("node left"), "{message}");
@@ -73,7 +73,7 @@ fn a_search_with_failed_shards_or_a_timeout_is_an_error_to_retry_not_a_short_ans
     let timed_out = json!({ "timed_out": true, "_shards": { "total": 1, "failed": 0 },
         "hits": { "total": { "value": 0 }, "hits": [] } });
     assert!(matches!(
-        parse::search(200, &timed_out),
+        parse::search(200, &timed_out, &[]),
         Err(SearchError::Unavailable(_))
     ));
 }
@@ -87,7 +87,7 @@ fn error_answers_are_told_apart_by_status() {
         },
         "status": 404
     });
-    match parse::search(404, &missing) {
+    match parse::search(404, &missing, &[]) {
         Err(SearchError::Index(message)) => {
             assert!(message.contains("404"), "{message}");
             assert!(message.contains("no such index [movies]"), "{message}");
@@ -97,12 +97,15 @@ fn error_answers_are_told_apart_by_status() {
     let overloaded = json!({ "error": { "type": "es_rejected_execution_exception",
         "reason": "rejected execution" }, "status": 429 });
     assert!(matches!(
-        parse::search(429, &overloaded),
+        parse::search(429, &overloaded, &[]),
         Err(SearchError::Unavailable(_))
     ));
     let down = json!({ "error": { "type": "cluster_block_exception", "reason": "blocked" }, "status": 503 });
-    assert!(parse::search(503, &down).is_err_and(|e| e.is_transient()));
-    assert!(parse::search(200, &json!({})).is_err(), "no hits at all");
+    assert!(parse::search(503, &down, &[]).is_err_and(|e| e.is_transient()));
+    assert!(
+        parse::search(200, &json!({}), &[]).is_err(),
+        "no hits at all"
+    );
 }
 
 #[test]

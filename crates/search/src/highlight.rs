@@ -1,5 +1,7 @@
 //! Highlights: the words of a field that a (typo-tolerant) query matched, in `<em>`.
 
+use crate::analysis::terms;
+
 /// The edit distance a query word of this length may be off by: none for short words, one
 /// from five letters, two from eight (the same rule the index uses).
 pub(crate) fn allowed_typos(word: &str) -> u8 {
@@ -51,40 +53,43 @@ pub(crate) fn matches(word: &str, query: &str, prefix: bool) -> bool {
 }
 
 /// `text` with every word matched by a query word wrapped in `<em>`, or `None` if none was.
+/// Words are the analysis's ([`crate::analysis`]): a word matches when it, or one of its
+/// letter and digit runs, matches a query word.
 pub(crate) fn highlight(text: &str, query: &[String]) -> Option<String> {
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut found = false;
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String, found: &mut bool| {
-        if word.is_empty() {
-            return;
-        }
-        let lower = word.to_lowercase();
-        let last = query.len().saturating_sub(1);
-        if query
+    let last = query.len().saturating_sub(1);
+    let hit = |term: &str| {
+        query
             .iter()
             .enumerate()
-            .any(|(i, q)| matches(&lower, q, i == last))
-        {
-            *found = true;
-            out.push_str("<em>");
-            out.push_str(word);
-            out.push_str("</em>");
-        } else {
-            out.push_str(word);
-        }
-        word.clear();
+            .any(|(i, q)| matches(term, q, i == last))
     };
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            word.push(c);
-        } else {
-            flush(&mut word, &mut out, &mut found);
-            out.push(c);
+    // Each word's bytes in `text`, once: a word's runs share its range.
+    let mut ranges: Vec<(std::ops::Range<usize>, bool)> = Vec::new();
+    for term in terms(text) {
+        let matched = hit(&term.text);
+        match ranges.last_mut() {
+            Some((range, m)) if *range == term.offsets => *m |= matched,
+            _ => ranges.push((term.offsets, matched)),
         }
     }
-    flush(&mut word, &mut out, &mut found);
-    found.then_some(out)
+    if !ranges.iter().any(|(_, m)| *m) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut at = 0;
+    for (range, matched) in ranges {
+        // Two words from one character (a fraction, say) share its bytes: marked once.
+        if !matched || range.start < at {
+            continue;
+        }
+        out.push_str(&text[at..range.start]);
+        out.push_str("<em>");
+        out.push_str(&text[range.clone()]);
+        out.push_str("</em>");
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -104,5 +109,22 @@ mod tests {
             Some("<em>The</em> <em>Godfather</em>: Part II")
         );
         assert_eq!(highlight("Vertigo", &["psycho".to_owned()]), None);
+    }
+
+    #[test]
+    fn punctuation_diacritics_and_digit_runs_are_highlighted_in_the_original_text() {
+        let q = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            highlight("Schindler's List", &q(&["schindlers", "list"])).as_deref(),
+            Some("<em>Schindler</em>'s <em>List</em>")
+        );
+        assert_eq!(
+            highlight("Amélie", &q(&["amelie"])).as_deref(),
+            Some("<em>Amélie</em>")
+        );
+        assert_eq!(
+            highlight("Alien³", &q(&["alien", "3"])).as_deref(),
+            Some("<em>Alien³</em>")
+        );
     }
 }

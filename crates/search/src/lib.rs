@@ -5,6 +5,7 @@
 //! A delete leaves a tombstone with its version, so a late add cannot bring a movie back (on
 //! Elasticsearch too: a real delete's version is forgotten after `index.gc_deletes`).
 
+pub mod analysis;
 #[cfg(feature = "elasticsearch")]
 pub mod elastic;
 mod highlight;
@@ -168,6 +169,11 @@ pub enum SearchSort {
         descending: bool,
     },
 }
+
+/// How deep a search pages: its first 10 000 hits (`page` × `per_page` at most this), on both
+/// engines. It is Elasticsearch's `index.max_result_window`, beyond which it refuses a search;
+/// the whole catalogue is walked through the movie list instead.
+pub const MAX_RESULT_WINDOW: u32 = 10_000;
 
 /// A search.
 #[derive(Debug, Clone, PartialEq)]
@@ -333,10 +339,4 @@ pub trait SearchIndex: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), SearchError>;
 }
 
-/// The words of a text, lower case, as the index splits them.
-pub(crate) fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
+pub(crate) use analysis::words;

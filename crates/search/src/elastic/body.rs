@@ -1,21 +1,50 @@
 //! The request bodies the Elasticsearch adapter sends, built without a cluster so that the
 //! golden tests in `tests/search/golden` can pin them byte for byte (as JSON values).
 
+use crate::analysis::{completions, prefixes, terms};
 use crate::highlight::allowed_typos;
 use crate::{words, EventDocument, GenreFilter, IndexOp, MovieDocument, SearchRequest, SearchSort};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+/// A text's terms ([`crate::analysis::terms`]) as one string for a field split on white space.
+fn term_text(text: &str) -> String {
+    terms(text)
+        .into_iter()
+        .map(|t| t.text)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a hit returns: the movie, without the fields only the index reads.
+const HIT_SOURCE: [&str; 7] = [
+    "id",
+    "name",
+    "director",
+    "genres",
+    "imdb_score",
+    "popularity",
+    "version",
+];
+
 /// The `_source` of a movie document: what a hit returns, plus the fields filters and sorts
-/// need (lower-case keys, lower-case genres) and the tombstone flag.
+/// need (lower-case keys, lower-case genres), the tombstone flag, and the text as the search
+/// analysis splits it ([`crate::analysis`]): its terms, their prefixes (the typo-tolerant
+/// prefix match of the query's last word) and the name's completions (autocomplete).
 pub fn movie_source(movie: &MovieDocument) -> Value {
     json!({
         "id": movie.id,
         "deleted": false,
         "name": movie.name,
         "name_key": movie.name.to_lowercase(),
+        "name_words": words(&movie.name).join(" "),
+        "name_terms": term_text(&movie.name),
+        "name_prefixes": prefixes(&movie.name),
+        "name_completions": completions(&movie.name),
         "director": movie.director,
         "director_key": movie.director.trim().to_lowercase(),
+        "director_terms": term_text(&movie.director),
+        "director_prefixes": prefixes(&movie.director),
         "genres": movie.genres,
         "genre": movie.genres.iter().map(|g| g.trim().to_lowercase()).collect::<Vec<_>>(),
         "imdb_score": movie.imdb_score,
@@ -58,28 +87,36 @@ pub fn event_lines(events: &[EventDocument]) -> Vec<Value> {
     lines
 }
 
-const TEXT_FIELDS: [&str; 2] = ["name^3", "director"];
-const EXACT_FIELDS: [&str; 2] = ["name^6", "director^2"];
+const TERM_FIELDS: [&str; 2] = ["name_terms^3", "director_terms"];
+const EXACT_FIELDS: [&str; 2] = ["name_terms^6", "director_terms^2"];
+const PREFIX_FIELDS: [&str; 2] = ["name_prefixes^3", "director_prefixes"];
+/// How many index terms a typo-tolerant word may stand for (Elasticsearch's default is 50,
+/// which on a large catalogue drops matches tantivy keeps).
+const MAX_EXPANSIONS: u32 = 1000;
 
 /// `fuzziness` as the tantivy adapter counts typos: none up to 4 letters, 1 from 5, 2 from 8.
 fn fuzziness(word: &str) -> u8 {
     allowed_typos(word)
 }
 
-/// One word of the query: near (by the typo rule), exact (counts more), and for the last word
-/// also as a prefix.
+fn near(word: &str, fields: [&str; 2]) -> Value {
+    json!({ "multi_match": {
+        "query": word, "fields": fields,
+        "fuzziness": fuzziness(word), "fuzzy_transpositions": true,
+        "max_expansions": MAX_EXPANSIONS, "prefix_length": 0
+    }})
+}
+
+/// One word of the query, already analysed: near by the typo rule, exact (counts more), and
+/// for the last word also the start of a word, with the same typos (tantivy's fuzzy prefix:
+/// some prefix of an indexed term is near the word).
 fn word_clause(word: &str, last: bool) -> Value {
     let mut should = vec![
-        json!({ "multi_match": {
-            "query": word, "fields": TEXT_FIELDS,
-            "fuzziness": fuzziness(word), "fuzzy_transpositions": true
-        }}),
+        near(word, TERM_FIELDS),
         json!({ "multi_match": { "query": word, "fields": EXACT_FIELDS } }),
     ];
     if last {
-        should.push(json!({ "multi_match": {
-            "query": word, "fields": TEXT_FIELDS, "type": "phrase_prefix"
-        }}));
+        should.push(near(word, PREFIX_FIELDS));
     }
     json!({ "bool": { "should": should, "minimum_should_match": 1 } })
 }
@@ -156,8 +193,9 @@ fn score_ranges() -> Vec<Value> {
         .collect()
 }
 
-/// The body of a search: text query, filters, sort with the id tie-break, page, facets over
-/// every hit, and highlights.
+/// The body of a search: text query, filters, sort with the id tie-break, page, and facets
+/// over every hit. Highlights are made from the hits' text by the search analysis, as on
+/// tantivy, not by Elasticsearch (which would mark the analysed fields).
 pub fn search_body(request: &SearchRequest) -> Value {
     let words = request.q.as_deref().map(words).unwrap_or_default();
     let must: Vec<Value> = words
@@ -167,9 +205,10 @@ pub fn search_body(request: &SearchRequest) -> Value {
         .collect();
     let per_page = u64::from(request.per_page.max(1));
     let from = u64::from(request.page.max(1) - 1) * per_page;
-    let mut body = json!({
+    json!({
         "from": from,
         "size": per_page,
+        "_source": HIT_SOURCE,
         "track_total_hits": true,
         "query": { "bool": { "must": must, "filter": filters(request) } },
         "sort": sort(request.sort),
@@ -182,37 +221,29 @@ pub fn search_body(request: &SearchRequest) -> Value {
                 "field": "imdb_score", "keyed": false, "ranges": score_ranges()
             }}
         }
-    });
-    if !words.is_empty() {
-        body["highlight"] = json!({
-            "pre_tags": ["<em>"], "post_tags": ["</em>"],
-            "fields": {
-                "name": { "number_of_fragments": 0 },
-                "director": { "number_of_fragments": 0 }
-            }
-        });
-    }
-    body
+    })
 }
 
-/// The body of an autocomplete: names whose words start with the prefix's words; names that
+/// The body of an autocomplete: names with a run of words that starts with the prefix's
+/// words (a prefix of one of their completions, however many names share it); names that
 /// start with the whole prefix first, then the most popular. `None` for a blank prefix.
 pub fn suggest_body(prefix: &str, limit: usize) -> Option<Value> {
     let words = words(prefix);
     if words.is_empty() {
         return None;
     }
+    let prefix = words.join(" ");
     Some(json!({
         "size": limit,
         "_source": ["id", "name"],
         "query": { "bool": {
             "filter": [
                 { "term": { "deleted": false } },
-                { "match_phrase_prefix": { "name": { "query": words.join(" ") } } }
+                { "prefix": { "name_completions": { "value": prefix } } }
             ],
             "should": [
                 { "constant_score": {
-                    "filter": { "prefix": { "name_key": { "value": words.join(" ") } } },
+                    "filter": { "prefix": { "name_words": { "value": prefix } } },
                     "boost": 1.0
                 }}
             ]

@@ -10,6 +10,7 @@
 pub mod body;
 pub mod parse;
 
+use crate::analysis::ANALYSIS;
 use crate::{
     EventDocument, IndexOp, IndexReport, SearchError, SearchIndex, SearchRequest, SearchResponse,
     Suggestion,
@@ -18,8 +19,8 @@ use async_trait::async_trait;
 use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::Transport;
 use elasticsearch::indices::{
-    IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts, IndicesPutIndexTemplateParts,
-    IndicesRefreshParts,
+    IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts, IndicesGetMappingParts,
+    IndicesPutIndexTemplateParts, IndicesRefreshParts,
 };
 use elasticsearch::params::Refresh;
 use elasticsearch::{BulkParts, Elasticsearch, MgetParts, SearchParts};
@@ -143,10 +144,12 @@ impl ElasticIndex {
             .await?;
             parse::ok(status, &body)?;
         }
-        if self.alias_targets().await?.is_empty() {
-            // One fixed name with the alias in the same request: services starting together
-            // race to create it, one wins, and the alias never points at two indices.
-            let first = format!("{}-0", names.alias);
+        // A fixed name for the generation this build's analysis makes, so services starting
+        // together race to create the same index: one wins, the others find it there.
+        let first = format!("{}-{ANALYSIS}", names.alias);
+        let live = self.alias_targets().await?;
+        if live.is_empty() {
+            // Made with the alias in the same request: the alias never points at two indices.
             let (status, body) = answer(
                 self.client
                     .indices()
@@ -159,6 +162,30 @@ impl ElasticIndex {
             if !already_exists(status, &body) {
                 parse::ok(status, &body)?;
             }
+        } else if !self.analysed_as_now(&live).await? {
+            // Written with another analysis (an older template): replaced by an empty
+            // generation, which the projector fills from the read models at start, as
+            // tantivy's is after a schema change. The alias moves in one step.
+            tracing::warn!(index.old = ?live, index.new = %first,
+                "the search index was written with another text analysis; replacing it");
+            let (status, body) = answer(
+                self.client
+                    .indices()
+                    .create(IndicesCreateParts::Index(&first))
+                    .send()
+                    .await,
+            )
+            .await?;
+            if !already_exists(status, &body) {
+                parse::ok(status, &body)?;
+            }
+            self.swap_alias(&first).await?;
+            let old: Vec<&str> = live
+                .iter()
+                .map(String::as_str)
+                .filter(|i| *i != first)
+                .collect();
+            self.delete_indices(&old).await?;
         }
         let (status, body) = answer(
             self.client
@@ -188,6 +215,41 @@ impl ElasticIndex {
         )
         .await?;
         parse::alias_targets(status, &body)
+    }
+
+    /// Whether the indices the alias points at were made with this build's analysis
+    /// (`_meta.analysis` of their mapping).
+    async fn analysed_as_now(&self, indices: &[String]) -> Result<bool, SearchError> {
+        let names: Vec<&str> = indices.iter().map(String::as_str).collect();
+        let (status, body) = answer(
+            self.client
+                .indices()
+                .get_mapping(IndicesGetMappingParts::Index(&names))
+                .send()
+                .await,
+        )
+        .await?;
+        parse::ok(status, &body)?;
+        Ok(parse::analyses(&body)
+            .iter()
+            .all(|a| a.as_deref() == Some(ANALYSIS)))
+    }
+
+    /// Deletes `indices`; one already gone (another service got there first) is fine.
+    async fn delete_indices(&self, indices: &[&str]) -> Result<(), SearchError> {
+        if indices.is_empty() {
+            return Ok(());
+        }
+        let (status, body) = answer(
+            self.client
+                .indices()
+                .delete(IndicesDeleteParts::Index(indices))
+                .ignore_unavailable(true)
+                .send()
+                .await,
+        )
+        .await?;
+        parse::ok(status, &body)
     }
 
     async fn create_index(&self, name: &str) -> Result<(), SearchError> {
@@ -260,7 +322,8 @@ impl SearchIndex for ElasticIndex {
 
     async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let (status, body) = self.search_raw(body::search_body(request)).await?;
-        parse::search(status, &body)
+        let words = request.q.as_deref().map(crate::words).unwrap_or_default();
+        parse::search(status, &body, &words)
     }
 
     async fn suggest(&self, prefix: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
@@ -278,6 +341,9 @@ impl SearchIndex for ElasticIndex {
         let (status, body) = answer(
             self.client
                 .mget(MgetParts::Index(&self.target))
+                // From the last refresh, not the translog: a version seen here is searchable,
+                // so a read that waited for it finds the write (a realtime get sees it first).
+                .realtime(false)
                 .body(body::mget_body(ids))
                 .send()
                 .await,
@@ -337,18 +403,7 @@ impl SearchIndex for ElasticIndex {
             .map(String::as_str)
             .filter(|i| *i != index)
             .collect();
-        if !old.is_empty() {
-            let (status, body) = answer(
-                self.client
-                    .indices()
-                    .delete(IndicesDeleteParts::Index(&old))
-                    .send()
-                    .await,
-            )
-            .await?;
-            parse::ok(status, &body)?;
-        }
-        Ok(())
+        self.delete_indices(&old).await
     }
 
     async fn ping(&self) -> Result<(), SearchError> {

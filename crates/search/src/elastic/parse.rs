@@ -1,6 +1,7 @@
 //! Reading Elasticsearch's answers, in its documented format, without a cluster: errors,
 //! per-item bulk results, partial shard failures, hits, aggregations and highlights.
 
+use crate::highlight::highlight;
 use crate::{
     GenreCount, Hit, IndexReport, MovieDocument, ScoreBucket, SearchError, SearchResponse,
     Suggestion,
@@ -114,14 +115,9 @@ fn hits(body: &Value) -> Result<&Vec<Value>, SearchError> {
         .ok_or_else(|| SearchError::Index("a search answer without hits".into()))
 }
 
-fn highlight(hit: &Value, field: &str) -> Option<String> {
-    hit.pointer(&format!("/highlight/{field}/0"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
-
-/// A search answer: the page of hits, the total, and the facets.
-pub fn search(status: u16, body: &Value) -> Result<SearchResponse, SearchError> {
+/// A search answer: the page of hits, the total, and the facets; each hit's highlights are
+/// made from its text and the query's `words`, as the tantivy adapter makes them.
+pub fn search(status: u16, body: &Value, words: &[String]) -> Result<SearchResponse, SearchError> {
     ok(status, body)?;
     complete(body)?;
     let total = body
@@ -139,8 +135,8 @@ pub fn search(status: u16, body: &Value) -> Result<SearchResponse, SearchError> 
                 .map_err(|e| SearchError::Index(format!("a hit's _source: {e}")))?;
             Ok(Hit {
                 score: hit.get("_score").and_then(Value::as_f64).unwrap_or(0.0) as f32,
-                name_highlight: highlight(hit, "name"),
-                director_highlight: highlight(hit, "director"),
+                name_highlight: highlight(&movie.name, words),
+                director_highlight: highlight(&movie.director, words),
                 movie,
             })
         })
@@ -242,4 +238,19 @@ pub fn alias_targets(status: u16, body: &Value) -> Result<Vec<String>, SearchErr
         .unwrap_or_default();
     indices.sort();
     Ok(indices)
+}
+
+/// The analysis each index of a `GET <index>/_mapping` answer was made with
+/// (`mappings._meta.analysis`; `None` for an index made before it was recorded).
+pub fn analyses(body: &Value) -> Vec<Option<String>> {
+    body.as_object()
+        .into_iter()
+        .flat_map(|o| o.values())
+        .map(|index| {
+            index
+                .pointer("/mappings/_meta/analysis")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect()
 }

@@ -39,6 +39,7 @@ impl Inner {
         let (schema, f) = schema();
         let directory = UnsyncedDirectory::open(&dir).map_err(index_error)?;
         let index = Index::open_or_create(directory, schema).map_err(index_error)?;
+        register_tokenizer(&index);
         // Commits of this process reload at once (see `apply`); another process's within
         // half a second, or at once through `refresh`.
         let reader = index
@@ -220,6 +221,7 @@ mod tests {
     #[test]
     fn small_commits_are_merged_with_each_other_not_with_the_catalogue() {
         let index = Index::create_in_ram(schema().0);
+        register_tokenizer(&index);
         // The catalogue in one segment and three commits' worth of adds.
         assert_eq!(
             docs_merged(&index, &[10_000, 300, 280, 310]),

@@ -172,17 +172,16 @@ impl Inner {
         limit: usize,
     ) -> Result<Vec<Suggestion>, SearchError> {
         let words = words(prefix);
-        let text: Box<dyn Query> = match words.as_slice() {
-            [] => return Ok(Vec::new()),
-            [one] => Box::new(FuzzyTermQuery::new_prefix(
-                self.term(self.f.name, one),
-                0,
-                true,
-            )),
-            many => Box::new(PhrasePrefixQuery::new(
-                many.iter().map(|w| self.term(self.f.name, w)).collect(),
-            )),
-        };
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A prefix of one of the name's completions: no cap on the names a word starts
+        // (a phrase prefix query expands the last word to its first 50 terms only).
+        let text: Box<dyn Query> = Box::new(FuzzyTermQuery::new_prefix(
+            self.term(self.f.name_completions, &words.join(" ")),
+            0,
+            true,
+        ));
         // Names are only on live documents: the text alone leaves tombstones out.
         let searcher = self.reader.searcher();
         let matches = searcher

@@ -1,6 +1,8 @@
 //! The index schema: its fields, and a movie as a tantivy document.
 
+use super::tokenizer::{AnalysisTokenizer, TOKENIZER};
 use super::*;
+use tantivy::schema::{TextFieldIndexing, TextOptions};
 
 #[derive(Clone, Copy)]
 pub(super) struct Fields {
@@ -13,6 +15,10 @@ pub(super) struct Fields {
     /// The name's words, lower-case, joined by single spaces: a column whose sorted terms
     /// make "the name starts with this prefix" a run of ordinals (see `TopSuggestions`).
     pub(super) name_words: Field,
+    /// Every run of the name's words to its end ([`crate::analysis::completions`]): an
+    /// autocomplete prefix is a prefix of one of these terms, with no limit on how many
+    /// names share its words.
+    pub(super) name_completions: Field,
     pub(super) director_key: Field,
     pub(super) genre: Field,
     pub(super) imdb_score: Field,
@@ -22,16 +28,32 @@ pub(super) struct Fields {
     pub(super) source: Field,
 }
 
+/// A text field split by the search analysis. No positions: no query reads them (phrases
+/// and autocomplete go through `name_completions`).
+fn analysed() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqs),
+    )
+}
+
+/// Makes the tokenizer the schema names known to `index` (every index opened or made).
+pub(super) fn register_tokenizer(index: &Index) {
+    index.tokenizers().register(TOKENIZER, AnalysisTokenizer);
+}
+
 pub(super) fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
         id_hi: b.add_u64_field("id_hi", FAST),
         id_lo: b.add_u64_field("id_lo", FAST),
-        name: b.add_text_field("name", TEXT),
-        director: b.add_text_field("director", TEXT),
+        name: b.add_text_field("name", analysed()),
+        director: b.add_text_field("director", analysed()),
         name_key: b.add_text_field("name_key", STRING | FAST),
         name_words: b.add_text_field("name_words", FAST),
+        name_completions: b.add_text_field("name_completions", STRING),
         director_key: b.add_text_field("director_key", STRING),
         genre: b.add_text_field("genre", STRING | FAST),
         // Columns only: ranges and versions are read from them on the hits, and a term
@@ -65,6 +87,9 @@ impl Inner {
                 doc.add_text(f.director, &movie.director);
                 doc.add_text(f.name_key, movie.name.to_lowercase());
                 doc.add_text(f.name_words, crate::words(&movie.name).join(" "));
+                for completion in crate::analysis::completions(&movie.name) {
+                    doc.add_text(f.name_completions, completion);
+                }
                 doc.add_text(f.director_key, movie.director.trim().to_lowercase());
                 for genre in &movie.genres {
                     doc.add_text(f.genre, genre.trim().to_lowercase());
