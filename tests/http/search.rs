@@ -275,6 +275,42 @@ async fn bad_search_parameters_are_a_400_problem_and_the_old_list_keeps_its_filt
     assert_eq!(body(response).await["total"], 2);
 }
 
+/// Pages reach the first 10 000 hits on either engine: one further is a 400 problem, never a
+/// 5xx (Elasticsearch refuses `from + size` past `index.max_result_window`) or a silent empty
+/// page (tantivy).
+async fn a_page_past_the_first_ten_thousand_hits_is_a_400_problem(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, token) = catalogue(&app, &admin).await;
+    for query in [
+        "page=100&per_page=100",
+        "page=10000&per_page=1",
+        "page=1&per_page=100",
+    ] {
+        let found = search(&app, query, &token).await;
+        assert_eq!(found["total"], 6, "{query}");
+    }
+    for query in [
+        "page=101&per_page=100",
+        "page=10001",
+        "page=501&per_page=20",
+        "page=1000000&per_page=100",
+        "q=godfather&page=10001&per_page=1",
+    ] {
+        let response = app
+            .request(Method::GET, &format!("/v1/movies/search?{query}"), None)
+            .send()
+            .await
+            .expect("sent");
+        let problem = problem(response, 400).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("10000")),
+            "{query}: {problem}"
+        );
+    }
+}
+
 /// Every live document of an index, by name, with its version.
 async fn snapshot(index: &dyn moviedb_search::SearchIndex) -> Vec<(String, String, u64)> {
     let found = index
@@ -395,6 +431,15 @@ async fn replaying_events_twice_out_of_order_or_late_leaves_the_index_as_a_clean
     assert_eq!(snapshot(&empty).await, expected);
 }
 
+crate::on_elasticsearch!(
+    typos_prefixes_highlights_and_relevance,
+    filters_sorts_pages_and_facets,
+    edits_and_deletes_reach_search_with_the_consistency_token,
+    suggest_completes_names_from_their_first_letters,
+    bad_search_parameters_are_a_400_problem_and_the_old_list_keeps_its_filters,
+    a_page_past_the_first_ten_thousand_hits_is_a_400_problem,
+);
+
 on_both_backends!(
     typos_prefixes_highlights_and_relevance,
     filters_sorts_pages_and_facets,
@@ -402,4 +447,5 @@ on_both_backends!(
     suggest_completes_names_from_their_first_letters,
     bad_search_parameters_are_a_400_problem_and_the_old_list_keeps_its_filters,
     replaying_events_twice_out_of_order_or_late_leaves_the_index_as_a_clean_pass,
+    a_page_past_the_first_ten_thousand_hits_is_a_400_problem,
 );

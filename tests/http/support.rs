@@ -74,18 +74,52 @@ impl TestApp {
         Self::spawn_with(database_url, read_database_url, keep, Default::default()).await
     }
 
+    /// The service on SQLite with search on the search server `scripts/test` started (under an
+    /// index prefix of its own); `None`, said, without one.
+    pub async fn sqlite_on_elasticsearch() -> Option<Self> {
+        let url = crate::search_server::shared_url()?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = format!("sqlite://{}", dir.path().join("moviedb.db").display());
+        let read = format!("sqlite://{}", dir.path().join("read-models.db").display());
+        let search = SearchConfig::Elasticsearch {
+            url,
+            index_prefix: format!("moviedb-test-{}-", uuid::Uuid::now_v7().simple()),
+        };
+        Some(
+            Self::spawn_on(
+                database,
+                read,
+                Box::new(dir),
+                Default::default(),
+                Some(search),
+            )
+            .await,
+        )
+    }
+
     pub async fn spawn_with(
         database_url: String,
         read_database_url: String,
         keep: Box<dyn std::any::Any + Send>,
         throttle: moviedb_service_kit::ThrottleConfig,
     ) -> Self {
+        Self::spawn_on(database_url, read_database_url, keep, throttle, None).await
+    }
+
+    /// The service with `search` (tantivy in a temporary directory when `None`).
+    pub async fn spawn_on(
+        database_url: String,
+        read_database_url: String,
+        keep: Box<dyn std::any::Any + Send>,
+        throttle: moviedb_service_kit::ThrottleConfig,
+        search: Option<SearchConfig>,
+    ) -> Self {
         let search_dir = tempfile::tempdir().expect("temp dir");
         let config = Config {
             data_dir: std::env::temp_dir(),
             read_database_url,
             kafka: None,
-            search: SearchConfig::Tantivy(search_dir.path().to_owned()),
+            search: search.unwrap_or_else(|| SearchConfig::Tantivy(search_dir.path().to_owned())),
             consistency_wait: Duration::from_secs(2),
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url,
@@ -261,6 +295,23 @@ pub fn header(response: &Response, name: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The cases on SQLite with search on the search server (Elasticsearch's API), beside
+/// [`on_both_backends`]'s tantivy runs.
+#[macro_export]
+macro_rules! on_elasticsearch {
+    ($($case:ident),* $(,)?) => {
+        #[cfg(feature = "elasticsearch")]
+        mod elasticsearch {
+            $(#[tokio::test]
+            async fn $case() {
+                if let Some(app) = $crate::support::TestApp::sqlite_on_elasticsearch().await {
+                    super::$case(app).await
+                }
+            })*
+        }
+    };
 }
 
 /// Runs each case against SQLite and against MariaDB.

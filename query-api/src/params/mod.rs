@@ -6,7 +6,7 @@ use moviedb_domain::movie::{
     MovieFilter, IMDB_SCORE_RANGE, MAX_GENRES, MAX_GENRE_CHARS, MAX_TITLE_CHARS, POPULARITY_RANGE,
 };
 use moviedb_read_model::{GenreFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
-use moviedb_search::{SearchRequest, SearchSort};
+use moviedb_search::{SearchRequest, SearchSort, MAX_RESULT_WINDOW};
 use moviedb_service_kit::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -290,6 +290,13 @@ pub fn search_request(raw: Option<&str>) -> Result<SearchRequest, ApiError> {
     let params: MovieParams = parse(raw)?;
     let mut p = Problems::default();
     let (page, per_page) = p.paging(&params.page, &params.per_page);
+    if u64::from(page) * u64::from(per_page) > u64::from(MAX_RESULT_WINDOW) {
+        p.0.push(format!(
+            "a search pages through its first {MAX_RESULT_WINDOW} hits only: `page` × \
+             `per_page` must be at most {MAX_RESULT_WINDOW} (narrow it with `q` or filters, \
+             or walk the whole catalogue with /v1/movies)"
+        ));
+    }
     p.not_here("name", &params.name, "q");
     let mut request = SearchRequest {
         q: p.text("q", params.q.get()),

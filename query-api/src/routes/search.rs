@@ -32,7 +32,9 @@ fn sort_name(sort: SearchSort) -> String {
 #[utoipa::path(get, path = "/v1/movies/search", tag = "search", operation_id = "searchMovies",
     summary = "Search: typo-tolerant text, filters, facets, highlights",
     params(crate::params::MovieParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
-    responses((status = 200, description = "A page of hits", body = moviedb_wire::schema::SearchPage)),
+    description = "Pages reach the first 10 000 hits (`page` × `per_page` ≤ 10 000, Elasticsearch's `index.max_result_window`), on either search engine; a deeper page is a 400 problem. Walk the whole catalogue with `GET /v1/movies`.",
+    responses((status = 200, description = "A page of hits", body = moviedb_wire::schema::SearchPage),
+        (status = 400, description = "A bad parameter, or a page beyond the first 10 000 hits", body = moviedb_wire::schema::Problem, content_type = "application/problem+json")),
     security(()))]
 async fn search(
     State(state): State<QueryState>,
