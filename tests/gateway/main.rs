@@ -11,6 +11,9 @@ mod broker;
 mod kill;
 #[path = "../common/process.rs"]
 mod process;
+#[path = "../common/search_server.rs"]
+mod search_server;
+mod stack;
 
 use moviedb_event_store::test_support::MySqlTestDatabase;
 use process::{free_port, role, Process};
