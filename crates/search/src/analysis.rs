@@ -1,6 +1,6 @@
 //! The one text analysis of search, written once: the tantivy tokenizer, the documents the
 //! Elasticsearch adapter sends (pre-analysed fields) and the query side all use it, so both
-//! engines match the same words (docs/decisions/0007-one-text-analysis.md).
+//! engines match the same words (docs/decisions/0001-one-text-analysis.md).
 //!
 //! A text becomes words by Unicode compatibility decomposition (NFKD: `³` is `3`, `ﬁ` is
 //! `fi`, full-width letters are plain), lower case, dropping combining marks (diacritics:
