@@ -45,6 +45,42 @@ impl Database {
 }
 
 /// The Kafka-compatible broker tansu, on a port of its own, keeping nothing.
+/// The OpenSearch-compatible test server (`scripts/ensure-search-server`), in memory.
+pub struct SearchServer {
+    _process: Guard,
+    pub url: String,
+}
+
+impl SearchServer {
+    pub fn start() -> anyhow::Result<Self> {
+        let out = Command::new(workspace().join("scripts/ensure-search-server"))
+            .stderr(Stdio::inherit())
+            .output()?;
+        if !out.status.success() {
+            bail!("scripts/ensure-search-server failed");
+        }
+        let binary = String::from_utf8(out.stdout)?.trim().to_owned();
+        let address = format!("127.0.0.1:{}", free_port()?);
+        let child = Command::new(binary)
+            .args(["-addr", &address, "-no-stdin-watch"])
+            .args(["-parent-pid", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&address).is_err() {
+            if Instant::now() > deadline {
+                bail!("the search server did not start on {address}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Self {
+            _process: Guard(child),
+            url: format!("http://{address}"),
+        })
+    }
+}
+
 pub struct Broker {
     _process: Guard,
     pub address: String,

@@ -5,6 +5,7 @@
 //! cargo run --release --example bench_http -- --movies 100000
 //! cargo run --release --example bench_http -- --db mariadb     # MariaDB on 127.0.0.1:3306
 //! cargo run --release --example bench_http -- --db mariadb --kafka --only visibility
+//! cargo run --release --example bench_http -- --search elasticsearch --only search,visibility
 //! ```
 //!
 //! It builds and starts the release `moviedb` on a fresh data directory, a bare axum baseline
@@ -59,6 +60,10 @@ pub struct Args {
     /// provides, started here): the outbox relay produces, a consumer group projects.
     #[arg(long)]
     kafka: bool,
+    /// The search engine: tantivy (embedded default) or elasticsearch (the OpenSearch-compatible
+    /// server `scripts/ensure-search-server` installs, started here; the Elasticsearch adapter).
+    #[arg(long, default_value = "tantivy")]
+    search: String,
     /// Only these parts (comma separated): reads, search, writes, bulk, hostile, visibility,
     /// mixed, rebuild. Default: all.
     #[arg(long, value_delimiter = ',')]
@@ -211,6 +216,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if part("visibility") {
         let (plain, with_token) = moviedb.visibility(&token, &ids, args.rounds).await?;
         report.visibility(plain, with_token);
+        let (plain, with_token) = moviedb.searchable(&token, args.rounds).await?;
+        report.searchable(plain, with_token);
     }
 
     // Memory after mixed load.

@@ -190,6 +190,25 @@ impl Report {
         );
     }
 
+    pub fn searchable(&mut self, mut plain: Vec<u64>, mut with_token: Vec<u64>) {
+        let (p50, p99, max) = summary(&mut plain);
+        self.row(
+            "add -> found by search (polling), ms",
+            format!("p50 {p50:.2}, p99 {p99:.2}, max {max:.2}"),
+            "-".into(),
+            "-".into(),
+            "-",
+        );
+        let (p50, p99, max) = summary(&mut with_token);
+        self.row(
+            "search with the add's Consistency-Token, ms",
+            format!("p50 {p50:.2}, p99 {p99:.2}, max {max:.2}"),
+            "-".into(),
+            "-".into(),
+            "-",
+        );
+    }
+
     pub fn print(mut self) {
         if let Some((events, took)) = self.rebuild {
             self.row(

@@ -1,6 +1,6 @@
 //! The processes under test: the release `moviedb` on a fresh data directory, and the baseline.
 
-use crate::backing::{Broker, Database};
+use crate::backing::{Broker, Database, SearchServer};
 use crate::Args;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -26,11 +26,20 @@ pub(crate) fn workspace() -> PathBuf {
 fn moviedb_binary(args: &Args) -> anyhow::Result<PathBuf> {
     if !args.no_build {
         let mut build = vec!["build", "--release", "--bin", "moviedb"];
-        // The embedded default has neither MySQL nor Kafka; `kafka` brings `mysql` with it.
+        // The embedded default has neither MySQL, Kafka nor Elasticsearch; `kafka` brings
+        // `mysql` with it.
+        let mut features = Vec::new();
         if args.kafka {
-            build.extend(["--features", "kafka"]);
+            features.push("kafka");
         } else if args.db != "sqlite" {
-            build.extend(["--features", "mysql"]);
+            features.push("mysql");
+        }
+        if args.search == "elasticsearch" {
+            features.push("elasticsearch");
+        }
+        let features = features.join(",");
+        if !features.is_empty() {
+            build.extend(["--features", &features]);
         }
         let status = Command::new(env!("CARGO"))
             .args(build)
@@ -70,6 +79,7 @@ async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
 pub struct Moviedb {
     process: Option<Guard>,
     _broker: Option<Broker>,
+    _search: Option<SearchServer>,
     pub addr: SocketAddr,
     client: reqwest::Client,
     data: tempfile::TempDir,
@@ -91,7 +101,15 @@ impl Moviedb {
         } else {
             None
         };
+        let search = match args.search.as_str() {
+            "tantivy" => None,
+            "elasticsearch" => Some(SearchServer::start()?),
+            other => bail!("--search takes tantivy or elasticsearch, not {other}"),
+        };
         let mut command = Command::new(&binary);
+        if let Some(search) = &search {
+            command.env("MOVIEDB_ELASTICSEARCH_URL", &search.url);
+        }
         if let Some(broker) = &broker {
             command.env("MOVIEDB_KAFKA_BROKERS", &broker.address).env(
                 "MOVIEDB_KAFKA_TOPIC_PREFIX",
@@ -114,6 +132,7 @@ impl Moviedb {
         let moviedb = Self {
             process: Some(Guard(child)),
             _broker: broker,
+            _search: search,
             addr,
             client,
             data,
@@ -320,6 +339,78 @@ impl Moviedb {
                 let seen: Value = r.json().await?;
                 if seen["version"].as_u64() < Some(version) {
                     bail!("a read with the token was stale: {seen}");
+                }
+                with_token.push(acknowledged.elapsed().as_micros() as u64);
+            }
+        }
+        Ok((plain, with_token))
+    }
+}
+
+impl Moviedb {
+    /// Add -> searchable: adds a movie with a name of its own, then (a) polls a search for it
+    /// until it is among the hits, (b) searches once with the add's Consistency-Token, which
+    /// must find it. Milliseconds from the add's answer, `rounds` of each.
+    pub async fn searchable(
+        &self,
+        token: &str,
+        rounds: usize,
+    ) -> anyhow::Result<(Vec<u64>, Vec<u64>)> {
+        let (mut plain, mut with_token) = (Vec::new(), Vec::new());
+        let run = std::process::id();
+        for round in 0..rounds * 2 {
+            let tag = format!("zq{run}x{round:05}");
+            let r = self
+                .client
+                .post(self.url("/v1/movies"))
+                .bearer_auth(token)
+                .json(
+                    &json!({ "name": format!("Searchable {tag}"), "director": "Bench",
+                    "genre": ["Drama"], "imdb_score": 5.0, "99popularity": 5.0 }),
+                )
+                .send()
+                .await?;
+            let consistency = r
+                .headers()
+                .get("consistency-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let answer: Value = r.json().await?;
+            let Some(id) = answer["id"].as_str().map(str::to_owned) else {
+                bail!("an add answered without an id: {answer}");
+            };
+            let acknowledged = Instant::now();
+            let search = self.url(&format!("/v1/movies/search?q={tag}&per_page=100"));
+            let found = |page: &Value| {
+                page["items"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|m| m["id"] == id.as_str()))
+            };
+            if round % 2 == 0 {
+                loop {
+                    let page: Value = self.client.get(&search).send().await?.json().await?;
+                    if found(&page) {
+                        break;
+                    }
+                    if acknowledged.elapsed() > Duration::from_secs(30) {
+                        bail!("add of {id} not searchable after 30 s");
+                    }
+                }
+                plain.push(acknowledged.elapsed().as_micros() as u64);
+            } else {
+                let page: Value = self
+                    .client
+                    .get(&search)
+                    .header(
+                        "consistency-token",
+                        consistency.context("no Consistency-Token")?,
+                    )
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                if !found(&page) {
+                    bail!("a search with the add's token missed it: {page}");
                 }
                 with_token.push(acknowledged.elapsed().as_micros() as u64);
             }
