@@ -6,7 +6,7 @@ use moviedb_command_api::Application;
 use moviedb_event_store::EventStore;
 use moviedb_projector::{service, Projector, Stats};
 use moviedb_query_api::{LocalProjector, QueryParts, QueryState};
-use moviedb_read_model::ReadModels;
+use moviedb_read_model::{EventLogHeads, ReadModels};
 use moviedb_search::SearchIndex;
 use moviedb_service_kit::Config;
 use std::future::Future;
@@ -32,6 +32,24 @@ impl LocalProjector for InProcess {
 
     async fn report(&self, metrics: &moviedb_service_kit::Metrics) {
         service::report(&self.0, metrics).await
+    }
+}
+
+/// The event log's heads, read from the event store itself: the embedded read models live in
+/// a database of their own, beside it.
+struct StoreHeads(Arc<dyn EventStore>);
+
+#[async_trait::async_trait]
+impl EventLogHeads for StoreHeads {
+    async fn head(
+        &self,
+        stream: uuid::Uuid,
+    ) -> Result<Option<u64>, moviedb_read_model::ReadModelError> {
+        // A user's stream is short: its registration and its role changes.
+        let events = self.0.read_stream(stream).await.map_err(|e| {
+            moviedb_read_model::ReadModelError::Unavailable(format!("the event log: {e}"))
+        })?;
+        Ok(events.last().map(|e| e.version))
     }
 }
 
@@ -67,6 +85,7 @@ impl Embedded {
             &cancel,
         )?;
         let query = QueryState::new(QueryParts {
+            log: Arc::new(StoreHeads(command.store())),
             read,
             search,
             tokens: config.tokens(),

@@ -31,11 +31,26 @@ fn token(headers: &HeaderMap) -> Result<Option<ConsistencyToken>, ApiError> {
 }
 
 /// Runs `behind` (how many of the token's streams are not there yet) until it says none, woken
-/// by the in-process projector's progress or by polling; 503 once `deadline` passed.
+/// by the in-process projector's progress or by polling; 503 once `deadline` passed, saying
+/// that `what` has not reached `wanted`.
 async fn until_caught_up<F, Fut>(
     state: &QueryState,
     deadline: Instant,
     what: &str,
+    behind: F,
+) -> Result<(), ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, ApiError>>,
+{
+    until_reached(state, deadline, what, "this Consistency-Token", behind).await
+}
+
+async fn until_reached<F, Fut>(
+    state: &QueryState,
+    deadline: Instant,
+    what: &str,
+    wanted: &str,
     mut behind: F,
 ) -> Result<(), ApiError>
 where
@@ -53,7 +68,7 @@ where
         }
         if Instant::now() >= deadline {
             return Err(ApiError::NotCaughtUp(format!(
-                "the {what} have not reached this Consistency-Token after {} ms \
+                "the {what} have not reached {wanted} after {} ms \
                  ({behind} stream(s) behind); retry shortly",
                 state.wait.as_millis()
             )));
@@ -69,6 +84,42 @@ where
             None => tokio::time::sleep(POLL.min(deadline - Instant::now())).await,
         }
     }
+}
+
+/// Waits until the users projection holds every event of `user`'s stream in the event log,
+/// so that the role an admin read is judged by is the role now: a demotion committed before
+/// the read is seen, whether or not the projector has applied it (fail closed: past
+/// `state.wait`, 503 with `Retry-After`, never the old role). The remaining window is the
+/// event log's own lag where the query side reads a replica of it
+/// (docs/decisions/0003-admin-reads-fail-closed.md).
+pub async fn authority(state: &QueryState, user: Uuid) -> Result<(), ApiError> {
+    // Unknown to the log (a token for a user that never was): nothing to wait for; the role
+    // check that follows refuses it.
+    let Some(head) = state.log.head(user).await.map_err(|e| {
+        // The read database must be the event store's or a replica of it; if the log cannot
+        // be read, no admin read is answered (fail closed).
+        ApiError::Unavailable(format!(
+            "cannot check the caller's role against the event log: {e}"
+        ))
+    })?
+    else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + state.wait;
+    until_reached(
+        state,
+        deadline,
+        "users projection",
+        "the caller's newest role change",
+        || async {
+            state
+                .read
+                .behind(&[(user, head)])
+                .await
+                .map_err(crate::routes::read_error)
+        },
+    )
+    .await
 }
 
 /// Waits until the read models reached the request's token (if any); the token and the

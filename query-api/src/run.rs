@@ -8,8 +8,10 @@ use moviedb_service_kit::{Config, SearchConfig};
 
 /// Serves until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    // Makes nothing if its user may not: a replica is waited for, not written.
-    let read = moviedb_read_model::connect_existing(&config.read_database_url)
+    // Makes nothing if its user may not: a replica is waited for, not written. The event
+    // log's heads (admin authority) come from the same database: the event store's, or a
+    // replica of it.
+    let (read, log) = moviedb_read_model::connect_existing_with_log(&config.read_database_url)
         .await
         .context("opening the read models")?;
     let backend = match &config.search {
@@ -20,6 +22,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let state = QueryState::new(QueryParts {
         read,
+        log,
         search: moviedb_search::open(backend).await?,
         tokens: config.tokens(),
         wait: config.consistency_wait,

@@ -1,6 +1,6 @@
 //! What every query handler shares.
 
-use moviedb_read_model::ReadModels;
+use moviedb_read_model::{EventLogHeads, ReadModels};
 use moviedb_search::SearchIndex;
 use moviedb_service_kit::auth::Tokens;
 use moviedb_service_kit::Metrics;
@@ -32,6 +32,9 @@ impl std::ops::Deref for QueryState {
 pub struct QueryParts {
     /// The read models.
     pub read: Arc<dyn ReadModels>,
+    /// How far each stream goes in the event log: an admin read waits until the users
+    /// projection holds the caller's whole stream (see `consistency::authority`).
+    pub log: Arc<dyn EventLogHeads>,
     /// The search index.
     pub search: Arc<dyn SearchIndex>,
     /// Checks tokens.

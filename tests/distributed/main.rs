@@ -372,3 +372,87 @@ async fn two_of_each_role_started_at_once_on_an_empty_server_all_come_up() {
         eprintln!("round {round}: six roles ready in {:?}", started.elapsed());
     }
 }
+
+/// The query side fails closed on Kafka too: with every projector stopped (a projector or
+/// Kafka outage), an admin demoted on the command side is never answered as an admin by the
+/// query API: its reads wait for the users projection, then answer 503, and once a projector
+/// is back they are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_demoted_admin_is_never_answered_as_one_while_the_projector_is_stopped() {
+    let Some(tansu) = tansu() else { return };
+    let mut stack = Stack::start(tansu, 1, 1, 1);
+    let admin = stack.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    use reqwest::Method;
+    let registered = stack
+        .send(
+            Method::POST,
+            format!("{}/v1/users", stack.command(0)),
+            None,
+            Some(json!({ "name": "Eve", "email": "eve@example.com", "password": "Eve_pass99" })),
+            None,
+        )
+        .await;
+    assert_eq!(registered.status(), 201);
+    let id = registered.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let promoted = change_role(&stack, &admin, &id, "admin").await;
+    let eve = stack.token("eve@example.com", "Eve_pass99").await;
+    let (status, _) = stack.read(0, "/v1/users", Some(&eve), &promoted).await;
+    assert_eq!(status, 200, "promoted");
+
+    // Every projector stopped: the demotion is in the event log, not in the projection.
+    let (mut projector, _) = stack.projectors.remove(0);
+    projector.child.kill().expect("SIGKILL");
+    projector.child.wait().expect("reaped");
+    let demoted = change_role(&stack, &admin, &id, "user").await;
+    let started = Instant::now();
+    for consistency in [None, Some(demoted.as_str())] {
+        let read = stack
+            .send(
+                Method::GET,
+                format!("{}/v1/users", stack.query(0)),
+                Some(&eve),
+                None,
+                consistency,
+            )
+            .await;
+        assert_eq!(read.status(), 503, "with {consistency:?}");
+        assert!(read.headers().get("retry-after").is_some());
+    }
+    // Past the wait the answer is still 503: nothing makes the old role count.
+    assert!(started.elapsed() >= Duration::from_secs(5), "it waited");
+    let read = stack
+        .send(
+            Method::GET,
+            format!("{}/v1/users", stack.query(0)),
+            Some(&eve),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(read.status(), 503);
+
+    // A projector back: the demotion is applied and the read is refused.
+    let p = role("projector", &stack.env, stack._data.path());
+    let a = p.address();
+    stack.projectors.push((p, a));
+    let (status, _) = stack.read(0, "/v1/users", Some(&eve), &demoted).await;
+    assert_eq!(status, 403);
+}
+
+/// Changes user `id`'s role through a command API; the change's Consistency-Token.
+async fn change_role(stack: &Stack, admin: &str, id: &str, role: &str) -> String {
+    let changed = stack
+        .send(
+            reqwest::Method::PUT,
+            format!("{}/v1/users/{id}/role", stack.command(0)),
+            Some(admin),
+            Some(json!({ "role": role })),
+            None,
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    consistency(&changed)
+}

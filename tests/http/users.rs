@@ -15,7 +15,49 @@ on_both_backends!(
     a_role_change_with_a_stale_if_match_is_412,
     an_admin_demoted_by_another_process_loses_the_right_at_once,
     the_query_side_sees_a_role_change_with_its_consistency_token,
+    a_demoted_admin_reads_no_users_even_before_the_projector_applied_the_demotion,
 );
+
+/// The query side fails closed. An admin demoted by another process (which this service's
+/// projector learns of at its next poll, up to half a second later on SQLite) reads the user
+/// list at once, with the old token and no Consistency-Token: the read waits until the users
+/// projection holds the demotion, and is refused; never answered as an admin.
+async fn a_demoted_admin_reads_no_users_even_before_the_projector_applied_the_demotion(
+    app: TestApp,
+) {
+    let admin = app.admin_token().await;
+    for round in 0..3 {
+        let (id, user) = app.user().await;
+        let promoted = app
+            .send(
+                Method::PUT,
+                &format!("/v1/users/{id}/role"),
+                Some(&admin),
+                &json!({ "role": "admin" }),
+            )
+            .await;
+        assert_eq!(promoted.status(), 200);
+        let consistency = header(&promoted, "consistency-token");
+        let listed = app
+            .request(Method::GET, "/v1/users", Some(&user))
+            .header("consistency-token", consistency)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(listed.status(), 200, "round {round}: promoted");
+        change_role_elsewhere(&app, &id, "user").await;
+        let listed = app
+            .request(Method::GET, "/v1/users", Some(&user))
+            .send()
+            .await
+            .expect("sent");
+        let status = listed.status().as_u16();
+        assert!(
+            status == 403 || status == 503,
+            "round {round}: a demoted admin read the user list: {status}"
+        );
+    }
+}
 
 /// The query API checks admins against the projected users: a request carrying a role
 /// change's Consistency-Token is judged on the new role, both ways.

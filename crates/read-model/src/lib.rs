@@ -203,6 +203,25 @@ pub trait ReadModels: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), ReadModelError>;
 }
 
+/// How far a stream goes in the event log: what the query side checks a user's role against
+/// before it trusts the users projection for an admin read (fail closed: a projection that
+/// has not applied the user's newest event, a demotion say, is not trusted).
+#[async_trait]
+pub trait EventLogHeads: Send + Sync {
+    /// The version of the newest event of `stream` in the event log (`None`: no such stream).
+    async fn head(&self, stream: Uuid) -> Result<Option<u64>, ReadModelError>;
+}
+
+/// As [`connect_existing`], and the event log's heads read through the same connections: the
+/// read database must then be the event store's database or a replica of it (the `events`
+/// table is read, never written).
+pub async fn connect_existing_with_log(
+    url: &str,
+) -> Result<(Arc<dyn ReadModels>, Arc<dyn EventLogHeads>), ReadModelError> {
+    let models = Arc::new(SqlReadModels::connect_existing(url).await?);
+    Ok((models.clone(), models))
+}
+
 /// Opens the read models a database URL names (`sqlite://...`, or `mysql://...` with the
 /// `mysql` feature), creating the database and the tables if needed.
 pub async fn connect(url: &str) -> Result<Arc<dyn ReadModels>, ReadModelError> {

@@ -46,9 +46,10 @@ pub(crate) async fn require_admin(
         ));
     };
     let claims = state.tokens.verify(token)?;
-    // The role as the users projection holds it. A role change is seen once the projector
-    // applied it; a request carrying the change's Consistency-Token waits for that first.
+    // The role as the users projection holds it, once it holds the caller's whole stream as
+    // the event log has it: a demotion is seen even before the projector applied it.
     crate::consistency::wait_for(headers, state).await?;
+    crate::consistency::authority(state, claims.sub).await?;
     let role = state
         .read
         .user_role(claims.sub)

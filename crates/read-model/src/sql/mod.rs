@@ -381,3 +381,27 @@ impl ReadModels for SqlReadModels {
         Ok(())
     }
 }
+
+#[async_trait]
+impl crate::EventLogHeads for SqlReadModels {
+    async fn head(&self, stream: Uuid) -> Result<Option<u64>, ReadModelError> {
+        // The event store's own table, in this database or its replica (see
+        // `connect_existing_with_log`); its unique key (stream_id, version) answers this.
+        let rows = self
+            .fetch_all(
+                "SELECT MAX(version) FROM events WHERE stream_id = ?",
+                vec![Param::Text(stream.to_string())],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let version: Option<i64> = row.try_get(0)?;
+        version
+            .map(|v| {
+                u64::try_from(v)
+                    .map_err(|_| ReadModelError::Corrupt(format!("stream {stream} at version {v}")))
+            })
+            .transpose()
+    }
+}
