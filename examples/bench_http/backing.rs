@@ -44,7 +44,29 @@ impl Database {
     }
 }
 
-/// The Kafka-compatible broker tansu, on a port of its own, keeping nothing.
+/// The binary a `scripts/ensure-*` script installs (and prints).
+fn ensure(script: &str) -> anyhow::Result<String> {
+    let out = Command::new(workspace().join("scripts").join(script))
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        bail!("scripts/{script} failed");
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+/// Waits until something listens on `address`.
+fn listening(address: &str, what: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(address).is_err() {
+        if Instant::now() > deadline {
+            bail!("{what} did not start on {address}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
 /// The OpenSearch-compatible test server (`scripts/ensure-search-server`), in memory.
 pub struct SearchServer {
     _process: Guard,
@@ -53,13 +75,7 @@ pub struct SearchServer {
 
 impl SearchServer {
     pub fn start() -> anyhow::Result<Self> {
-        let out = Command::new(workspace().join("scripts/ensure-search-server"))
-            .stderr(Stdio::inherit())
-            .output()?;
-        if !out.status.success() {
-            bail!("scripts/ensure-search-server failed");
-        }
-        let binary = String::from_utf8(out.stdout)?.trim().to_owned();
+        let binary = ensure("ensure-search-server")?;
         let address = format!("127.0.0.1:{}", free_port()?);
         let child = Command::new(binary)
             .args(["-addr", &address, "-no-stdin-watch"])
@@ -67,20 +83,16 @@ impl SearchServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&address).is_err() {
-            if Instant::now() > deadline {
-                bail!("the search server did not start on {address}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(Self {
+        let server = Self {
             _process: Guard(child),
             url: format!("http://{address}"),
-        })
+        };
+        listening(&address, "the search server")?;
+        Ok(server)
     }
 }
 
+/// The Kafka-compatible broker tansu, on a port of its own, keeping nothing.
 pub struct Broker {
     _process: Guard,
     pub address: String,
@@ -88,13 +100,7 @@ pub struct Broker {
 
 impl Broker {
     pub fn start() -> anyhow::Result<Self> {
-        let out = Command::new(workspace().join("scripts/ensure-tansu"))
-            .stderr(Stdio::inherit())
-            .output()?;
-        if !out.status.success() {
-            bail!("scripts/ensure-tansu failed");
-        }
-        let binary = String::from_utf8(out.stdout)?.trim().to_owned();
+        let binary = ensure("ensure-tansu")?;
         let address = format!("127.0.0.1:{}", free_port()?);
         let url = format!("tcp://{address}");
         let child = Command::new(binary)
@@ -109,15 +115,10 @@ impl Broker {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&address).is_err() {
-            if Instant::now() > deadline {
-                bail!("tansu did not start on {address}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let process = Guard(child);
+        listening(&address, "tansu")?;
         Ok(Self {
-            _process: Guard(child),
+            _process: process,
             address,
         })
     }

@@ -299,11 +299,7 @@ impl Moviedb {
                 .json(&json!({ "imdb_score": (round % 100) as f64 / 10.0 + 0.05 }))
                 .send()
                 .await?;
-            let consistency = r
-                .headers()
-                .get("consistency-token")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let consistency = consistency_of(&r);
             let answer: Value = r.json().await?;
             let Some(version) = answer["version"].as_u64() else {
                 bail!("an edit answered without a version: {answer}");
@@ -370,11 +366,7 @@ impl Moviedb {
                 )
                 .send()
                 .await?;
-            let consistency = r
-                .headers()
-                .get("consistency-token")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let consistency = consistency_of(&r);
             let answer: Value = r.json().await?;
             let Some(id) = answer["id"].as_str().map(str::to_owned) else {
                 bail!("an add answered without an id: {answer}");
@@ -428,6 +420,15 @@ impl Drop for Moviedb {
             let _ = std::thread::spawn(move || handle.block_on(database.drop_database())).join();
         }
     }
+}
+
+/// The `Consistency-Token` a write answered with.
+fn consistency_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("consistency-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Resident memory of a process, in MB.

@@ -28,14 +28,7 @@ async fn a_demoted_admin_reads_no_users_even_before_the_projector_applied_the_de
     let admin = app.admin_token().await;
     for round in 0..3 {
         let (id, user) = app.user().await;
-        let promoted = app
-            .send(
-                Method::PUT,
-                &format!("/v1/users/{id}/role"),
-                Some(&admin),
-                &json!({ "role": "admin" }),
-            )
-            .await;
+        let promoted = set_role(&app, &admin, &id, "admin").await;
         assert_eq!(promoted.status(), 200);
         let consistency = header(&promoted, "consistency-token");
         let listed = app
@@ -369,6 +362,17 @@ async fn a_role_change_with_a_stale_if_match_is_412(app: TestApp) {
     assert_eq!(response.status(), 200);
 }
 
+/// Asks the command API, as `admin`, to give user `id` `role`.
+async fn set_role(app: &TestApp, admin: &str, id: &str, role: &str) -> reqwest::Response {
+    app.send(
+        Method::PUT,
+        &format!("/v1/users/{id}/role"),
+        Some(admin),
+        &json!({ "role": role }),
+    )
+    .await
+}
+
 /// Appends a role change straight to the event store, as another command-api instance (or
 /// the CLI) would: this service's remembered roles do not see it.
 async fn change_role_elsewhere(app: &TestApp, user_id: &str, role: &str) {
@@ -393,14 +397,7 @@ async fn change_role_elsewhere(app: &TestApp, user_id: &str, role: &str) {
 async fn an_admin_demoted_by_another_process_loses_the_right_at_once(app: TestApp) {
     let admin = app.admin_token().await;
     let (id, user) = app.user().await;
-    let promoted = app
-        .send(
-            Method::PUT,
-            &format!("/v1/users/{id}/role"),
-            Some(&admin),
-            &json!({ "role": "admin" }),
-        )
-        .await;
+    let promoted = set_role(&app, &admin, &id, "admin").await;
     assert_eq!(promoted.status(), 200);
     // Two writes, so the service has read and remembered the new admin's role.
     for name in ["First", "Second"] {

@@ -51,6 +51,16 @@ async fn search(index: &dyn SearchIndex, q: &str) -> Vec<String> {
     found.hits.into_iter().map(|h| h.movie.name).collect()
 }
 
+async fn suggested(index: &dyn SearchIndex, prefix: &str) -> Vec<String> {
+    index
+        .suggest(prefix, 5)
+        .await
+        .unwrap_or_else(|e| panic!("suggest {prefix:?}: {e}"))
+        .into_iter()
+        .map(|s| s.name)
+        .collect()
+}
+
 #[tokio::test]
 async fn punctuation_diacritics_and_superscripts_are_found_as_typed() {
     for adapter in adapters().await {
@@ -108,13 +118,7 @@ async fn punctuation_diacritics_and_superscripts_are_found_as_typed() {
             ("alien³", "Alien³"),
             ("alien 3", "Alien³"),
         ] {
-            let names: Vec<String> = index
-                .suggest(prefix, 5)
-                .await
-                .expect("suggest")
-                .into_iter()
-                .map(|s| s.name)
-                .collect();
+            let names = suggested(index, prefix).await;
             assert_eq!(
                 names.first().map(String::as_str),
                 Some(film),
@@ -160,13 +164,7 @@ async fn autocomplete_finds_a_name_among_thousands_that_share_its_first_words() 
             .await
             .expect("indexed");
         assert_eq!(report.applied, 5_001, "{}", adapter.name);
-        let names: Vec<String> = index
-            .suggest("the godf", 5)
-            .await
-            .expect("suggest")
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
+        let names = suggested(index, "the godf").await;
         assert_eq!(
             names.first().map(String::as_str),
             Some("The Godfather"),
