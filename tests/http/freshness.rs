@@ -41,6 +41,40 @@ async fn two_hundred_writes_are_each_read_back_at_once(app: TestApp) {
     );
 }
 
+/// Read-your-writes for search: 200 edits, each searched at once with its token, each found
+/// at its new version (its new name).
+async fn two_hundred_writes_are_each_found_by_search_at_once(app: TestApp) {
+    let admin = app.admin_token().await;
+    let added = seed(&app, &admin, &[movie("Searchable")]).await;
+    let (id, _) = &added[0];
+    for n in 1..=200u32 {
+        let written = app
+            .send(
+                Method::PATCH,
+                &format!("/v1/movies/{id}"),
+                Some(&admin),
+                &json!({ "name": format!("Renamed Wq{n:03}") }),
+            )
+            .await;
+        assert_eq!(written.status(), 200, "write {n}");
+        let consistency = header(&written, "consistency-token");
+        let found = get(
+            &app,
+            &format!("/v1/movies/search?q=wq{n:03}&per_page=100"),
+            None,
+            Some(&consistency),
+        )
+        .await;
+        assert_eq!(found.status(), 200, "search {n}");
+        let found = body(found).await;
+        let hit = found["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|m| m["id"] == id.as_str()))
+            .unwrap_or_else(|| panic!("search {n} missed the write: {found}"));
+        assert_eq!(hit["version"], n + 1, "search {n} saw an older version");
+    }
+}
+
 async fn a_bad_or_unreachable_consistency_token_is_a_clear_error(app: TestApp) {
     problem(
         get(&app, "/v1/movies", None, Some("not a token")).await,
@@ -153,8 +187,14 @@ async fn a_rebuild_while_serving_equals_the_live_read_models(app: TestApp) {
     assert_eq!(rebuilt.reindexed, 0, "nothing was left behind by the swap");
 }
 
+crate::on_elasticsearch!(
+    two_hundred_writes_are_each_read_back_at_once,
+    two_hundred_writes_are_each_found_by_search_at_once,
+);
+
 on_both_backends!(
     two_hundred_writes_are_each_read_back_at_once,
+    two_hundred_writes_are_each_found_by_search_at_once,
     a_bad_or_unreachable_consistency_token_is_a_clear_error,
     one_port_serves_every_route_of_both_sides,
     a_rebuild_while_serving_equals_the_live_read_models,
