@@ -21,7 +21,7 @@ pub const ANALYSIS: &str = "moviedb-text-1";
 
 /// Calls `emit` with each word of `text` (see the module documentation) and the byte range
 /// of the original text it came from.
-fn each_word(text: &str, mut emit: impl FnMut(&str, Range<usize>)) {
+pub(crate) fn each_word(text: &str, mut emit: impl FnMut(&str, Range<usize>)) {
     let mut word = String::new();
     // Where the word began, and where the last character that gave it a letter ended.
     let (mut start, mut end) = (0, 0);
@@ -74,7 +74,7 @@ pub fn words(text: &str) -> Vec<String> {
 }
 
 /// The runs of letters and of digits in `word`, when it has both (else none).
-fn runs(word: &str) -> Vec<&str> {
+pub(crate) fn runs(word: &str) -> Vec<&str> {
     let mut runs = Vec::new();
     let mut start = 0;
     let mut digits = None;

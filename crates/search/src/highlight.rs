@@ -1,6 +1,6 @@
 //! Highlights: the words of a field that a (typo-tolerant) query matched, in `<em>`.
 
-use crate::analysis::terms;
+use crate::analysis::{each_word, runs};
 
 /// The edit distance a query word of this length may be off by: none for short words, one
 /// from five letters, two from eight (the same rule the index uses).
@@ -12,44 +12,59 @@ pub(crate) fn allowed_typos(word: &str) -> u8 {
     }
 }
 
-/// Damerau-Levenshtein (optimal string alignment) distance.
-fn distance(a: &[char], b: &[char]) -> usize {
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
+/// The Damerau-Levenshtein (optimal string alignment) distance of each prefix of `a` to `b`:
+/// `[d(a[..0], b), d(a[..1], b), ..., d(a, b)]`, from one table kept three rows at a time.
+fn prefix_distances(a: &[char], b: &[char]) -> Vec<usize> {
+    let width = b.len() + 1;
+    // Rows i - 2, i - 1 and i of the table, one after another.
+    let mut rows = vec![0usize; 3 * width];
+    let mut last_column = Vec::with_capacity(a.len() + 1);
+    for (j, cell) in rows[2 * width..].iter_mut().enumerate() {
         *cell = j;
     }
+    last_column.push(b.len());
     for i in 1..=a.len() {
+        rows.copy_within(width.., 0);
+        let (done, row) = rows.split_at_mut(2 * width);
+        let (before, above) = done.split_at(width);
+        row[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut best = (above[j] + 1).min(row[j - 1] + 1).min(above[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
+                best = best.min(before[j - 2] + 1);
             }
-            d[i][j] = best;
+            row[j] = best;
         }
+        last_column.push(row[b.len()]);
     }
-    d[a.len()][b.len()]
+    last_column
 }
 
-/// Whether `word` (lower case, from a field) matches `query` (lower case, from the query);
+/// Whether `word` (from a field, as the analysis gives it) matches `query` (a query word);
 /// `prefix` for the query's last word, which may be unfinished.
 pub(crate) fn matches(word: &str, query: &str, prefix: bool) -> bool {
-    let typos = usize::from(allowed_typos(query));
-    let (w, q): (Vec<char>, Vec<char>) = (word.chars().collect(), query.chars().collect());
-    if distance(&w, &q) <= typos {
+    if word == query || (prefix && word.starts_with(query)) {
         return true;
     }
-    prefix && w.len() >= q.len() && {
-        // The query word against the beginning of the field word, as long as it, or one
-        // letter longer or shorter (a typo may add or drop a letter).
-        (q.len().saturating_sub(typos)..=(q.len() + typos).min(w.len()))
-            .any(|n| distance(&w[..n], &q) <= typos)
+    let typos = usize::from(allowed_typos(query));
+    if typos == 0 {
+        return false;
     }
+    let (w, q): (Vec<char>, Vec<char>) = (word.chars().collect(), query.chars().collect());
+    if !prefix && w.len().abs_diff(q.len()) > typos {
+        return false;
+    }
+    let distances = prefix_distances(&w, &q);
+    if distances[w.len()] <= typos {
+        return true;
+    }
+    // The query word against the beginning of the field word, as long as it, or up to
+    // `typos` letters longer or shorter (a typo may add or drop a letter).
+    prefix
+        && w.len() >= q.len()
+        && (q.len().saturating_sub(typos)..=(q.len() + typos).min(w.len()))
+            .any(|n| distances[n] <= typos)
 }
 
 /// `text` with every word matched by a query word wrapped in `<em>`, or `None` if none was.
@@ -63,15 +78,12 @@ pub(crate) fn highlight(text: &str, query: &[String]) -> Option<String> {
             .enumerate()
             .any(|(i, q)| matches(term, q, i == last))
     };
-    // Each word's bytes in `text`, once: a word's runs share its range.
+    // Each word's bytes in `text`, and whether it or one of its runs matched.
     let mut ranges: Vec<(std::ops::Range<usize>, bool)> = Vec::new();
-    for term in terms(text) {
-        let matched = hit(&term.text);
-        match ranges.last_mut() {
-            Some((range, m)) if *range == term.offsets => *m |= matched,
-            _ => ranges.push((term.offsets, matched)),
-        }
-    }
+    each_word(text, |word, range| {
+        let matched = hit(word) || runs(word).into_iter().any(hit);
+        ranges.push((range, matched));
+    });
     if !ranges.iter().any(|(_, m)| *m) {
         return None;
     }
@@ -95,6 +107,44 @@ pub(crate) fn highlight(text: &str, query: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain table, for the test below.
+    fn distance(a: &str, b: &str) -> usize {
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = best;
+            }
+        }
+        d[a.len()][b.len()]
+    }
+
+    proptest::proptest! {
+        /// The rolling rows give the whole table's distance for every prefix.
+        #[test]
+        fn prefix_distances_are_the_table_s(a in "[abc]{0,9}", b in "[abc]{0,9}") {
+            let chars: Vec<char> = a.chars().collect();
+            let found = prefix_distances(&chars, &b.chars().collect::<Vec<_>>());
+            for n in 0..=chars.len() {
+                let prefix: String = chars[..n].iter().collect();
+                proptest::prop_assert_eq!(found[n], distance(&prefix, &b));
+            }
+        }
+    }
 
     #[test]
     fn typos_and_prefixes_are_highlighted() {
