@@ -109,8 +109,8 @@ pub async fn authority(state: &QueryState, user: Uuid) -> Result<(), ApiError> {
     until_reached(
         state,
         deadline,
-        "users projection",
-        "the caller's newest role change",
+        "read models",
+        "the caller's newest event in the event log",
         || async {
             state
                 .read
