@@ -132,12 +132,12 @@ pub fn terms(text: &str) -> Vec<Term> {
 /// still matched whole.
 pub const MAX_PREFIX_CHARS: usize = 24;
 
-/// Every prefix of every term of `text`, up to [`MAX_PREFIX_CHARS`] characters, each once:
-/// Elasticsearch finds the query's last word in these with a fuzzy term query, which is what
-/// tantivy's fuzzy prefix query does over the terms.
-pub fn prefixes(text: &str) -> Vec<String> {
+/// Every prefix of each of `terms` (a text's [`terms`]), up to [`MAX_PREFIX_CHARS`]
+/// characters, each once: Elasticsearch finds the query's last word in these with a fuzzy term
+/// query, which is what tantivy's fuzzy prefix query does over the terms.
+pub fn prefixes(terms: &[Term]) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
-    for term in terms(text) {
+    for term in terms {
         let mut end = 0;
         for (n, c) in term.text.chars().enumerate() {
             if n == MAX_PREFIX_CHARS {
@@ -152,13 +152,12 @@ pub fn prefixes(text: &str) -> Vec<String> {
     all
 }
 
-/// What autocomplete matches a name by: each run of its words to the end ("the godfather
-/// part ii", "godfather part ii", "part ii", "ii"), joined by single spaces, and the same over
-/// the letter and digit runs when a word has both; a prefix given as words matches the name
-/// when one of these starts with it.
-pub fn completions(text: &str) -> Vec<String> {
-    let words = words(text);
-    let mut all = suffixes(&words);
+/// What autocomplete matches a name by, from its [`words`]: each run of them to the end
+/// ("the godfather part ii", "godfather part ii", "part ii", "ii"), joined by single spaces,
+/// and the same over the letter and digit runs when a word has both; a prefix given as words
+/// matches the name when one of these starts with it.
+pub fn completions(words: &[String]) -> Vec<String> {
+    let mut all = suffixes(words);
     if words.iter().any(|w| !runs(w).is_empty()) {
         let split: Vec<String> = words
             .iter()
@@ -236,9 +235,9 @@ mod tests {
 
     #[test]
     fn prefixes_and_completions_cover_every_word_start() {
-        assert_eq!(prefixes("Up Up"), ["u", "up"]);
+        assert_eq!(prefixes(&terms("Up Up")), ["u", "up"]);
         assert_eq!(
-            completions("The Godfather: Part II"),
+            completions(&words("The Godfather: Part II")),
             [
                 "godfather part ii",
                 "ii",
@@ -246,8 +245,8 @@ mod tests {
                 "the godfather part ii"
             ]
         );
-        assert_eq!(completions("Alien³"), ["3", "alien 3", "alien3"]);
+        assert_eq!(completions(&words("Alien³")), ["3", "alien 3", "alien3"]);
         let long = "a".repeat(40);
-        assert_eq!(prefixes(&long).len(), MAX_PREFIX_CHARS);
+        assert_eq!(prefixes(&terms(&long)).len(), MAX_PREFIX_CHARS);
     }
 }

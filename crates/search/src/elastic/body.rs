@@ -1,17 +1,17 @@
 //! The request bodies the Elasticsearch adapter sends, built without a cluster so that the
 //! golden tests in `tests/search/golden` can pin them byte for byte (as JSON values).
 
-use crate::analysis::{completions, prefixes, terms};
+use crate::analysis::{completions, prefixes, terms, Term};
 use crate::highlight::allowed_typos;
 use crate::{words, EventDocument, GenreFilter, IndexOp, MovieDocument, SearchRequest, SearchSort};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-/// A text's terms ([`crate::analysis::terms`]) as one string for a field split on white space.
-fn term_text(text: &str) -> String {
-    terms(text)
-        .into_iter()
-        .map(|t| t.text)
+/// Terms ([`crate::analysis::terms`]) as one string, for a field split on white space.
+fn term_text(terms: &[Term]) -> String {
+    terms
+        .iter()
+        .map(|t| t.text.as_str())
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -32,19 +32,21 @@ const HIT_SOURCE: [&str; 7] = [
 /// analysis splits it ([`crate::analysis`]): its terms, their prefixes (the typo-tolerant
 /// prefix match of the query's last word) and the name's completions (autocomplete).
 pub fn movie_source(movie: &MovieDocument) -> Value {
+    let (name, director) = (terms(&movie.name), terms(&movie.director));
+    let words = words(&movie.name);
     json!({
         "id": movie.id,
         "deleted": false,
         "name": movie.name,
         "name_key": movie.name.to_lowercase(),
-        "name_words": words(&movie.name).join(" "),
-        "name_terms": term_text(&movie.name),
-        "name_prefixes": prefixes(&movie.name),
-        "name_completions": completions(&movie.name),
+        "name_words": words.join(" "),
+        "name_terms": term_text(&name),
+        "name_prefixes": prefixes(&name),
+        "name_completions": completions(&words),
         "director": movie.director,
         "director_key": movie.director.trim().to_lowercase(),
-        "director_terms": term_text(&movie.director),
-        "director_prefixes": prefixes(&movie.director),
+        "director_terms": term_text(&director),
+        "director_prefixes": prefixes(&director),
         "genres": movie.genres,
         "genre": movie.genres.iter().map(|g| g.trim().to_lowercase()).collect::<Vec<_>>(),
         "imdb_score": movie.imdb_score,

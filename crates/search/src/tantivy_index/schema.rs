@@ -86,8 +86,9 @@ impl Inner {
                 doc.add_text(f.name, &movie.name);
                 doc.add_text(f.director, &movie.director);
                 doc.add_text(f.name_key, movie.name.to_lowercase());
-                doc.add_text(f.name_words, crate::words(&movie.name).join(" "));
-                for completion in crate::analysis::completions(&movie.name) {
+                let words = crate::words(&movie.name);
+                doc.add_text(f.name_words, words.join(" "));
+                for completion in crate::analysis::completions(&words) {
                     doc.add_text(f.name_completions, completion);
                 }
                 doc.add_text(f.director_key, movie.director.trim().to_lowercase());
