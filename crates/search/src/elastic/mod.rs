@@ -150,35 +150,15 @@ impl ElasticIndex {
         let live = self.alias_targets().await?;
         if live.is_empty() {
             // Made with the alias in the same request: the alias never points at two indices.
-            let (status, body) = answer(
-                self.client
-                    .indices()
-                    .create(IndicesCreateParts::Index(&first))
-                    .body(body::first_index_body(&names.alias))
-                    .send()
-                    .await,
-            )
-            .await?;
-            if !already_exists(status, &body) {
-                parse::ok(status, &body)?;
-            }
+            self.create_index(&first, Some(body::first_index_body(&names.alias)))
+                .await?;
         } else if !self.analysed_as_now(&live).await? {
             // Written with another analysis (an older template): replaced by an empty
             // generation, which the projector fills from the read models at start, as
             // tantivy's is after a schema change. The alias moves in one step.
             tracing::warn!(index.old = ?live, index.new = %first,
                 "the search index was written with another text analysis; replacing it");
-            let (status, body) = answer(
-                self.client
-                    .indices()
-                    .create(IndicesCreateParts::Index(&first))
-                    .send()
-                    .await,
-            )
-            .await?;
-            if !already_exists(status, &body) {
-                parse::ok(status, &body)?;
-            }
+            self.create_index(&first, None).await?;
             self.swap_alias(&first).await?;
             let old: Vec<&str> = live
                 .iter()
@@ -187,21 +167,7 @@ impl ElasticIndex {
                 .collect();
             self.delete_indices(&old).await?;
         }
-        let (status, body) = answer(
-            self.client
-                .indices()
-                .create(IndicesCreateParts::Index(&names.events))
-                .send()
-                .await,
-        )
-        .await?;
-        // Already there (another service made it first) is fine.
-        if status != 400
-            || body.pointer("/error/type").and_then(Value::as_str)
-                != Some("resource_already_exists_exception")
-        {
-            parse::ok(status, &body)?;
-        }
+        self.create_index(&names.events, None).await?;
         Ok(())
     }
 
@@ -252,15 +218,19 @@ impl ElasticIndex {
         parse::ok(status, &body)
     }
 
-    async fn create_index(&self, name: &str) -> Result<(), SearchError> {
-        let (status, body) = answer(
-            self.client
-                .indices()
-                .create(IndicesCreateParts::Index(name))
-                .send()
-                .await,
-        )
-        .await?;
+    /// Creates index `name` (with `body`: its aliases); one already there, made by another
+    /// service starting at the same time, is fine.
+    async fn create_index(&self, name: &str, body: Option<Value>) -> Result<(), SearchError> {
+        let indices = self.client.indices();
+        let create = indices.create(IndicesCreateParts::Index(name));
+        let sent = match body {
+            Some(body) => create.body(body).send().await,
+            None => create.send().await,
+        };
+        let (status, body) = answer(sent).await?;
+        if already_exists(status, &body) {
+            return Ok(());
+        }
         parse::ok(status, &body)
     }
 
@@ -365,7 +335,7 @@ impl SearchIndex for ElasticIndex {
 
     async fn begin_rebuild(&self) -> Result<Arc<dyn SearchIndex>, SearchError> {
         let index = self.names.generation();
-        self.create_index(&index).await?;
+        self.create_index(&index, None).await?;
         *self
             .rebuilding
             .lock()
