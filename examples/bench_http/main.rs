@@ -20,6 +20,7 @@ mod limits;
 mod load;
 mod report;
 mod server;
+mod visibility;
 
 use bytes::Bytes;
 use clap::Parser;
