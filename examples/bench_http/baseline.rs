@@ -1,7 +1,7 @@
 //! The limit for reads: bare axum serving the same JSON shapes from memory, with the same
 //! build profile, in its own process (`bench_http --baseline PORT MOVIES`).
 
-use crate::catalogue::MovieJson;
+use crate::catalogue::{Kind, MovieJson};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -24,8 +24,8 @@ struct Paging {
 }
 
 /// Serves `movies` generated movies on `port` until killed.
-pub async fn serve(port: u16, movies: u64) -> anyhow::Result<()> {
-    let movies: Vec<MovieJson> = (0..movies).map(MovieJson::generated).collect();
+pub async fn serve(port: u16, movies: u64, kind: Kind) -> anyhow::Result<()> {
+    let movies: Vec<MovieJson> = (0..movies).map(|n| MovieJson::generated(kind, n)).collect();
     let by_id = movies.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
     let state = Arc::new(Catalogue { movies, by_id });
     let app = Router::new()

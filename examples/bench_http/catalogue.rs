@@ -50,7 +50,7 @@ pub const SEARCHES: [&str; 8] = [
     "q=journ",
 ];
 
-fn mix(mut x: u64) -> u64 {
+pub fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -76,6 +76,34 @@ pub fn movie(n: u64, salt: &str) -> Value {
     })
 }
 
+/// Which generated catalogue the harness loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// Names of three words from 40, and a number: every word is in about 7% of the names.
+    /// The worst case for search.
+    Narrow,
+    /// Names from a Zipf-like vocabulary of 6 000 words ([`crate::realistic`]).
+    Realistic,
+}
+
+impl Kind {
+    /// The `n`-th movie of this catalogue.
+    pub fn movie(self, n: u64) -> Value {
+        match self {
+            Kind::Narrow => movie(n, ""),
+            Kind::Realistic => crate::realistic::movie(n),
+        }
+    }
+
+    /// The searches measured on this catalogue.
+    pub fn searches(self) -> Vec<String> {
+        match self {
+            Kind::Narrow => SEARCHES.iter().map(|s| (*s).to_owned()).collect(),
+            Kind::Realistic => crate::realistic::searches(),
+        }
+    }
+}
+
 /// A movie as the query API answers it, for the baseline to serve from memory.
 #[derive(Debug, Clone, Serialize)]
 pub struct MovieJson {
@@ -93,7 +121,10 @@ pub struct MovieJson {
 
 /// The `n`-th movie's fields, as the domain holds them.
 pub fn fields(n: u64, salt: &str) -> MovieFields {
-    let input = movie(n, salt);
+    fields_of(&movie(n, salt))
+}
+
+fn fields_of(input: &Value) -> MovieFields {
     let text = |k: &str| input[k].as_str().unwrap_or_default().to_owned();
     MovieFields {
         name: text("name"),
@@ -112,9 +143,9 @@ pub fn fields(n: u64, salt: &str) -> MovieFields {
 }
 
 impl MovieJson {
-    /// The `n`-th movie as the query API would answer it.
-    pub fn generated(n: u64) -> Self {
-        let fields = fields(n, "");
+    /// The `n`-th movie of `kind` as the query API would answer it.
+    pub fn generated(kind: Kind, n: u64) -> Self {
+        let fields = fields_of(&kind.movie(n));
         let now = chrono::Utc::now();
         Self {
             id: uuid::Uuid::now_v7(),

@@ -18,6 +18,7 @@ mod catalogue;
 mod hostile;
 mod limits;
 mod load;
+mod realistic;
 mod report;
 mod server;
 mod visibility;
@@ -45,6 +46,14 @@ pub struct Args {
     /// Seconds per throughput measurement.
     #[arg(long, default_value_t = 5)]
     secs: u64,
+    /// The generated catalogue: realistic (names from a Zipf-like vocabulary of 6 000 words)
+    /// or narrow (three of 40 words and a number: the worst case for search).
+    #[arg(long, value_enum, default_value_t = catalogue::Kind::Narrow)]
+    catalogue: catalogue::Kind,
+    /// Keep the data (and the MariaDB database) in this directory, and on a later run with
+    /// the same `--movies` measure it again without loading.
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
     /// Connections for the read measurements.
     #[arg(long, default_value_t = 8)]
     connections: usize,
@@ -83,7 +92,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     if let Some(port) = args.baseline {
-        return runtime.block_on(baseline::serve(port, args.movies));
+        return runtime.block_on(baseline::serve(port, args.movies, args.catalogue));
     }
     runtime.block_on(run(args))
 }
@@ -119,7 +128,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let conns = args.connections;
 
     let moviedb = Moviedb::start(&args).await?;
-    let base = server::Baseline::start(args.movies)?;
+    let base = server::Baseline::start(args.movies, args.catalogue)?;
     eprintln!("moviedb pid {}", moviedb.pid());
     let token = moviedb.login().await?;
     let idle_rss = moviedb.rss_mb();
@@ -128,7 +137,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     // The ids from the bulk answers: paging through 100 000 movies with offsets took longer
     // than loading them.
-    let ids = Arc::new(moviedb.load(&token, args.movies).await?);
+    let ids = Arc::new(moviedb.load(&token, args.movies, args.catalogue).await?);
     eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
     report.rss_loaded = moviedb.rss_mb();
 
@@ -165,8 +174,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if part("search") {
         eprintln!("measuring search");
         let h = host.clone();
+        let searches = args.catalogue.searches();
         let search: MakeRequest = Arc::new(move |n| {
-            let q = catalogue::SEARCHES[n as usize % catalogue::SEARCHES.len()];
+            let q = &searches[n as usize % searches.len()];
             get(&h, &format!("/v1/movies/search?{q}"))
         });
         let mut ours = load::run(addr, conns, secs, search).await;
@@ -225,11 +235,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.mixed_secs > 0 && part("mixed") {
         eprintln!("mixed load for {} s", args.mixed_secs);
         let (h, ids2) = (host.clone(), ids.clone());
+        let searches = args.catalogue.searches();
         let reads: MakeRequest = Arc::new(move |n| match n % 4 {
             0 => get(&h, &format!("/v1/movies?page={}&per_page=20", n % 500 + 1)),
             1 => get(
                 &h,
-                &format!("/v1/movies/search?{}", catalogue::SEARCHES[n as usize % 8]),
+                &format!(
+                    "/v1/movies/search?{}",
+                    searches[n as usize % searches.len()]
+                ),
             ),
             _ => get(
                 &h,

@@ -42,10 +42,12 @@ impl Report {
         let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
         Self {
             header: format!(
-                "moviedb on {}{}, {} movies, {} cores, {} s per figure, {} connections for reads",
+                "moviedb on {}{}, {} movies ({:?} catalogue), {} cores, {} s per figure, \
+                 {} connections for reads",
                 args.db,
                 if args.kafka { " + Kafka (tansu)" } else { "" },
                 args.movies,
+                args.catalogue,
                 cpus,
                 args.secs,
                 args.connections

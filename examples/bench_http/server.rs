@@ -81,16 +81,40 @@ pub struct Moviedb {
     _search: Option<SearchServer>,
     pub addr: SocketAddr,
     pub(crate) client: reqwest::Client,
-    data: tempfile::TempDir,
+    data: Data,
     database: Database,
+}
+
+/// Where the run's data lives: a fresh directory removed at the end, or `--data-dir`, kept
+/// (with its database) for the next run to measure again without loading.
+enum Data {
+    Fresh(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl Data {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Data::Fresh(dir) => dir.path(),
+            Data::Kept(path) => path,
+        }
+    }
 }
 
 impl Moviedb {
     pub async fn start(args: &Args) -> anyhow::Result<Self> {
         let binary = moviedb_binary(args)?;
         let database = Database::from_args(args)?;
-        database.drop_database().await;
-        let data = tempfile::tempdir_in(workspace().join("target"))?;
+        let data = match &args.data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                Data::Kept(dir.canonicalize()?)
+            }
+            None => {
+                database.drop_database().await;
+                Data::Fresh(tempfile::tempdir_in(workspace().join("target"))?)
+            }
+        };
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
         let broker = if args.kafka {
             if matches!(database, Database::Sqlite) {
@@ -213,15 +237,45 @@ impl Moviedb {
         Ok(r.json().await?)
     }
 
-    /// Adds `movies` movies in bulk requests of 1 000 and waits until the list shows them all.
-    /// Adds `movies` movies in bulks of 1 000 and returns their ids, in the order sent.
-    pub async fn load(&self, token: &str, movies: u64) -> anyhow::Result<Vec<String>> {
+    /// Adds `movies` movies of `kind` in bulks of 1 000, waits until the list and the search
+    /// show them all, and returns their ids in the order sent. A kept data directory that
+    /// already holds them (its `bench-ids` file) is not loaded again.
+    pub async fn load(
+        &self,
+        token: &str,
+        movies: u64,
+        kind: crate::catalogue::Kind,
+    ) -> anyhow::Result<Vec<String>> {
+        let ids_file = self.data.path().join("bench-ids");
+        if let (Data::Kept(_), Ok(text)) = (&self.data, std::fs::read_to_string(&ids_file)) {
+            let ids: Vec<String> = text.lines().map(str::to_owned).collect();
+            if ids.len() as u64 == movies {
+                eprintln!("{} already holds the catalogue", self.data.path().display());
+                return Ok(ids);
+            }
+            bail!(
+                "{} holds {} movies of an earlier run, not {movies}: give another --data-dir",
+                self.data.path().display(),
+                ids.len()
+            );
+        }
+        let ids = self.add_all(token, movies, kind).await?;
+        if let Data::Kept(_) = self.data {
+            std::fs::write(&ids_file, ids.join("\n"))?;
+        }
+        Ok(ids)
+    }
+
+    async fn add_all(
+        &self,
+        token: &str,
+        movies: u64,
+        kind: crate::catalogue::Kind,
+    ) -> anyhow::Result<Vec<String>> {
         let mut n = 0;
         let mut ids = Vec::with_capacity(movies as usize);
         while n < movies {
-            let batch: Vec<Value> = (n..movies.min(n + 1000))
-                .map(|i| crate::catalogue::movie(i, ""))
-                .collect();
+            let batch: Vec<Value> = (n..movies.min(n + 1000)).map(|i| kind.movie(i)).collect();
             n += batch.len() as u64;
             let answer = self.post(token, "/v1/movies", &Value::Array(batch)).await?;
             let results = answer["results"].as_array().cloned().unwrap_or_default();
@@ -283,6 +337,9 @@ impl Moviedb {
 impl Drop for Moviedb {
     fn drop(&mut self) {
         self.process.take();
+        if let Data::Kept(_) = self.data {
+            return;
+        }
         let database = self.database.clone();
         // Best effort: the runtime is still alive while the harness drops this.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
@@ -316,14 +373,17 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    pub fn start(movies: u64) -> anyhow::Result<Self> {
+    pub fn start(movies: u64, kind: crate::catalogue::Kind) -> anyhow::Result<Self> {
         let port = free_port()?;
+        let kind = clap::ValueEnum::to_possible_value(&kind).context("a named catalogue")?;
         let child = Command::new(std::env::current_exe()?)
             .args([
                 "--baseline",
                 &port.to_string(),
                 "--movies",
                 &movies.to_string(),
+                "--catalogue",
+                kind.get_name(),
             ])
             .spawn()?;
         Ok(Self {

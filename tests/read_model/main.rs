@@ -205,6 +205,8 @@ conformance!(
     histories_a_rebuilt_read_database_lacks_are_filled_from_the_event_store,
     a_large_batch_of_new_movies_is_written_whole,
     histories_larger_than_a_packet_are_written_whole_and_exact,
+    the_catalogues_total_is_kept_exact_through_every_way_of_writing,
+    a_filtered_total_past_the_bound_is_a_lower_bound_and_pages_stay_right,
 );
 
 /// On MySQL the read models' ids are ASCII (compared without the Unicode collation), in the

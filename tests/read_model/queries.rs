@@ -148,3 +148,178 @@ pub(crate) async fn the_query_side_reads_a_users_role_as_projected(s: Subject) {
     assert_eq!(s.read.user_role(ids[0]).await.expect("role"), None);
     assert_eq!(s.read.user_role(Uuid::now_v7()).await.expect("role"), None);
 }
+
+/// The whole catalogue's total is a count kept as movies come and go, not a count of rows: it
+/// stays exact through adds, deletes, replayed duplicates, a rebuild by events and one by
+/// folded streams, and tables made before the count existed get it from their rows.
+pub(crate) async fn the_catalogues_total_is_kept_exact_through_every_way_of_writing(s: Subject) {
+    let total = |page: moviedb_read_model::Page<moviedb_read_model::MovieView>| {
+        assert!(page.total_exact, "the whole catalogue's total is exact");
+        page.total
+    };
+    let all = MovieQuery::default();
+    assert_eq!(total(s.read.movies(&all).await.expect("q")), 0);
+    let (h, _) = catalogue();
+    // Five added, one deleted.
+    s.read.apply(&h.events[..4], None).await.expect("applied");
+    assert_eq!(total(s.read.movies(&all).await.expect("q")), 4);
+    s.read.apply(&h.events, None).await.expect("applied");
+    s.read.apply(&h.events, None).await.expect("replayed");
+    assert_eq!(total(s.read.movies(&all).await.expect("q")), 4);
+
+    let shadow = s.read.begin_rebuild().await.expect("shadow");
+    shadow.apply(&h.events, None).await.expect("rebuilt");
+    s.read.finish_rebuild().await.expect("swapped");
+    assert_eq!(total(s.read.movies(&all).await.expect("q")), 4);
+
+    let mut fold = Fold::default();
+    for event in &h.events {
+        fold.add(event);
+    }
+    let (streams, rejected) = fold.finish();
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let shadow = s.read.begin_rebuild().await.expect("shadow");
+    shadow.load(&streams).await.expect("loaded");
+    s.read.finish_rebuild().await.expect("swapped");
+    assert_eq!(total(s.read.movies(&all).await.expect("q")), 4);
+
+    // Tables of an earlier version, without the count: it is made from their rows.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&s.url).await.expect("database");
+    sqlx::query("DROP TABLE rm_counts")
+        .execute(&pool)
+        .await
+        .expect("dropped");
+    pool.close().await;
+    let reopened = SqlReadModels::connect(&s.url).await.expect("reopened");
+    assert_eq!(total(reopened.movies(&all).await.expect("q")), 4);
+    let (more, _) = catalogue();
+    reopened.apply(&more.events, None).await.expect("applied");
+    assert_eq!(total(reopened.movies(&all).await.expect("q")), 8);
+}
+
+/// A filtered list of more than `COUNT_BOUND` movies reports that many as a lower bound, and
+/// every plan the query may take (the filter's index, the genre's rows, the sort's index)
+/// gives the pages a plain sort of the matches gives.
+pub(crate) async fn a_filtered_total_past_the_bound_is_a_lower_bound_and_pages_stay_right(
+    s: Subject,
+) {
+    let bound = moviedb_read_model::COUNT_BOUND;
+    let n = bound + 40;
+    let mut h = History::default();
+    let mut model = Vec::new();
+    for i in 0..n {
+        let id = Uuid::now_v7();
+        let mut genres = vec!["Drama"];
+        if i % 500 == 7 {
+            genres.push("War");
+        }
+        let score = (i % 97) as f64 / 10.0;
+        let pop = (i % 89) as f64;
+        // Names repeat, so the id breaks ties.
+        let name = format!("Movie {:03}", (i * 7919) % 600);
+        h.movie(id, &name, "Same Director", &genres, score, pop);
+        model.push((id, name.to_lowercase(), genres, score, pop));
+    }
+    s.read.apply(&h.events, None).await.expect("applied");
+
+    let cases: Vec<(
+        MovieQuery,
+        Box<dyn Fn(&(Uuid, String, Vec<&str>, f64, f64)) -> bool>,
+    )> = vec![
+        (
+            MovieQuery {
+                filter: MovieFilter {
+                    genres: Some(GenreFilter::Any(vec!["drama".into()])),
+                    ..MovieFilter::default()
+                },
+                sort: Sort {
+                    field: SortField::Name,
+                    descending: true,
+                },
+                page: 3,
+                ..MovieQuery::default()
+            },
+            Box::new(|_| true),
+        ),
+        (
+            MovieQuery {
+                filter: MovieFilter {
+                    genres: Some(GenreFilter::All(vec!["War".into(), "drama".into()])),
+                    ..MovieFilter::default()
+                },
+                sort: Sort {
+                    field: SortField::Name,
+                    descending: false,
+                },
+                per_page: 7,
+                page: 2,
+                ..MovieQuery::default()
+            },
+            Box::new(|m| m.2.contains(&"War")),
+        ),
+        (
+            MovieQuery {
+                filter: MovieFilter {
+                    imdb_score_gte: Some(1.0),
+                    ..MovieFilter::default()
+                },
+                sort: Sort {
+                    field: SortField::Popularity,
+                    descending: true,
+                },
+                page: 4,
+                ..MovieQuery::default()
+            },
+            Box::new(|m| m.3 >= 1.0),
+        ),
+        (
+            MovieQuery {
+                filter: MovieFilter {
+                    imdb_score_gte: Some(9.5),
+                    popularity_lte: Some(20.0),
+                    genres: Some(GenreFilter::Any(vec!["drama".into(), "war".into()])),
+                    ..MovieFilter::default()
+                },
+                sort: Sort {
+                    field: SortField::Name,
+                    descending: false,
+                },
+                page: 2,
+                per_page: 5,
+                ..MovieQuery::default()
+            },
+            Box::new(|m| m.3 >= 9.5 && m.4 <= 20.0),
+        ),
+    ];
+    for (query, keep) in cases {
+        let mut matches: Vec<_> = model.iter().filter(|m| keep(m)).collect();
+        matches.sort_by(|a, b| {
+            let key = match query.sort.field {
+                SortField::Name => a.1.cmp(&b.1),
+                SortField::Popularity => a.4.total_cmp(&b.4),
+                _ => unreachable!("the cases sort by name or popularity"),
+            };
+            let key = if query.sort.descending {
+                key.reverse()
+            } else {
+                key
+            };
+            key.then_with(|| a.0.to_string().cmp(&b.0.to_string()))
+        });
+        let want: Vec<Uuid> = matches
+            .iter()
+            .skip(((query.page - 1) * query.per_page) as usize)
+            .take(query.per_page as usize)
+            .map(|m| m.0)
+            .collect();
+        let page = s.read.movies(&query).await.expect("q");
+        let got: Vec<Uuid> = page.items.iter().map(|m| m.id).collect();
+        assert_eq!(got, want, "{query:?}");
+        let count = matches.len() as u64;
+        assert_eq!(page.total, count.min(bound), "{query:?}");
+        assert_eq!(page.total_exact, count <= bound, "{query:?}");
+    }
+    let all = s.read.movies(&MovieQuery::default()).await.expect("q");
+    assert_eq!((all.total, all.total_exact), (n, true));
+}

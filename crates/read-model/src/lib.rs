@@ -24,7 +24,7 @@ pub use cache::CachedReadModels;
 pub use error::ReadModelError;
 pub use fold::{Fold, FoldedState, FoldedStream};
 pub use history::HistoryEntry;
-pub use query::{GenreFilter, MovieFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
+pub use query::{GenreFilter, MovieFilter, MovieQuery, Sort, SortField, COUNT_BOUND, MAX_PER_PAGE};
 pub use sql::SqlReadModels;
 
 use async_trait::async_trait;
@@ -92,8 +92,10 @@ pub struct UserView {
 pub struct Page<T> {
     /// The items on this page.
     pub items: Vec<T>,
-    /// How many items the whole list has.
+    /// How many items the whole list has, or (`total_exact` false) at least how many.
     pub total: u64,
+    /// Whether `total` is exact; else it is a lower bound ([`COUNT_BOUND`]).
+    pub total_exact: bool,
 }
 
 /// Where a feed has got to, stored in the same transaction as the batch it follows.

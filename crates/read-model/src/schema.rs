@@ -15,7 +15,13 @@ pub(crate) struct Tables {
     pub genres: String,
     pub users: String,
     pub versions: String,
+    /// Counts kept as rows change (see [`MOVIE_COUNT`]), so a list's total is not a count of
+    /// every row.
+    pub counts: String,
 }
+
+/// The row of `{counts}` that holds how many movies `{movies}` has.
+pub(crate) const MOVIE_COUNT: &str = "movies";
 
 /// Suffix of the shadow tables a rebuild fills.
 pub(crate) const SHADOW: &str = "_next";
@@ -27,19 +33,28 @@ impl Tables {
             genres: format!("rm_movie_genres{suffix}"),
             users: format!("rm_users{suffix}"),
             versions: format!("rm_stream_versions{suffix}"),
+            counts: format!("rm_counts{suffix}"),
         }
     }
 
-    pub fn all(&self) -> [&str; 4] {
-        [&self.movies, &self.genres, &self.users, &self.versions]
+    pub fn all(&self) -> [&str; 5] {
+        [
+            &self.movies,
+            &self.genres,
+            &self.users,
+            &self.versions,
+            &self.counts,
+        ]
     }
 
-    /// `sql` with `{movies}`, `{genres}`, `{users}` and `{versions}` replaced by table names.
+    /// `sql` with `{movies}`, `{genres}`, `{users}`, `{versions}` and `{counts}` replaced by
+    /// table names.
     pub fn sql(&self, sql: &str) -> String {
         sql.replace("{movies}", &self.movies)
             .replace("{genres}", &self.genres)
             .replace("{users}", &self.users)
             .replace("{versions}", &self.versions)
+            .replace("{counts}", &self.counts)
     }
 }
 
@@ -85,7 +100,10 @@ pub(crate) fn create_tables(dialect: Dialect, t: &Tables, gen: &str) -> Vec<Stri
                  version INTEGER NOT NULL)",
                 t.versions
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(create_counts(dialect, t))
+        .collect(),
         // Every column is of a type sqlx's `Any` driver decodes: VARCHAR/CHAR, BIGINT, DOUBLE.
         // Indexes are per table in MySQL, so they are declared inline.
         Dialect::MySql => vec![
@@ -123,8 +141,30 @@ pub(crate) fn create_tables(dialect: Dialect, t: &Tables, gen: &str) -> Vec<Stri
                  ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci",
                 t.versions
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(create_counts(dialect, t))
+        .collect(),
     }
+}
+
+/// The statements that make `{counts}`, its movie count at 0 (a new, empty generation).
+/// Tables made before it existed get it, with the count of their rows, from
+/// `SqlReadModels::open`.
+pub(crate) fn create_counts(dialect: Dialect, t: &Tables) -> Vec<String> {
+    let (table, seed) = match dialect {
+        Dialect::Sqlite => (
+            "CREATE TABLE {counts} (name TEXT NOT NULL PRIMARY KEY, n INTEGER NOT NULL)",
+            "INSERT OR IGNORE INTO {counts} (name, n) VALUES ('movies', 0)",
+        ),
+        Dialect::MySql => (
+            "CREATE TABLE {counts} (name VARCHAR(32) NOT NULL PRIMARY KEY, n BIGINT NOT NULL\
+             ) ENGINE = InnoDB",
+            "INSERT IGNORE INTO {counts} (name, n) VALUES ('movies', 0)",
+        ),
+    };
+    debug_assert!(seed.contains(MOVIE_COUNT));
+    vec![t.sql(table), t.sql(seed)]
 }
 
 /// Tables that are never rebuilt: where feeds are, and what failed.

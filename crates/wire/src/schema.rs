@@ -172,6 +172,27 @@ pub struct User {
     pub version: u64,
 }
 
+/// What `total` is: Elasticsearch's `hits.total.relation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TotalRelation {
+    /// `total` is the exact count.
+    Eq,
+    /// `total` is a lower bound: at least that many (10 000), counting stopped there.
+    Gte,
+}
+
+impl TotalRelation {
+    /// `Eq` for an exact total, else `Gte`.
+    pub fn of(exact: bool) -> Self {
+        if exact {
+            Self::Eq
+        } else {
+            Self::Gte
+        }
+    }
+}
+
 /// A page of movies.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MoviePage {
@@ -181,10 +202,13 @@ pub struct MoviePage {
     pub page: u32,
     /// Items per page.
     pub per_page: u32,
-    /// Movies in the whole list.
+    /// Movies in the whole list: exact for the whole catalogue and for any list of up to
+    /// 10 000 movies; for a filtered list of more, 10 000 (`total_relation` is `gte`).
     pub total: u64,
-    /// Pages in the whole list.
+    /// Pages in `total`.
     pub total_pages: u64,
+    /// Whether `total` is exact (`eq`) or a lower bound (`gte`).
+    pub total_relation: TotalRelation,
 }
 
 /// A page of users.

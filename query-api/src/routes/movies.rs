@@ -31,6 +31,7 @@ struct MoviePage {
     per_page: u32,
     total: u64,
     total_pages: u64,
+    total_relation: moviedb_wire::schema::TotalRelation,
 }
 
 /// A page of movies with `total` and `total_pages`.
@@ -54,6 +55,7 @@ async fn list(
         per_page,
         total: page.total,
         total_pages: page.total.div_ceil(u64::from(per_page)),
+        total_relation: moviedb_wire::schema::TotalRelation::of(page.total_exact),
     }))
 }
 

@@ -125,6 +125,8 @@ pub(crate) async fn rows_by_ids(
 /// Rows of new streams (a movie added, a user registered) waiting to be written together.
 #[derive(Default)]
 struct NewRows {
+    /// Movie rows taken since the batch began, written or not.
+    movies_taken: i64,
     streams: HashSet<Uuid>,
     movies: Vec<Vec<Param>>,
     genres: Vec<Vec<Param>>,
@@ -146,6 +148,7 @@ impl NewRows {
                 Ok(MovieEvent::Added(fields)) => {
                     self.genres.extend(genre_rows(&id, &fields.genres));
                     self.movies.push(movie_row(&id, &fields, 1, at, at));
+                    self.movies_taken += 1;
                 }
                 _ => return false,
             },
@@ -244,18 +247,20 @@ pub(crate) async fn write_inserts(
 /// does not decode) is applied on its own, in order, after the new rows it may depend on.
 ///
 /// The new rows left at the end are not written: they are returned, for the caller to write
-/// with the rest of its transaction ([`write_inserts`]).
+/// with the rest of its transaction ([`write_inserts`]), with how many movie rows the batch
+/// adds in all (deletes count -1), for the caller to add to `{counts}` ([`count_movies`]).
 pub(crate) async fn apply_events(
     conn: &mut AnyConnection,
     t: &Tables,
     events: &[StoredEvent],
-) -> Result<(ApplyReport, Vec<Insert>), ReadModelError> {
+) -> Result<(ApplyReport, Vec<Insert>, i64), ReadModelError> {
     let mut streams: Vec<Uuid> = events.iter().map(|e| e.stream_id).collect();
     streams.sort_unstable();
     streams.dedup();
     let mut applied = applied_versions(conn, t, &streams).await?;
     let mut report = ApplyReport::default();
     let mut new_rows = NewRows::default();
+    let mut movies = 0;
     for event in events {
         let have = applied.get(&event.stream_id).copied().unwrap_or(0);
         if event.version <= have {
@@ -273,13 +278,22 @@ pub(crate) async fn apply_events(
             if new_rows.streams.contains(&event.stream_id) {
                 new_rows.flush(conn, t).await?;
             }
-            apply_one(conn, t, event).await?;
+            movies += apply_one(conn, t, event).await?;
             set_version(conn, t, event, have).await?;
         }
         applied.insert(event.stream_id, event.version);
         report.applied += 1;
     }
-    Ok((report, new_rows.take_inserts(t)))
+    movies += new_rows.movies_taken;
+    Ok((report, new_rows.take_inserts(t), movies))
+}
+
+/// The statement that adds `delta` to the movie count of `t` (see `schema::MOVIE_COUNT`).
+pub(crate) fn count_movies(t: &Tables, delta: i64) -> String {
+    t.sql(&format!(
+        "UPDATE {{counts}} SET n = n + ({delta}) WHERE name = '{}'",
+        crate::schema::MOVIE_COUNT
+    ))
 }
 
 /// The multi-row `INSERT` heads of the tables a new stream writes, in `*_row`'s column order.

@@ -9,11 +9,12 @@ pub(super) fn rejected(event: &StoredEvent, reason: impl Into<String>) -> ReadMo
     }
 }
 
+/// Applies `event`; the answer is how many movie rows it added (-1 for a delete).
 pub(super) async fn apply_one(
     conn: &mut AnyConnection,
     t: &Tables,
     event: &StoredEvent,
-) -> Result<(), ReadModelError> {
+) -> Result<i64, ReadModelError> {
     match event.stream_type.as_str() {
         Movie::STREAM_TYPE => {
             let decoded = event
@@ -25,7 +26,7 @@ pub(super) async fn apply_one(
             let decoded = event
                 .decode::<UserEvent>()
                 .map_err(|e| rejected(event, e.to_string()))?;
-            apply_user(conn, t, event, decoded).await
+            apply_user(conn, t, event, decoded).await.map(|()| 0)
         }
         other => Err(rejected(event, format!("unknown stream type `{other}`"))),
     }
@@ -36,7 +37,7 @@ pub(super) async fn apply_movie(
     t: &Tables,
     event: &StoredEvent,
     decoded: MovieEvent,
-) -> Result<(), ReadModelError> {
+) -> Result<i64, ReadModelError> {
     let id = event.stream_id.to_string();
     let at = micros(event.recorded_at);
     match decoded {
@@ -51,7 +52,8 @@ pub(super) async fn apply_movie(
                 .bind(id.clone())
                 .execute(&mut *conn)
                 .await?;
-            insert_genres(conn, t, &id, &fields.genres).await
+            insert_genres(conn, t, &id, &fields.genres).await?;
+            Ok(1)
         }
         MovieEvent::Updated(patch) => {
             let current = load_fields(conn, t, &id)
@@ -71,15 +73,15 @@ pub(super) async fn apply_movie(
                 delete_genres(conn, t, &id).await?;
                 insert_genres(conn, t, &id, &fields.genres).await?;
             }
-            Ok(())
+            Ok(0)
         }
         MovieEvent::Deleted(_) => {
             delete_genres(conn, t, &id).await?;
-            sqlx::query(&t.sql("DELETE FROM {movies} WHERE movie_id = ?"))
+            let deleted = sqlx::query(&t.sql("DELETE FROM {movies} WHERE movie_id = ?"))
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
-            Ok(())
+            Ok(-i64::try_from(deleted.rows_affected()).unwrap_or(0))
         }
     }
 }

@@ -116,6 +116,7 @@ impl SqlReadModels {
         if !create {
             for table in [
                 models.tables.versions.as_str(),
+                models.tables.counts.as_str(),
                 "projection_checkpoints",
                 "rm_movie_history",
             ] {
@@ -143,6 +144,8 @@ impl SqlReadModels {
         }
         if !models.exists(&models.tables.versions).await? {
             models.create(&models.tables).await?;
+        } else if !models.exists(&models.tables.counts).await? {
+            models.add_counts().await?;
         }
         #[cfg(feature = "mysql")]
         if let Some(lock) = lock {
@@ -183,6 +186,24 @@ impl SqlReadModels {
                 Err(e) => return Err(e.into()),
             }
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives tables made before `{counts}` existed their counts, from their rows.
+    async fn add_counts(&self) -> Result<(), ReadModelError> {
+        let t = &self.tables;
+        let mut tx = self.pool.begin().await?;
+        let [table, _] = <[String; 2]>::try_from(create_counts(self.dialect, t))
+            .map_err(|_| ReadModelError::Corrupt("the counts table's statements".into()))?;
+        tx.execute(table.as_str()).await?;
+        tx.execute(
+            t.sql(&format!(
+                "INSERT INTO {{counts}} (name, n) SELECT '{MOVIE_COUNT}', COUNT(*) FROM {{movies}}"
+            ))
+            .as_str(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

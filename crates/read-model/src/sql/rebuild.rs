@@ -46,6 +46,7 @@ impl SqlReadModels {
     pub(super) async fn load_folded(&self, streams: &[FoldedStream]) -> Result<(), ReadModelError> {
         let t = &self.tables;
         let mut tx = self.pool.begin().await?;
+        let mut loaded = 0;
         for chunk in streams.chunks(LOAD_CHUNK) {
             let mut movies = Vec::new();
             let mut genres = Vec::new();
@@ -85,9 +86,11 @@ impl SqlReadModels {
                 }
                 versions.push(version_row(&id, &stream.stream_type, stream.version));
             }
+            loaded += movies.len() as i64;
             let inserts = stream_inserts(t, [movies, genres, users, versions]);
             write_inserts(&mut tx, &inserts, None).await?;
         }
+        tx.execute(count_movies(t, loaded).as_str()).await?;
         tx.commit().await?;
         Ok(())
     }
