@@ -15,6 +15,9 @@ use uuid::Uuid;
 #[allow(dead_code)]
 #[path = "bench_http/catalogue.rs"]
 mod catalogue;
+#[allow(dead_code)]
+#[path = "bench_http/realistic.rs"]
+mod realistic;
 use catalogue::{DIRECTORS, GENRES, WORDS};
 
 /// A deterministic pseudo-random sequence, so every run indexes the same catalogue.

@@ -223,10 +223,9 @@ pub(crate) async fn a_filtered_total_past_the_bound_is_a_lower_bound_and_pages_s
     }
     s.read.apply(&h.events, None).await.expect("applied");
 
-    let cases: Vec<(
-        MovieQuery,
-        Box<dyn Fn(&(Uuid, String, Vec<&str>, f64, f64)) -> bool>,
-    )> = vec![
+    type Model<'a> = (Uuid, String, Vec<&'a str>, f64, f64);
+    type Keep = Box<dyn Fn(&Model) -> bool>;
+    let cases: Vec<(MovieQuery, Keep)> = vec![
         (
             MovieQuery {
                 filter: MovieFilter {
