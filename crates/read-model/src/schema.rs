@@ -66,6 +66,12 @@ const ID: &str = "CHAR(36) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL
 
 /// Statements that create the tables of one generation. SQLite index names are global to the
 /// database and follow a table through a rename, so they carry a generation tag (`gen`).
+///
+/// SQLite's tables are `WITHOUT ROWID`: each is one B-tree ordered by its key, as InnoDB's are,
+/// so a movie read by id walks one tree instead of the key's index and then the rows, and no
+/// table keeps a second copy of its key (at 1 000 000 movies the key indexes of movies, genres
+/// and versions were 110 MB). Tables made before keep their rowids until `moviedb rebuild`
+/// makes them again.
 pub(crate) fn create_tables(dialect: Dialect, t: &Tables, gen: &str) -> Vec<String> {
     match dialect {
         Dialect::Sqlite => vec![
@@ -73,7 +79,8 @@ pub(crate) fn create_tables(dialect: Dialect, t: &Tables, gen: &str) -> Vec<Stri
                 "CREATE TABLE {} (movie_id TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, \
                  name_key TEXT NOT NULL, director TEXT NOT NULL, director_key TEXT NOT NULL, \
                  genres TEXT NOT NULL, imdb_score REAL NOT NULL, popularity REAL NOT NULL, \
-                 version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+                 version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) \
+                 WITHOUT ROWID",
                 t.movies
             ),
             format!("CREATE INDEX ix_{gen}_name ON {} (name_key, movie_id)", t.movies),
@@ -84,20 +91,20 @@ pub(crate) fn create_tables(dialect: Dialect, t: &Tables, gen: &str) -> Vec<Stri
             format!("CREATE INDEX ix_{gen}_updated ON {} (updated_at, movie_id)", t.movies),
             format!(
                 "CREATE TABLE {} (genre_key TEXT NOT NULL, movie_id TEXT NOT NULL, \
-                 PRIMARY KEY (genre_key, movie_id))",
+                 PRIMARY KEY (genre_key, movie_id)) WITHOUT ROWID",
                 t.genres
             ),
             format!("CREATE INDEX ix_{gen}_genre_movie ON {} (movie_id)", t.genres),
             format!(
                 "CREATE TABLE {} (user_id TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, \
                  email TEXT NOT NULL, role TEXT NOT NULL, registered_at INTEGER NOT NULL, \
-                 version INTEGER NOT NULL)",
+                 version INTEGER NOT NULL) WITHOUT ROWID",
                 t.users
             ),
             format!("CREATE INDEX ix_{gen}_registered ON {} (registered_at, user_id)", t.users),
             format!(
                 "CREATE TABLE {} (stream_id TEXT NOT NULL PRIMARY KEY, stream_type TEXT NOT NULL, \
-                 version INTEGER NOT NULL)",
+                 version INTEGER NOT NULL) WITHOUT ROWID",
                 t.versions
             ),
         ]
@@ -154,7 +161,8 @@ pub(crate) fn create_tables(dialect: Dialect, t: &Tables, gen: &str) -> Vec<Stri
 pub(crate) fn create_counts(dialect: Dialect, t: &Tables) -> Vec<String> {
     let (table, seed) = match dialect {
         Dialect::Sqlite => (
-            "CREATE TABLE {counts} (name TEXT NOT NULL PRIMARY KEY, n INTEGER NOT NULL)",
+            "CREATE TABLE {counts} (name TEXT NOT NULL PRIMARY KEY, n INTEGER NOT NULL) \
+             WITHOUT ROWID",
             "INSERT OR IGNORE INTO {counts} (name, n) VALUES ('movies', 0)",
         ),
         Dialect::MySql => (

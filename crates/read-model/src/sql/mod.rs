@@ -30,6 +30,8 @@ pub struct SqlReadModels {
     pool: AnyPool,
     dialect: Dialect,
     tables: Tables,
+    /// Movies read by id without sqlx, on SQLite's live tables.
+    direct: Option<Arc<direct::DirectReads>>,
 }
 
 const MOVIE_COLUMNS: &str = "m.movie_id, m.name, m.director, m.genres, m.imdb_score, \
@@ -37,6 +39,7 @@ const MOVIE_COLUMNS: &str = "m.movie_id, m.name, m.director, m.genres, m.imdb_sc
 
 static DRIVERS: Once = Once::new();
 
+mod direct;
 mod open;
 mod rebuild;
 mod rows;
@@ -199,6 +202,13 @@ impl ReadModels for SqlReadModels {
     }
 
     async fn movie(&self, id: Uuid) -> Result<Option<MovieView>, ReadModelError> {
+        if let Some(found) = self
+            .direct
+            .as_ref()
+            .and_then(|direct| direct.movie(&self.tables.movies, id))
+        {
+            return found;
+        }
         let sql = self.tables.sql(&format!(
             "SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id = ?"
         ));

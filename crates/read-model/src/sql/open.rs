@@ -112,6 +112,10 @@ impl SqlReadModels {
             pool,
             dialect,
             tables: Tables::with_suffix(""),
+            direct: match dialect {
+                Dialect::Sqlite => direct::DirectReads::for_url(url).map(Arc::new),
+                Dialect::MySql => None,
+            },
         };
         if !create {
             for table in [

@@ -107,6 +107,7 @@ impl SqlReadModels {
             pool: self.pool.clone(),
             dialect: self.dialect,
             tables: shadow,
+            direct: None,
         }))
     }
 
