@@ -81,6 +81,10 @@ pub struct Args {
     /// Do not run `cargo build --release --bin moviedb` first.
     #[arg(long)]
     no_build: bool,
+    /// Print the catalogue's searches (query strings of `/v1/movies/search`), one per line,
+    /// and exit: for a profiler or another load tool.
+    #[arg(long)]
+    print_searches: bool,
     /// Internal: serve the baseline on this port with `--movies` movies.
     #[arg(long, hide = true)]
     baseline: Option<u16>,
@@ -88,6 +92,12 @@ pub struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.print_searches {
+        for search in args.catalogue.searches() {
+            println!("{search}");
+        }
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

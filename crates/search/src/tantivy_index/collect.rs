@@ -410,7 +410,10 @@ impl SegmentCollector for SegmentTop {
                 return;
             }
         }
-        self.histogram[imdb_score.floor().clamp(0.0, 9.0) as usize] += 1;
+        // The bucket is the score's whole part: a float-to-int cast truncates (the same as
+        // `floor` for scores, which are never negative) and saturates, without `floor`'s call,
+        // which was 4% of a search with a quarter of a million hits.
+        self.histogram[(imdb_score as usize).min(9)] += 1;
         if let Some(genre) = &self.genre {
             for ord in genre.term_ords(doc) {
                 if let Some(count) = self.genre_counts.get_mut(ord as usize) {
