@@ -152,7 +152,7 @@ async fn the_whole_stack_on_mariadb_kafka_and_the_search_server_behind_the_gatew
     assert_eq!(found["items"][0]["name"], "Schindler's List", "{found}");
     let facets = gw
         .get(
-            "/v1/movies/search?genre=comedy&per_page=1",
+            "/v1/movies/search?genre=comedy&per_page=1&facets=genre",
             None,
             Some(&bulk_token),
         )

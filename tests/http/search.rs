@@ -153,8 +153,16 @@ async fn filters_sorts_pages_and_facets(app: TestApp) {
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 6);
-    // Facets count every hit of the query, not only the page.
-    let thrillers = search(&app, "q=alfred&per_page=1", &token).await;
+    // No facets unless asked; asked, they count every hit of the query, not only the page.
+    let plain = search(&app, "q=alfred&per_page=1", &token).await;
+    assert!(plain.get("facets").is_none(), "{plain}");
+    let genres_only = search(&app, "q=alfred&per_page=1&facets=genre", &token).await;
+    assert!(
+        genres_only["facets"]["imdb_score"].is_null(),
+        "{genres_only}"
+    );
+    assert!(genres_only["facets"]["genre"].is_array(), "{genres_only}");
+    let thrillers = search(&app, "q=alfred&per_page=1&facets=genre,imdb_score", &token).await;
     assert_eq!(names(&thrillers).len(), 1);
     let genre_facet = thrillers["facets"]["genre"]
         .as_array()

@@ -277,6 +277,7 @@ fn requests() -> Vec<SearchRequest> {
             q: Some(q.into()),
             sort: SearchSort::Relevance,
             per_page: 100,
+            facets: true,
             ..SearchRequest::default()
         });
         all.push(SearchRequest {
@@ -324,6 +325,7 @@ fn requests() -> Vec<SearchRequest> {
                     sort: *sort,
                     page,
                     per_page: 7,
+                    facets: true,
                 });
             }
         }

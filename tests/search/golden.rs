@@ -89,6 +89,7 @@ fn a_full_search_has_words_filters_sort_paging_facets_and_highlights() {
         sort: SearchSort::Relevance,
         page: 3,
         per_page: 10,
+        facets: true,
     };
     golden("search-full", &body::search_body(&request));
 }
@@ -104,6 +105,7 @@ fn a_search_without_text_has_no_highlight_and_sorts_by_its_field() {
         sort: SearchSort::Name { descending: true },
         page: 1,
         per_page: 20,
+        facets: false,
     };
     golden("search-filters-only", &body::search_body(&request));
 }

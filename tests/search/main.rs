@@ -244,10 +244,23 @@ async fn filters_sorts_pages_and_facets() {
         seen.dedup();
         assert_eq!(seen.len(), 6);
         // Facets count every hit of the query, not only the page.
+        let plain = index
+            .search(&SearchRequest {
+                q: Some("alfred".into()),
+                per_page: 1,
+                ..SearchRequest::default()
+            })
+            .await
+            .expect("search");
+        assert!(
+            plain.genres.is_empty() && plain.imdb_score_histogram.is_empty(),
+            "no facets unless asked: {plain:?}"
+        );
         let thriller = index
             .search(&SearchRequest {
                 q: Some("alfred".into()),
                 per_page: 1,
+                facets: true,
                 ..SearchRequest::default()
             })
             .await

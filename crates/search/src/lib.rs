@@ -188,6 +188,10 @@ pub struct SearchRequest {
     pub page: u32,
     /// Hits per page.
     pub per_page: u32,
+    /// Whether to count the genres and the score histogram over every hit: asked for, as
+    /// Elasticsearch's aggregations and Meilisearch's facets are. Reading two more columns
+    /// of every hit was a third of a search's time when a quarter of the catalogue matched.
+    pub facets: bool,
 }
 
 impl Default for SearchRequest {
@@ -198,6 +202,7 @@ impl Default for SearchRequest {
             sort: SearchSort::Relevance,
             page: 1,
             per_page: 20,
+            facets: false,
         }
     }
 }
@@ -266,9 +271,9 @@ pub struct SearchResponse {
     pub hits: Vec<Hit>,
     /// All hits.
     pub total: u64,
-    /// Counts per genre, largest first.
+    /// Counts per genre, largest first (empty unless the request asked for facets).
     pub genres: Vec<GenreCount>,
-    /// An `imdb_score` histogram with buckets of 1.
+    /// An `imdb_score` histogram with buckets of 1 (empty unless the request asked for facets).
     pub imdb_score_histogram: Vec<ScoreBucket>,
 }
 

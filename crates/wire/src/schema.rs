@@ -246,13 +246,16 @@ pub struct ScoreBucket {
     pub count: u64,
 }
 
-/// The facets of a search, over every hit (not only this page).
+/// The facets a search asked for (`facets=genre,imdb_score`), over every hit (not only this
+/// page).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Facets {
-    /// Hits per genre.
-    pub genre: Vec<GenreCount>,
-    /// Hits per score bucket.
-    pub imdb_score: Vec<ScoreBucket>,
+    /// Hits per genre, largest first: with `facets=genre`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genre: Option<Vec<GenreCount>>,
+    /// Hits per score bucket of 1: with `facets=imdb_score`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imdb_score: Option<Vec<ScoreBucket>>,
 }
 
 /// A page of search hits.
@@ -272,8 +275,9 @@ pub struct SearchPage {
     pub q: Option<String>,
     /// The order used.
     pub sort_by: String,
-    /// Counts over every hit.
-    pub facets: Facets,
+    /// Counts over every hit, when `facets` asked for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facets: Option<Facets>,
 }
 
 /// Suggestions: names that start with the letters typed.

@@ -91,6 +91,41 @@ pub(crate) struct MovieParams {
     #[serde(default)]
     #[param(value_type = Option<String>)]
     director: Given,
+    /// Search only: the facets to count over every hit, `genre` and `imdb_score`
+    /// (comma-separated). None unless asked: counting them reads every hit.
+    #[serde(default)]
+    #[param(value_type = Option<String>, example = "genre,imdb_score")]
+    facets: Given,
+}
+
+/// The facets a search asked for (`facets=genre,imdb_score`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facets {
+    /// Counts per genre.
+    pub genre: bool,
+    /// The IMDb score histogram.
+    pub imdb_score: bool,
+}
+
+impl Facets {
+    fn parse(raw: Option<&str>, p: &mut Problems) -> Self {
+        let mut facets = Self::default();
+        for name in raw.into_iter().flat_map(|r| r.split(',')).map(str::trim) {
+            match name {
+                "genre" => facets.genre = true,
+                "imdb_score" => facets.imdb_score = true,
+                other => p.0.push(format!(
+                    "`facets` lists genre and imdb_score, comma-separated (got `{other}`)"
+                )),
+            }
+        }
+        facets
+    }
+
+    /// Whether any is asked for.
+    pub fn any(self) -> bool {
+        self.genre || self.imdb_score
+    }
 }
 
 /// `page` and `per_page` alone.
@@ -264,6 +299,7 @@ pub fn movie_query(raw: Option<&str>) -> Result<MovieQuery, ApiError> {
     let mut p = Problems::default();
     let (page, per_page) = p.paging(&params.page, &params.per_page);
     p.not_here("q", &params.q, "name, or /v1/movies/search");
+    p.not_here("facets", &params.facets, "/v1/movies/search");
     let mut query = MovieQuery {
         filter: p.filter(&params),
         name_contains: p.text("name", params.name.get()),
@@ -286,7 +322,7 @@ pub fn movie_query(raw: Option<&str>) -> Result<MovieQuery, ApiError> {
 /// A search: `q`, the list's filters, `sort_by` (`relevance`, `imdb_score`, `99popularity`,
 /// `name`, each `.asc` or `.desc`; relevance when `q` is given, else most popular first), and
 /// paging.
-pub fn search_request(raw: Option<&str>) -> Result<SearchRequest, ApiError> {
+pub fn search_request(raw: Option<&str>) -> Result<(SearchRequest, Facets), ApiError> {
     let params: MovieParams = parse(raw)?;
     let mut p = Problems::default();
     let (page, per_page) = p.paging(&params.page, &params.per_page);
@@ -298,11 +334,13 @@ pub fn search_request(raw: Option<&str>) -> Result<SearchRequest, ApiError> {
         ));
     }
     p.not_here("name", &params.name, "q");
+    let facets = Facets::parse(params.facets.get(), &mut p);
     let mut request = SearchRequest {
         q: p.text("q", params.q.get()),
         filter: p.filter(&params),
         page,
         per_page,
+        facets: facets.any(),
         ..SearchRequest::default()
     };
     let sort = match params.sort_by.get() {
@@ -329,7 +367,7 @@ pub fn search_request(raw: Option<&str>) -> Result<SearchRequest, ApiError> {
         (None, Some(_)) => SearchSort::Relevance,
         (None, None) => SearchSort::Popularity { descending: true },
     };
-    Ok(request)
+    Ok((request, facets))
 }
 
 fn search_sort(raw: &str) -> Option<SearchSort> {

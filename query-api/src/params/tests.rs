@@ -42,7 +42,39 @@ fn per_page_is_capped_and_bad_numbers_are_refused() {
 }
 
 fn search(raw: &str) -> Result<SearchRequest, ApiError> {
-    search_request(Some(raw))
+    search_request(Some(raw)).map(|(request, _)| request)
+}
+
+#[test]
+fn facets_are_counted_only_when_asked_and_named_rightly() {
+    let facets = |raw: &str| search_request(Some(raw)).map(|(r, f)| (r.facets, f));
+    assert_eq!(facets("q=x").ok(), Some((false, Facets::default())));
+    assert_eq!(
+        facets("facets=genre").ok(),
+        Some((
+            true,
+            Facets {
+                genre: true,
+                imdb_score: false
+            }
+        ))
+    );
+    assert_eq!(
+        facets("facets=imdb_score,%20genre").ok(),
+        Some((
+            true,
+            Facets {
+                genre: true,
+                imdb_score: true
+            }
+        ))
+    );
+    assert!(facets("facets=director").is_err());
+    assert!(facets("facets=").is_err());
+    assert!(
+        movie_query(Some("facets=genre")).is_err(),
+        "lists have no facets"
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn sort_name(sort: SearchSort) -> String {
     }
 }
 
-/// A page of hits with `total`, facets over every hit, and highlights.
+/// A page of hits with `total`, highlights, and the facets asked for over every hit.
 #[utoipa::path(get, path = "/v1/movies/search", tag = "search", operation_id = "searchMovies",
     summary = "Search: typo-tolerant text, filters, facets, highlights",
     params(crate::params::MovieParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
@@ -41,7 +41,7 @@ async fn search(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let request = params::search_request(raw.as_deref())?;
+    let (request, facets) = params::search_request(raw.as_deref())?;
     wait_for_index(&headers, &state).await?;
     let found = state
         .search
@@ -60,14 +60,20 @@ async fn search(
     );
     body["q"] = json!(request.q);
     body["sort_by"] = json!(sort_name(request.sort));
-    body["facets"] = json!({
-        "genre": found.genres,
-        "imdb_score": found
-            .imdb_score_histogram
-            .iter()
-            .map(|b| json!({ "from": b.from, "to": b.from + 1.0, "count": b.count }))
-            .collect::<Vec<_>>(),
-    });
+    if facets.any() {
+        let mut counted = json!({});
+        if facets.genre {
+            counted["genre"] = json!(found.genres);
+        }
+        if facets.imdb_score {
+            counted["imdb_score"] = found
+                .imdb_score_histogram
+                .iter()
+                .map(|b| json!({ "from": b.from, "to": b.from + 1.0, "count": b.count }))
+                .collect();
+        }
+        body["facets"] = counted;
+    }
     Ok(Json(body))
 }
 

@@ -195,8 +195,8 @@ fn score_ranges() -> Vec<Value> {
         .collect()
 }
 
-/// The body of a search: text query, filters, sort with the id tie-break, page, and facets
-/// over every hit. Highlights are made from the hits' text by the search analysis, as on
+/// The body of a search: text query, filters, sort with the id tie-break, page, and (when
+/// asked) facets over every hit. Highlights are made from the hits' text by the search analysis, as on
 /// tantivy, not by Elasticsearch (which would mark the analysed fields).
 pub fn search_body(request: &SearchRequest) -> Value {
     let words = request.q.as_deref().map(words).unwrap_or_default();
@@ -207,14 +207,16 @@ pub fn search_body(request: &SearchRequest) -> Value {
         .collect();
     let per_page = u64::from(request.per_page.max(1));
     let from = u64::from(request.page.max(1) - 1) * per_page;
-    json!({
+    let mut body = json!({
         "from": from,
         "size": per_page,
         "_source": HIT_SOURCE,
         "track_total_hits": true,
         "query": { "bool": { "must": must, "filter": filters(request) } },
         "sort": sort(request.sort),
-        "aggs": {
+    });
+    if request.facets {
+        body["aggs"] = json!({
             "genres": { "terms": {
                 "field": "genre", "size": 200,
                 "order": [{ "_count": "desc" }, { "_key": "asc" }]
@@ -222,8 +224,9 @@ pub fn search_body(request: &SearchRequest) -> Value {
             "imdb_score_histogram": { "range": {
                 "field": "imdb_score", "keyed": false, "ranges": score_ranges()
             }}
-        }
-    })
+        });
+    }
+    body
 }
 
 /// The body of an autocomplete: names with a run of words that starts with the prefix's

@@ -127,6 +127,7 @@ impl Inner {
                     keep: skip.saturating_add(per_page),
                     sort: request.sort,
                     bounds: Bounds::of(request),
+                    facets: request.facets,
                 },
             )
             .map_err(index_error)?;
@@ -157,6 +158,7 @@ impl Inner {
             genres,
             imdb_score_histogram: histogram
                 .iter()
+                .take(if request.facets { histogram.len() } else { 0 })
                 .enumerate()
                 .map(|(from, count)| ScoreBucket {
                     from: from as f64,
