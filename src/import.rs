@@ -3,16 +3,30 @@
 //! events, the same validation, the same uniqueness rule. A movie already in the catalogue
 //! (same name and director) is counted, not added again, so a second run adds nothing and an
 //! interrupted run can simply be run again.
+//!
+//! The file is read twice and never held whole: a first pass checks its syntax and counts its
+//! items (a broken array is refused before anything is added), the second streams the items,
+//! parsed and validated on a thread of their own, to the appends. Memory is bounded by the
+//! appends in flight, whatever the file's size.
 
 use futures::StreamExt;
 use moviedb_command_api::commands::{CommandError, CommandService};
-use moviedb_domain::movie::MovieInput;
+use moviedb_domain::movie::{MovieFields, MovieInput};
 use moviedb_domain::Actor;
 use moviedb_event_store::{AppendError, Metadata};
-use serde_json::Value;
+use serde::de::{DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
 
-/// Movies in flight at once: enough for the store's group commit to pay.
-const IN_FLIGHT: usize = 32;
+/// Movies in flight at once: enough for the store's group commit to fill its groups.
+const IN_FLIGHT: usize = 8192;
+
+/// Items parsed ahead of the appends, in chunks of this many.
+const CHUNK: usize = 1024;
+
+/// Chunks waiting between the reading thread and the appends.
+const CHUNKS_AHEAD: usize = 4;
 
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -25,19 +39,220 @@ pub struct Summary {
     pub rejected: Vec<(usize, String)>,
 }
 
-/// The items of a catalogue: a JSON array, or one JSON value per line (blank lines skipped).
-/// An item that is not JSON is kept as its error, to be reported with the others.
-pub fn items(text: &str) -> anyhow::Result<Vec<Result<Value, String>>> {
-    if text.trim_start().starts_with('[') {
-        let array: Vec<Value> = serde_json::from_str(text)
-            .map_err(|e| anyhow::anyhow!("the file is not a JSON array of movies: {e}"))?;
-        return Ok(array.into_iter().map(Ok).collect());
+/// An item of the file, parsed and validated: the movie's fields, or why it is refused.
+type Item = (usize, Result<MovieFields, String>);
+
+/// A catalogue file, checked and counted.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    path: PathBuf,
+    array: bool,
+    items: u64,
+}
+
+impl Catalogue {
+    /// Reads `path` once: a JSON array (its syntax checked whole) or one JSON value per line
+    /// (blank lines skipped; a line that is not JSON is refused later, with the others).
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let mut reader = reader(path)?;
+        let array = first_byte(&mut reader)? == Some(b'[');
+        let items = if array {
+            let mut json = serde_json::Deserializer::from_reader(reader);
+            let count = serde::Deserializer::deserialize_seq(&mut json, Count)
+                .and_then(|n| json.end().map(|()| n))
+                .map_err(|e| anyhow::anyhow!("the file is not a JSON array of movies: {e}"))?;
+            count
+        } else {
+            let mut count = 0;
+            for_each_line(reader, |_| {
+                count += 1;
+                true
+            })?;
+            count
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            array,
+            items,
+        })
     }
-    Ok(text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| serde_json::from_str(line).map_err(|e| format!("not JSON: {e}")))
-        .collect())
+
+    /// How many items the file holds.
+    pub fn len(&self) -> u64 {
+        self.items
+    }
+
+    /// Whether the file holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.items == 0
+    }
+
+    /// The items in order, in chunks, read and validated on a thread of their own.
+    fn stream(&self) -> mpsc::Receiver<anyhow::Result<Vec<Item>>> {
+        let (tx, rx) = mpsc::channel(CHUNKS_AHEAD);
+        let (path, array) = (self.path.clone(), self.array);
+        std::thread::spawn(move || {
+            let mut chunks = Chunks {
+                tx: tx.clone(),
+                chunk: Vec::with_capacity(CHUNK),
+                index: 0,
+            };
+            let read = reader(&path).and_then(|reader| {
+                if array {
+                    let mut json = serde_json::Deserializer::from_reader(reader);
+                    serde::Deserializer::deserialize_seq(&mut json, &mut chunks)
+                        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))
+                } else {
+                    for_each_line(reader, |line| chunks.push(line_item(line)))
+                }
+            });
+            match read {
+                Ok(()) => {
+                    chunks.flush();
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                }
+            }
+        });
+        rx
+    }
+}
+
+fn reader(path: &Path) -> anyhow::Result<BufReader<std::fs::File>> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    Ok(BufReader::with_capacity(1 << 20, file))
+}
+
+/// The first byte that is not white space, left unread.
+fn first_byte(reader: &mut impl BufRead) -> std::io::Result<Option<u8>> {
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(None);
+        }
+        match buffer.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(at) => {
+                let byte = buffer[at];
+                reader.consume(at);
+                return Ok(Some(byte));
+            }
+            None => {
+                let all = buffer.len();
+                reader.consume(all);
+            }
+        }
+    }
+}
+
+/// Calls `each` with every line that is not blank, until it answers `false`.
+fn for_each_line(
+    mut reader: impl BufRead,
+    mut each: impl FnMut(&[u8]) -> bool,
+) -> anyhow::Result<()> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if !each(&line) {
+            return Ok(());
+        }
+    }
+}
+
+fn line_item(line: &[u8]) -> Result<MovieFields, String> {
+    match serde_json::from_slice::<MovieInput>(line) {
+        Ok(input) => validate(&input),
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            Err(format!("not a movie: {e}"))
+        }
+        Err(e) => Err(format!("not JSON: {e}")),
+    }
+}
+
+fn validate(input: &MovieInput) -> Result<MovieFields, String> {
+    input
+        .parse_full()
+        .map_err(|errors| format!("invalid fields: {errors}"))
+}
+
+/// Counts the elements of an array without keeping them.
+struct Count;
+
+impl<'de> Visitor<'de> for Count {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of movies")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+        let mut n = 0;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Items gathered into chunks and sent to the appends; sending blocks while enough wait.
+struct Chunks {
+    tx: mpsc::Sender<anyhow::Result<Vec<Item>>>,
+    chunk: Vec<Item>,
+    index: usize,
+}
+
+impl Chunks {
+    /// Adds an item; `false` once nobody takes them any more (the import stopped).
+    fn push(&mut self, item: Result<MovieFields, String>) -> bool {
+        self.chunk.push((self.index, item));
+        self.index += 1;
+        self.chunk.len() < CHUNK || self.flush()
+    }
+
+    fn flush(&mut self) -> bool {
+        if self.chunk.is_empty() {
+            return true;
+        }
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+        self.tx.blocking_send(Ok(chunk)).is_ok()
+    }
+}
+
+impl<'de> Visitor<'de> for &mut Chunks {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of movies")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // Each element as a JSON value first, so that one that is not a movie is refused
+        // alone and the array read on.
+        while let Some(value) = seq.next_element::<serde_json::Value>()? {
+            let item = serde_json::from_value::<MovieInput>(value)
+                .map_err(|e| format!("not a movie: {e}"))
+                .and_then(|input| validate(&input));
+            if !self.push(item) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for &mut Chunks {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
 }
 
 enum Added {
@@ -46,27 +261,48 @@ enum Added {
     Rejected(String),
 }
 
-/// Adds `items` through `commands` as the operator; `progress` is told how many are done. A
-/// failure of the store itself ends the import with an error: what was added stays, and a
-/// second run goes on from there.
+/// Adds the movies of `catalogue` through `commands` as the operator; `progress` is told how
+/// many items are done. A failure of the store itself ends the import with an error: what was
+/// added stays, and a second run goes on from there.
 pub async fn import(
     commands: &CommandService,
-    items: Vec<Result<Value, String>>,
+    catalogue: &Catalogue,
     progress: impl Fn(u64),
 ) -> anyhow::Result<Summary> {
     let metadata = Metadata {
         actor_kind: Some("system".into()),
         ..Metadata::default()
     };
-    let mut added = futures::stream::iter(items.into_iter().enumerate())
-        .map(|(index, item)| {
-            let metadata = &metadata;
-            async move { (index, add(commands, item, metadata).await) }
-        })
-        .buffer_unordered(IN_FLIGHT);
+    let mut chunks = catalogue.stream();
     let mut summary = Summary::default();
-    let mut done = 0;
-    while let Some((index, outcome)) = added.next().await {
+    let (mut done, mut read_all, mut failed) = (0, false, None);
+    let mut pending: Vec<Item> = Vec::new();
+    // Chunks are taken as the appends make room for them, so the reading thread stays a few
+    // chunks ahead and no further.
+    let mut added = futures::stream::FuturesUnordered::new();
+    loop {
+        while added.len() < IN_FLIGHT && !read_all {
+            match pending.pop() {
+                Some((index, item)) => {
+                    let metadata = &metadata;
+                    added.push(async move { (index, add(commands, item, metadata).await) });
+                }
+                None => match chunks.recv().await {
+                    Some(Ok(chunk)) => {
+                        pending = chunk;
+                        pending.reverse();
+                    }
+                    Some(Err(e)) => {
+                        failed = Some(e);
+                        read_all = true;
+                    }
+                    None => read_all = true,
+                },
+            }
+        }
+        let Some((index, outcome)) = added.next().await else {
+            break;
+        };
         match outcome? {
             Added::Created => summary.created += 1,
             Added::Present => summary.present += 1,
@@ -75,27 +311,24 @@ pub async fn import(
         done += 1;
         progress(done);
     }
+    if let Some(e) = failed {
+        return Err(e);
+    }
     summary.rejected.sort();
     Ok(summary)
 }
 
 async fn add(
     commands: &CommandService,
-    item: Result<Value, String>,
+    item: Result<MovieFields, String>,
     metadata: &Metadata,
 ) -> anyhow::Result<Added> {
-    let input: MovieInput = match item
-        .and_then(|v| serde_json::from_value(v).map_err(|e| format!("not a movie: {e}")))
-    {
-        Ok(input) => input,
+    let fields = match item {
+        Ok(fields) => fields,
         Err(why) => return Ok(Added::Rejected(why)),
     };
-    let fields = match input.parse_full() {
-        Ok(fields) => fields,
-        Err(errors) => return Ok(Added::Rejected(format!("invalid fields: {errors}"))),
-    };
     let outcome = match commands.add_movie(fields, Actor::System, metadata).await {
-        Ok(write) => commands.commit(write).await,
+        Ok(write) => commands.commit_add(write).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -112,14 +345,91 @@ async fn add(
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_array_and_lines_give_the_same_items_and_bad_lines_are_kept_as_errors() {
-        let array = r#"[{"name": "A"}, {"name": "B"}]"#;
-        let lines = "{\"name\": \"A\"}\n\n{\"name\": \"B\"}\nnot json\n";
-        assert_eq!(items(array).expect("array").len(), 2);
-        let lines = items(lines).expect("lines");
-        assert_eq!(lines.len(), 3);
-        assert!(lines[2].is_err());
-        assert!(items("[{").is_err(), "a broken array is refused whole");
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        std::io::Write::write_all(&mut file, text.as_bytes()).expect("written");
+        file
+    }
+
+    async fn items(text: &str) -> anyhow::Result<Vec<Item>> {
+        let file = file(text);
+        let catalogue = Catalogue::open(file.path())?;
+        let mut chunks = catalogue.stream();
+        let mut all = Vec::new();
+        while let Some(chunk) = chunks.recv().await {
+            all.extend(chunk?);
+        }
+        assert_eq!(
+            all.len() as u64,
+            catalogue.len(),
+            "the count matches the items"
+        );
+        Ok(all)
+    }
+
+    const MOVIE: &str = r#"{"name": "A", "director": "B", "genre": ["Drama"], "imdb_score": 7, "99popularity": 70}"#;
+
+    #[tokio::test]
+    async fn an_array_and_lines_give_the_same_items_and_bad_ones_are_kept_with_their_reason() {
+        let array = format!("  [{MOVIE}, {{\"name\": 3}}, {MOVIE}]");
+        let array = items(&array).await.expect("array");
+        assert_eq!(array.len(), 3);
+        assert!(array[0].1.is_ok() && array[2].1.is_ok());
+        assert!(array[1]
+            .1
+            .as_ref()
+            .expect_err("refused")
+            .starts_with("not a movie"));
+
+        let lines = format!("{MOVIE}\n\n{{\"name\": \"A\"}}\nnot json\r\n{MOVIE}");
+        let lines = items(&lines).await.expect("lines");
+        let indices: Vec<usize> = lines.iter().map(|(i, _)| *i).collect();
+        assert_eq!(indices, [0, 1, 2, 3]);
+        assert!(lines[1]
+            .1
+            .as_ref()
+            .expect_err("refused")
+            .starts_with("invalid fields"));
+        assert!(lines[2]
+            .1
+            .as_ref()
+            .expect_err("refused")
+            .starts_with("not JSON"));
+        assert!(lines[3].1.is_ok(), "a line without its newline is read");
+    }
+
+    #[tokio::test]
+    async fn a_broken_array_is_refused_whole_before_anything_is_read() {
+        for broken in [
+            format!("[{MOVIE}, {{"),
+            format!("[{MOVIE}] trailing"),
+            "[".into(),
+        ] {
+            let e = items(&broken).await.expect_err("refused");
+            assert!(e.to_string().contains("not a JSON array of movies"), "{e}");
+        }
+        assert!(items("").await.expect("empty").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_large_file_is_streamed_in_chunks_with_every_item_once() {
+        let n = CHUNK * 3 + 7;
+        let text: String = (0..n)
+            .map(|i| format!("{{\"name\": \"M{i}\", \"director\": \"D\", \"genre\": [\"Drama\"], \"imdb_score\": 5, \"99popularity\": 50}}\n"))
+            .collect();
+        let file = file(&text);
+        let catalogue = Catalogue::open(file.path()).expect("opened");
+        assert_eq!(catalogue.len(), n as u64);
+        let mut chunks = catalogue.stream();
+        let mut sizes = Vec::new();
+        let mut names = Vec::new();
+        while let Some(chunk) = chunks.recv().await {
+            let chunk = chunk.expect("chunk");
+            sizes.push(chunk.len());
+            names.extend(chunk.into_iter().map(|(_, f)| f.expect("valid").name));
+        }
+        assert_eq!(sizes, [CHUNK, CHUNK, CHUNK, 7]);
+        assert_eq!(names.len(), n);
+        assert_eq!(names[n - 1], format!("M{}", n - 1));
     }
 }

@@ -14,6 +14,8 @@ use moviedb_command_api::commands::CommandService;
 use moviedb_command_api::password::PasswordHasher;
 use moviedb_command_api::{AdminSeed, Config};
 use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -109,35 +111,7 @@ async fn main() -> anyhow::Result<()> {
         }
         // Answered before the configuration is read.
         Action::Openapi => {}
-        Action::Import { file } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let items = moviedb::import::items(&text)?;
-            let store = moviedb_event_store::connect(&config.database_url).await?;
-            let commands = CommandService::new(store, PasswordHasher::new()?);
-            let bar = indicatif::ProgressBar::new(items.len() as u64).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} importing [{bar:40}] {pos}/{len} movies ({per_sec}, {eta} left)",
-                )?
-                .progress_chars("=> "),
-            );
-            let summary =
-                moviedb::import::import(&commands, items, |done| bar.set_position(done)).await?;
-            bar.finish_and_clear();
-            println!(
-                "{}: {} created, {} already present, {} rejected",
-                file.display(),
-                summary.created,
-                summary.present,
-                summary.rejected.len()
-            );
-            for (index, why) in &summary.rejected {
-                println!("  item {index}: {why}");
-            }
-            if !summary.rejected.is_empty() {
-                std::process::exit(2);
-            }
-        }
+        Action::Import { file } => import(&config, &file).await?,
         Action::Admin {
             command: AdminCommand::Create { email, name },
         } => {
@@ -163,6 +137,95 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// How long the import waits for the listed count to move once everything is stored, if it
+/// never moved while storing: a running service projects within a second; with none
+/// running, nothing is listed until one starts.
+const LISTED_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long it waits for the next move once the count has moved: a service catching up
+/// applies large batches, seconds apart at a million movies.
+const LISTED_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let catalogue = moviedb::import::Catalogue::open(file)?;
+    let store = moviedb_event_store::connect(&config.database_url).await?;
+    let read = moviedb_read_model::connect(&config.read_database_url).await?;
+    let listed = || async {
+        read.movies(&moviedb_read_model::MovieQuery::default())
+            .await
+            .map(|page| page.total)
+    };
+    let listed_before = listed().await?;
+    let commands = CommandService::new(store, PasswordHasher::new()?);
+    let bar = indicatif::ProgressBar::new(catalogue.len()).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:40}] {pos}/{len} stored, {msg} ({per_sec}, {eta} left)",
+        )?
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("{listed_before} listed"));
+    // The listed count, from the read models a running service projects into.
+    let moved = Arc::new(AtomicBool::new(false));
+    let watch = {
+        let (bar, read, moved) = (bar.clone(), read.clone(), moved.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                if let Ok(page) = read
+                    .movies(&moviedb_read_model::MovieQuery::default())
+                    .await
+                {
+                    moved.fetch_or(page.total != listed_before, Ordering::Relaxed);
+                    bar.set_message(format!("{} listed", page.total));
+                }
+            }
+        })
+    };
+    let summary = moviedb::import::import(&commands, &catalogue, |done| bar.set_position(done));
+    let summary = summary.await;
+    watch.abort();
+    let summary = summary?;
+    // Stored: now wait for the listing while it moves.
+    let wanted = listed_before + summary.created;
+    let (mut now, mut since) = (listed().await?, std::time::Instant::now());
+    let mut patience = if moved.load(Ordering::Relaxed) || now != listed_before {
+        LISTED_STALL
+    } else {
+        LISTED_IDLE
+    };
+    while now < wanted && since.elapsed() < patience {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let next = listed().await?;
+        if next != now {
+            (since, patience) = (std::time::Instant::now(), LISTED_STALL);
+        }
+        now = next;
+        bar.set_message(format!("{now} listed"));
+    }
+    bar.finish_and_clear();
+    println!(
+        "{}: {} created, {} already present, {} rejected",
+        file.display(),
+        summary.created,
+        summary.present,
+        summary.rejected.len()
+    );
+    if now >= wanted {
+        println!("the catalogue lists {now} movies");
+    } else {
+        println!(
+            "the catalogue lists {now} movies so far: the service (or its projector) lists the rest as it runs"
+        );
+    }
+    for (index, why) in &summary.rejected {
+        println!("  item {index}: {why}");
+    }
+    if !summary.rejected.is_empty() {
+        std::process::exit(2);
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod backing;
 mod baseline;
 mod catalogue;
 mod hostile;
+mod import;
 mod limits;
 mod load;
 mod realistic;
@@ -75,7 +76,8 @@ pub struct Args {
     #[arg(long, default_value = "tantivy")]
     search: String,
     /// Only these parts (comma separated): reads, search, writes, bulk, hostile, visibility,
-    /// mixed, rebuild. Default: all.
+    /// mixed, rebuild, import (`moviedb import` of the catalogue into a fresh service).
+    /// Default: all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Do not run `cargo build --release --bin moviedb` first.
@@ -137,6 +139,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let secs = Duration::from_secs(args.secs);
     let conns = args.connections;
 
+    // Parts that make a service of their own need no loaded one.
+    let own_service = ["rebuild", "import"];
+    if !args.only.is_empty() && args.only.iter().all(|o| own_service.contains(&o.as_str())) {
+        server::moviedb_binary(&args)?;
+        return own_services(&args, report, part).await;
+    }
     let moviedb = Moviedb::start(&args).await?;
     let base = server::Baseline::start(args.movies, args.catalogue)?;
     eprintln!("moviedb pid {}", moviedb.pid());
@@ -283,9 +291,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
     report.rss_mixed_parts = moviedb.rss_parts_mb();
     report.rss_idle = idle_rss;
     drop(moviedb);
+    own_services(&args, report, part).await
+}
 
+/// The parts that run on a service and data of their own, then the table.
+async fn own_services(
+    args: &Args,
+    mut report: Report,
+    part: impl Fn(&str) -> bool,
+) -> anyhow::Result<()> {
     if args.rebuild_events > 0 && part("rebuild") {
-        report.rebuild = Some(backing::rebuild(&args).await?);
+        report.rebuild = Some(backing::rebuild(args).await?);
+    }
+    if part("import") {
+        report.import = Some(import::import(args).await?);
     }
     report.print();
     Ok(())

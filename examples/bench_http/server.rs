@@ -22,7 +22,7 @@ pub(crate) fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn moviedb_binary(args: &Args) -> anyhow::Result<PathBuf> {
+pub(crate) fn moviedb_binary(args: &Args) -> anyhow::Result<PathBuf> {
     if !args.no_build {
         let mut build = vec!["build", "--release", "--bin", "moviedb"];
         // The embedded default has neither MySQL, Kafka nor Elasticsearch; `kafka` brings
@@ -83,6 +83,9 @@ pub struct Moviedb {
     pub(crate) client: reqwest::Client,
     data: Data,
     database: Database,
+    binary: PathBuf,
+    /// The environment the process runs with, for a command run beside it.
+    env: Vec<(String, String)>,
 }
 
 /// Where the run's data lives: a fresh directory removed at the end, or `--data-dir`, kept
@@ -129,19 +132,21 @@ impl Moviedb {
             "elasticsearch" => Some(SearchServer::start()?),
             other => bail!("--search takes tantivy or elasticsearch, not {other}"),
         };
-        let mut command = Command::new(&binary);
+        let mut env: Vec<(String, String)> = Vec::new();
         if let Some(search) = &search {
-            command.env("MOVIEDB_ELASTICSEARCH_URL", &search.url);
+            env.push(("MOVIEDB_ELASTICSEARCH_URL".into(), search.url.clone()));
         }
         if let Some(broker) = &broker {
-            command.env("MOVIEDB_KAFKA_BROKERS", &broker.address).env(
-                "MOVIEDB_KAFKA_TOPIC_PREFIX",
+            env.push(("MOVIEDB_KAFKA_BROKERS".into(), broker.address.clone()));
+            env.push((
+                "MOVIEDB_KAFKA_TOPIC_PREFIX".into(),
                 format!("bench{}", std::process::id()),
-            );
+            ));
         }
-        let child = command
-            .env("MOVIEDB_DATA_DIR", data.path())
-            .env("MOVIEDB_DATABASE_URL", database.url(data.path()))
+        env.push(("MOVIEDB_DATA_DIR".into(), data.path().display().to_string()));
+        env.push(("MOVIEDB_DATABASE_URL".into(), database.url(data.path())));
+        let child = Command::new(&binary)
+            .envs(env.iter().cloned())
             .env("MOVIEDB_LISTEN", addr.to_string())
             .env("MOVIEDB_ADMIN_EMAIL", ADMIN)
             .env("MOVIEDB_ADMIN_PASSWORD", PASSWORD)
@@ -160,9 +165,26 @@ impl Moviedb {
             client,
             data,
             database,
+            binary,
+            env,
         };
         wait_ready(&moviedb.client, &moviedb.url("/health/ready")).await?;
         Ok(moviedb)
+    }
+
+    /// The `moviedb` binary with this run's configuration: an operator's command (import)
+    /// run beside the service, on its data.
+    pub fn cli(&self) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .envs(self.env.iter().cloned())
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    /// The data directory.
+    pub fn data_path(&self) -> &std::path::Path {
+        self.data.path()
     }
 
     pub fn host(&self) -> String {
@@ -302,7 +324,7 @@ impl Moviedb {
     }
 
     /// A GET answered with JSON.
-    async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+    pub(crate) async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
         Ok(self.client.get(self.url(path)).send().await?.json().await?)
     }
 

@@ -104,6 +104,21 @@ pub(crate) async fn sync(
     ids: &[Uuid],
     read_versions: &HashMap<Uuid, u64>,
 ) -> Result<u64, ProjectorError> {
+    let ops = behind(read, search, ids, read_versions).await?;
+    if ops.is_empty() {
+        return Ok(0);
+    }
+    Ok(search.apply(ops).await?.applied)
+}
+
+/// The writes that bring every movie in `ids` the index holds at an older version up to the
+/// read models' state.
+pub(crate) async fn behind(
+    read: &dyn ReadModels,
+    search: &dyn SearchIndex,
+    ids: &[Uuid],
+    read_versions: &HashMap<Uuid, u64>,
+) -> Result<Vec<IndexOp>, ProjectorError> {
     let indexed = search.versions(ids).await?;
     let behind: Vec<(Uuid, u64)> = ids
         .iter()
@@ -127,10 +142,7 @@ pub(crate) async fn sync(
             None => IndexOp::Delete { id, version },
         });
     }
-    if ops.is_empty() {
-        return Ok(0);
-    }
-    Ok(search.apply(ops).await?.applied)
+    Ok(ops)
 }
 
 /// Brings the index up to date with the read models for every movie; how many documents were

@@ -24,6 +24,9 @@ use uuid::Uuid;
 /// written in one go. A lone write is indexed at once.
 pub const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The most movies written to the index in one commit.
+const WRITE_CHUNK: usize = 20_000;
+
 struct Job {
     seq: u64,
     movies: Vec<Uuid>,
@@ -140,10 +143,17 @@ async fn write(
     search: &dyn SearchIndex,
     job: &Job,
 ) -> Result<u64, crate::ProjectorError> {
-    let mut indexed = 0;
-    for chunk in job.movies.chunks(500) {
+    // The movies are read 500 at a time and written in one commit per [`WRITE_CHUNK`]: a
+    // commit makes a segment, and every segment is merged again later (while the feed caught
+    // up on an import, one commit per 500 movies spent more on merging than on indexing).
+    let (mut indexed, mut ops) = (0, Vec::new());
+    for (n, chunk) in job.movies.chunks(500).enumerate() {
         let versions = read.versions(chunk).await?;
-        indexed += index::sync(read, search, chunk, &versions).await?;
+        ops.extend(index::behind(read, search, chunk, &versions).await?);
+        let last = (n + 1) * 500 >= job.movies.len();
+        if !ops.is_empty() && (ops.len() >= WRITE_CHUNK || last) {
+            indexed += search.apply(std::mem::take(&mut ops)).await?.applied;
+        }
     }
     if !job.documents.is_empty() {
         search.record(&job.documents).await?;

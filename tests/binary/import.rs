@@ -1,5 +1,6 @@
 //! `moviedb import`: the sample catalogue added through the command path, a second run adding
-//! nothing, refused items listed with their reasons, and the service serving what was added.
+//! nothing, refused items listed with their reasons, the service serving what was added and
+//! the import reporting what it lists, and an import killed half-way finished by a second run.
 
 use super::*;
 
@@ -88,5 +89,93 @@ async fn import_adds_the_sample_catalogue_once_and_lists_what_it_refuses() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // With the service running, the import waits for it to list what was stored, and says so.
+    let one = dir.path().join("one.ndjson");
+    std::fs::write(
+        &one,
+        "{\"name\": \"Mirror\", \"director\": \"Andrei Tarkovsky\", \"genre\": [\"Drama\"], \"imdb_score\": 8.0, \"99popularity\": 60}\n",
+    )
+    .expect("written");
+    let (status, out) = import(dir.path(), &one);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains(&format!("the catalogue lists {} movies\n", films.len() + 2)),
+        "{out}"
+    );
     stop(running);
+}
+
+/// A catalogue of `n` generated movies, one per line.
+fn generated(path: &std::path::Path, n: usize) {
+    let lines: String = (0..n)
+        .map(|i| {
+            format!(
+                "{{\"name\": \"Generated {i}\", \"director\": \"Director {}\", \"genre\": [\"Drama\"], \"imdb_score\": 5.5, \"99popularity\": 40}}\n",
+                i % 97
+            )
+        })
+        .collect();
+    std::fs::write(path, lines).expect("written");
+}
+
+fn stored_movies(data_dir: &std::path::Path) -> i64 {
+    let Ok(db) = rusqlite::Connection::open_with_flags(
+        data_dir.join("moviedb.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    ) else {
+        return 0;
+    };
+    db.query_row(
+        "SELECT COUNT(*) FROM events WHERE event_type = 'MovieAdded'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap_or(0)
+}
+
+#[test]
+fn an_import_killed_half_way_is_finished_by_a_second_run_with_nothing_twice() {
+    const N: usize = 30_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("catalogue.ndjson");
+    generated(&file, N);
+
+    let mut first = moviedb(dir.path())
+        .arg("import")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moviedb import starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while stored_movies(dir.path()) < 1_000 {
+        assert!(
+            first.try_wait().expect("waits").is_none(),
+            "the import ended before it could be killed"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing stored in time"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill().expect("killed");
+    first.wait().expect("reaped");
+    let stored = stored_movies(dir.path()) as usize;
+    assert!(stored < N, "killed before the end: {stored} stored");
+
+    let (status, out) = import(dir.path(), &file);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{} created, {stored} already present, 0 rejected",
+            N - stored
+        )),
+        "the second run adds exactly what the first did not: {out}"
+    );
+    assert_eq!(
+        stored_movies(dir.path()) as usize,
+        N,
+        "every movie stored once"
+    );
 }

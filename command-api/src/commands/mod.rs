@@ -345,6 +345,18 @@ impl CommandService {
     /// stream has moved since, the role is read again: the write is stored if they are still an
     /// admin, refused if not.
     pub async fn commit(&self, write: Write) -> Result<Outcome, CommandError> {
+        match self.commit_add(write).await {
+            Err(CommandError::MovieExists { owner, movie: None }) => {
+                Err(self.movie_exists(owner).await)
+            }
+            result => result,
+        }
+    }
+
+    /// Stores a decided write as [`Self::commit`] does, but a name + director already taken
+    /// is answered without reading the movie that holds it: for a bulk load, which only
+    /// counts those.
+    pub async fn commit_add(&self, write: Write) -> Result<Outcome, CommandError> {
         let Write {
             mut append,
             outcome,
@@ -380,7 +392,7 @@ impl CommandService {
             }
             Err(AppendError::KeyTaken { kind, owner }) => Err(match kind.as_str() {
                 EMAIL_KEY => CommandError::EmailTaken,
-                MOVIE_TITLE_KEY => self.movie_exists(owner).await,
+                MOVIE_TITLE_KEY => CommandError::MovieExists { owner, movie: None },
                 _ => AppendError::KeyTaken { kind, owner }.into(),
             }),
             Err(e) => Err(e.into()),

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 /// The most appends committed together.
-const MAX_GROUP: usize = 512;
+const MAX_GROUP: usize = 4096;
 
 enum Work {
     Append(
@@ -77,7 +77,8 @@ impl Writer {
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(store_error)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA cache_size = -65536;",
         )
         .map_err(store_error)?;
         conn.set_prepared_statement_cache_capacity(32);
