@@ -153,13 +153,28 @@ const LISTED_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
     let catalogue = moviedb::import::Catalogue::open(file)?;
     let store = moviedb_event_store::connect(&config.database_url).await?;
-    let read = moviedb_read_model::connect(&config.read_database_url).await?;
-    let listed = || async {
-        read.movies(&moviedb_read_model::MovieQuery::default())
-            .await
-            .map(|page| page.total)
+    // The listed count is read from the read models a running service projects into; an
+    // import that cannot reach them (an operator's machine with the event store's address
+    // only) goes on without it.
+    let read = match moviedb_read_model::connect(&config.read_database_url).await {
+        Ok(read) => Some(read),
+        Err(e) => {
+            eprintln!(
+                "the read models cannot be read ({e}): the import goes on without the listed count"
+            );
+            None
+        }
     };
-    let listed_before = listed().await?;
+    let listed = || async {
+        match &read {
+            Some(read) => read
+                .movies(&moviedb_read_model::MovieQuery::default())
+                .await
+                .map(|page| Some(page.total)),
+            None => Ok(None),
+        }
+    };
+    let listed_before = listed().await?.unwrap_or(0);
     let commands = CommandService::new(store, PasswordHasher::new()?);
     let bar = indicatif::ProgressBar::new(catalogue.len()).with_style(
         indicatif::ProgressStyle::with_template(
@@ -168,10 +183,9 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
         .progress_chars("=> "),
     );
     bar.set_message(format!("{listed_before} listed"));
-    // The listed count, from the read models a running service projects into.
     let moved = Arc::new(AtomicBool::new(false));
-    let watch = {
-        let (bar, read, moved) = (bar.clone(), read.clone(), moved.clone());
+    let watch = read.clone().map(|read| {
+        let (bar, moved) = (bar.clone(), moved.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
@@ -184,27 +198,29 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
                 }
             }
         })
-    };
+    });
     let summary = moviedb::import::import(&commands, &catalogue, |done| bar.set_position(done));
     let summary = summary.await;
-    watch.abort();
+    if let Some(watch) = watch {
+        watch.abort();
+    }
     let summary = summary?;
     // Stored: now wait for the listing while it moves.
     let wanted = listed_before + summary.created;
     let (mut now, mut since) = (listed().await?, std::time::Instant::now());
-    let mut patience = if moved.load(Ordering::Relaxed) || now != listed_before {
+    let mut patience = if moved.load(Ordering::Relaxed) || now != Some(listed_before) {
         LISTED_STALL
     } else {
         LISTED_IDLE
     };
-    while now < wanted && since.elapsed() < patience {
+    while let Some(listed_now) = now.filter(|n| *n < wanted && since.elapsed() < patience) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let next = listed().await?;
-        if next != now {
+        if next != Some(listed_now) {
             (since, patience) = (std::time::Instant::now(), LISTED_STALL);
         }
         now = next;
-        bar.set_message(format!("{now} listed"));
+        bar.set_message(format!("{} listed", now.unwrap_or(0)));
     }
     bar.finish_and_clear();
     println!(
@@ -214,12 +230,12 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
         summary.present,
         summary.rejected.len()
     );
-    if now >= wanted {
-        println!("the catalogue lists {now} movies");
-    } else {
-        println!(
+    match now {
+        Some(now) if now >= wanted => println!("the catalogue lists {now} movies"),
+        Some(now) => println!(
             "the catalogue lists {now} movies so far: the service (or its projector) lists the rest as it runs"
-        );
+        ),
+        None => {}
     }
     for (index, why) in &summary.rejected {
         println!("  item {index}: {why}");
