@@ -52,11 +52,14 @@ pub async fn rebuild(
         Some(search) => Some(search.begin_rebuild().await?),
         None => None,
     };
+    let started = std::time::Instant::now();
     let (replayed, streams, rejected) = fold(store.as_ref(), shadow_index.as_deref(), |done| {
         progress(done, total.max(done))
     })
     .await?;
+    let folded = started.elapsed();
     shadow.load(&streams).await?;
+    let loaded = started.elapsed();
     for (event, reason) in &rejected {
         tracing::error!(event.id = %event.event_id, stream.id = %event.stream_id,
             event.version = event.version, error = %reason,
@@ -64,10 +67,19 @@ pub async fn rebuild(
         shadow.dead_letter(event, reason).await?;
     }
     if let Some(index) = &shadow_index {
-        for chunk in index::documents(&streams).chunks(INDEX_CHUNK) {
-            index.apply(chunk.to_vec()).await?;
+        // The documents of one chunk of streams at a time: not a second copy of the catalogue.
+        for chunk in streams.chunks(INDEX_CHUNK) {
+            index.apply(index::documents(chunk)).await?;
         }
     }
+    let indexed = started.elapsed();
+    tracing::info!(
+        streams = streams.len(),
+        fold_ms = folded.as_millis() as u64,
+        load_ms = (loaded - folded).as_millis() as u64,
+        index_ms = (indexed - loaded).as_millis() as u64,
+        "replayed into the shadow tables and index"
+    );
     drop(streams);
     let mut projector = Projector::new(live.clone(), store);
     if let Some(search) = search {
@@ -75,6 +87,10 @@ pub async fn rebuild(
         projector = projector.with_search(search);
     }
     live.finish_rebuild().await?;
+    tracing::info!(
+        swap_ms = (started.elapsed() - indexed).as_millis() as u64,
+        "the shadow tables indexed and swapped in"
+    );
     let caught_up = catch_up(&projector).await?;
     projector.index_flushed().await;
     let reindexed = match projector.search() {
@@ -94,8 +110,10 @@ pub async fn rebuild(
     })
 }
 
-/// Index documents written per call while rebuilding.
-const INDEX_CHUNK: usize = 10_000;
+/// Streams whose documents are written per call (one index commit each) while rebuilding: a
+/// commit makes a segment and the segments are merged as they pile up, so at 1 000 000 movies
+/// commits of 10 000 spent more on merging than on indexing.
+const INDEX_CHUNK: usize = 200_000;
 
 /// Reads the whole event log by position and folds it, stream by stream, in memory. Each
 /// stream's events are in version order by position on both stores (a stream's next event is

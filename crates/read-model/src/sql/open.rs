@@ -94,7 +94,8 @@ impl SqlReadModels {
                     // is in the operating system's cache (resident size at 100 000 movies).
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                                  PRAGMA synchronous = NORMAL; PRAGMA cache_size = -1024",
+                                  PRAGMA synchronous = NORMAL; PRAGMA cache_size = -1024; \
+                                  PRAGMA journal_size_limit = 67108864",
                     )
                     .await?;
                     Ok(())
@@ -179,9 +180,22 @@ impl SqlReadModels {
     }
 
     pub(super) async fn create(&self, tables: &Tables) -> Result<(), ReadModelError> {
+        self.create_with(tables, true).await
+    }
+
+    /// Makes `tables`; on SQLite without their secondary indexes unless `indexes` (MySQL's
+    /// are declared inline, and always made).
+    pub(super) async fn create_with(
+        &self,
+        tables: &Tables,
+        indexes: bool,
+    ) -> Result<(), ReadModelError> {
         let gen = Uuid::now_v7().simple().to_string();
         let mut tx = self.pool.begin().await?;
-        for statement in create_tables(self.dialect, tables, &gen) {
+        let statements = create_tables(self.dialect, tables, &gen)
+            .into_iter()
+            .filter(|s| indexes || !s.starts_with("CREATE INDEX"));
+        for statement in statements {
             match tx.execute(statement.as_str()).await {
                 Ok(_) => {}
                 // Made by a start that stopped half-way (MySQL's DDL is not transactional):
@@ -189,6 +203,37 @@ impl SqlReadModels {
                 Err(sqlx::Error::Database(e)) if e.message().contains("already exists") => {}
                 Err(e) => return Err(e.into()),
             }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes the secondary indexes of `tables` (SQLite) if the movies table has none: each is
+    /// built from its rows in one sorted pass, rather than grown row by row.
+    pub(super) async fn create_missing_indexes(
+        &self,
+        tables: &Tables,
+    ) -> Result<(), ReadModelError> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(());
+        }
+        let (made,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ? \
+             AND sql IS NOT NULL",
+        )
+        .bind(tables.movies.clone())
+        .fetch_one(&self.pool)
+        .await?;
+        if made > 0 {
+            return Ok(());
+        }
+        let gen = Uuid::now_v7().simple().to_string();
+        let mut tx = self.pool.begin().await?;
+        for statement in create_tables(self.dialect, tables, &gen)
+            .iter()
+            .filter(|s| s.starts_with("CREATE INDEX"))
+        {
+            tx.execute(statement.as_str()).await?;
         }
         tx.commit().await?;
         Ok(())

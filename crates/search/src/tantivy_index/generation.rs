@@ -52,6 +52,7 @@ impl Inner {
             index,
             reader,
             writer: Mutex::new(WriterSlot::default()),
+            writer_memory: WRITER_MEMORY,
             f,
         })
     }
@@ -98,7 +99,7 @@ impl Inner {
         if slot.writer.is_none() {
             let deadline = Instant::now() + LOCK_WAIT;
             loop {
-                match self.index.writer_with_num_threads(1, 20_000_000) {
+                match self.index.writer_with_num_threads(1, self.writer_memory) {
                     Ok(writer) => {
                         // Merges run in `merge_due`, inside a batch's turn, never beside it.
                         writer.set_merge_policy(Box::new(tantivy::merge_policy::NoMergePolicy));

@@ -42,8 +42,18 @@ struct Inner {
     /// let go after [`WRITER_IDLE`] without a batch, so that another process (`moviedb
     /// rebuild`, beside a serving `moviedb`) can write; a rebuild's shadow keeps it throughout.
     writer: Mutex<WriterSlot>,
+    /// The writer's indexing memory: what it holds before it writes a segment.
+    writer_memory: usize,
     f: Fields,
 }
+
+/// A serving generation's writer memory: batches are small and the process's memory counts.
+const WRITER_MEMORY: usize = 20_000_000;
+
+/// A rebuild's writer memory: the whole catalogue goes through it, and each segment it writes
+/// is merged again later (at 1 000 000 movies, with 20 MB, merging and building the segments'
+/// term dictionaries were most of the rebuild). `moviedb rebuild` runs as a process of its own.
+const REBUILD_WRITER_MEMORY: usize = 200_000_000;
 
 /// A tantivy index on disk: generations under a root directory, the live one named in
 /// `CURRENT`.
@@ -228,7 +238,9 @@ impl TantivyIndex {
 
     fn begin_rebuild_blocking(&self) -> Result<TantivyIndex, SearchError> {
         let name = new_generation_name();
-        let inner = Arc::new(Inner::open(&self.root, &name)?);
+        let mut inner = Inner::open(&self.root, &name)?;
+        inner.writer_memory = REBUILD_WRITER_MEMORY;
+        let inner = Arc::new(inner);
         *self
             .rebuilding
             .lock()
