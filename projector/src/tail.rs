@@ -20,7 +20,8 @@ const BATCH: u32 = 500;
 /// The most events read per batch while the feed is behind (an import, a start after
 /// writes made by another process): the read models' indexes are written page by page, and
 /// a page holds the rows of many movies, so the fewer commits the fewer times each page is
-/// written (at 1 000 000 movies a batch of 500 rewrote about 20 KB of pages per movie).
+/// written (200 000 movies stored by `moviedb import` were listed 51 s after a start with
+/// batches of 500, 16 s with these).
 const CATCH_UP_BATCH: u32 = 20_000;
 
 /// How often to look without being woken: for writes made by another process (the CLI, a
