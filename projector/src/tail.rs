@@ -21,7 +21,7 @@ const BATCH: u32 = 500;
 /// writes made by another process): the read models' indexes are written page by page, and
 /// a page holds the rows of many movies, so the fewer commits the fewer times each page is
 /// written (200 000 movies stored by `moviedb import` were listed 51 s after a start with
-/// batches of 500, 16 s with these).
+/// batches of 500, 16 s with these and the index writer's larger commits).
 const CATCH_UP_BATCH: u32 = 20_000;
 
 /// How often to look without being woken: for writes made by another process (the CLI, a
