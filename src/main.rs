@@ -150,6 +150,16 @@ const LISTED_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
 /// applies large batches, seconds apart at a million movies.
 const LISTED_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The movies the catalogue lists: the list's total, kept by the projector.
+async fn listed_movies(
+    read: &dyn moviedb_read_model::ReadModels,
+) -> Result<u64, moviedb_read_model::ReadModelError> {
+    let page = read
+        .movies(&moviedb_read_model::MovieQuery::default())
+        .await?;
+    Ok(page.total)
+}
+
 async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
     let catalogue = moviedb::import::Catalogue::open(file)?;
     let store = moviedb_event_store::connect(&config.database_url).await?;
@@ -167,10 +177,7 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
     };
     let listed = || async {
         match &read {
-            Some(read) => read
-                .movies(&moviedb_read_model::MovieQuery::default())
-                .await
-                .map(|page| Some(page.total)),
+            Some(read) => listed_movies(read.as_ref()).await.map(Some),
             None => Ok(None),
         }
     };
@@ -189,12 +196,9 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                if let Ok(page) = read
-                    .movies(&moviedb_read_model::MovieQuery::default())
-                    .await
-                {
-                    moved.fetch_or(page.total != listed_before, Ordering::Relaxed);
-                    bar.set_message(format!("{} listed", page.total));
+                if let Ok(total) = listed_movies(read.as_ref()).await {
+                    moved.fetch_or(total != listed_before, Ordering::Relaxed);
+                    bar.set_message(format!("{total} listed"));
                 }
             }
         })

@@ -2,6 +2,8 @@
 //! build profile, in its own process (`bench_http --baseline PORT MOVIES`).
 
 use crate::catalogue::{Kind, MovieJson};
+use crate::server::{free_port, wait_ready, Guard};
+use anyhow::Context;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,6 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 struct Catalogue {
@@ -70,4 +73,42 @@ async fn list(State(c): State<Arc<Catalogue>>, Query(p): Query<Paging>) -> Respo
         "total_pages": total.div_ceil(per_page),
     }))
     .into_response()
+}
+
+/// The baseline: this example again, as `--baseline PORT`.
+pub struct Baseline {
+    _process: Guard,
+    pub addr: SocketAddr,
+}
+
+impl Baseline {
+    pub fn start(movies: u64, kind: Kind) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let kind = clap::ValueEnum::to_possible_value(&kind).context("a named catalogue")?;
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .args([
+                "--baseline",
+                &port.to_string(),
+                "--movies",
+                &movies.to_string(),
+                "--catalogue",
+                kind.get_name(),
+            ])
+            .spawn()?;
+        Ok(Self {
+            _process: Guard(child),
+            addr: format!("127.0.0.1:{port}").parse()?,
+        })
+    }
+
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub async fn ids(&self) -> anyhow::Result<Vec<String>> {
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/v1/movies/ids", self.addr);
+        wait_ready(&client, &url).await?;
+        Ok(client.get(url).send().await?.json().await?)
+    }
 }

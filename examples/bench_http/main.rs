@@ -146,7 +146,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         return own_services(&args, report, part).await;
     }
     let moviedb = Moviedb::start(&args).await?;
-    let base = server::Baseline::start(args.movies, args.catalogue)?;
+    let base = baseline::Baseline::start(args.movies, args.catalogue)?;
     eprintln!("moviedb pid {}", moviedb.pid());
     let token = moviedb.login().await?;
     let idle_rss = moviedb.rss_mb();

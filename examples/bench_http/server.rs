@@ -61,7 +61,7 @@ impl Drop for Guard {
     }
 }
 
-async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+pub(crate) async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         if let Ok(r) = client.get(url).send().await {
@@ -386,42 +386,4 @@ fn status_mb(pid: u32, key: &str) -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-/// The baseline: this example again, as `--baseline PORT`.
-pub struct Baseline {
-    _process: Guard,
-    pub addr: SocketAddr,
-}
-
-impl Baseline {
-    pub fn start(movies: u64, kind: crate::catalogue::Kind) -> anyhow::Result<Self> {
-        let port = free_port()?;
-        let kind = clap::ValueEnum::to_possible_value(&kind).context("a named catalogue")?;
-        let child = Command::new(std::env::current_exe()?)
-            .args([
-                "--baseline",
-                &port.to_string(),
-                "--movies",
-                &movies.to_string(),
-                "--catalogue",
-                kind.get_name(),
-            ])
-            .spawn()?;
-        Ok(Self {
-            _process: Guard(child),
-            addr: format!("127.0.0.1:{port}").parse()?,
-        })
-    }
-
-    pub fn host(&self) -> String {
-        self.addr.to_string()
-    }
-
-    pub async fn ids(&self) -> anyhow::Result<Vec<String>> {
-        let client = reqwest::Client::new();
-        let url = format!("http://{}/v1/movies/ids", self.addr);
-        wait_ready(&client, &url).await?;
-        Ok(client.get(url).send().await?.json().await?)
-    }
 }
