@@ -32,7 +32,7 @@ pub async fn import(args: &Args) -> anyhow::Result<Imported> {
     };
     let moviedb = Moviedb::start(&fresh).await?;
     let file = moviedb.data_path().join("catalogue.ndjson");
-    write_catalogue(&file, args)?;
+    write_catalogue(&mut std::fs::File::create(&file)?, args)?;
     eprintln!("importing {} movies with moviedb import", args.movies);
     let started = Instant::now();
     let mut command = moviedb.cli();
@@ -87,8 +87,9 @@ pub async fn import(args: &Args) -> anyhow::Result<Imported> {
     })
 }
 
-fn write_catalogue(path: &Path, args: &Args) -> anyhow::Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+/// Writes the catalogue of `args` to `out`, one movie per line.
+pub fn write_catalogue(out: &mut impl Write, args: &Args) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(out);
     for n in 0..args.movies {
         serde_json::to_writer(&mut out, &args.catalogue.movie(n))?;
         out.write_all(b"\n")?;

@@ -87,6 +87,10 @@ pub struct Args {
     /// and exit: for a profiler or another load tool.
     #[arg(long)]
     print_searches: bool,
+    /// Print the catalogue's `--movies` movies as a file for `moviedb import` (one JSON object
+    /// per line) and exit.
+    #[arg(long)]
+    print_catalogue: bool,
     /// Internal: serve the baseline on this port with `--movies` movies.
     #[arg(long, hide = true)]
     baseline: Option<u16>,
@@ -99,6 +103,9 @@ fn main() -> anyhow::Result<()> {
             println!("{search}");
         }
         return Ok(());
+    }
+    if args.print_catalogue {
+        return import::write_catalogue(&mut std::io::stdout().lock(), &args);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

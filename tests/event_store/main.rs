@@ -400,3 +400,70 @@ async fn ids_are_ascii_in_new_and_migrated_mysql_stores() {
         .await
         .expect("appended after the migration");
 }
+
+/// The SQLite store keeps its reservations in one B-tree (`WITHOUT ROWID`), in a new database
+/// and in one made before the migration that changed it, whose keys it keeps.
+#[tokio::test]
+async fn sqlite_reservations_are_one_tree_in_new_and_migrated_stores() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("events.db").display());
+    let schema = || async {
+        let mut conn = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("database");
+        let sql: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_schema WHERE name = 'unique_keys'")
+                .fetch_one(&mut conn)
+                .await
+                .expect("the table");
+        sql
+    };
+    let store = SqliteEventStore::connect(&url).await.expect("store");
+    assert!(
+        schema().await.contains("WITHOUT ROWID"),
+        "{}",
+        schema().await
+    );
+    let stream = Uuid::now_v7();
+    let mut first = append(stream, 0, vec![event(1)]);
+    first.reserve.push(UniqueKey::new("movie", "the old name"));
+    store.append(first).await.expect("appended");
+    drop(store);
+
+    // Back to the table of a database made before the migration.
+    let mut conn = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("database");
+    for sql in [
+        "CREATE TABLE old_keys (kind TEXT NOT NULL, key TEXT NOT NULL, \
+         stream_id TEXT NOT NULL, PRIMARY KEY (kind, key))",
+        "INSERT INTO old_keys SELECT kind, key, stream_id FROM unique_keys",
+        "DROP TABLE unique_keys",
+        "ALTER TABLE old_keys RENAME TO unique_keys",
+        "DELETE FROM _sqlx_migrations WHERE version = 2",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    }
+    conn.close().await.expect("closed");
+    assert!(!schema().await.contains("WITHOUT ROWID"));
+
+    let store = SqliteEventStore::connect(&url).await.expect("migrated");
+    assert!(
+        schema().await.contains("WITHOUT ROWID"),
+        "{}",
+        schema().await
+    );
+    let mut other = append(Uuid::now_v7(), 0, vec![event(2)]);
+    other.reserve.push(UniqueKey::new("movie", "the old name"));
+    assert!(
+        matches!(
+            store.append(other).await,
+            Err(AppendError::KeyTaken { owner, .. }) if owner == stream
+        ),
+        "the key kept its owner"
+    );
+    let mut free = append(Uuid::now_v7(), 0, vec![event(3)]);
+    free.reserve.push(UniqueKey::new("movie", "a new name"));
+    store.append(free).await.expect("a new key is reserved");
+}

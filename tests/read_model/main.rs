@@ -196,6 +196,7 @@ conformance!(
     an_unappliable_event_is_dead_lettered_and_its_stream_goes_on,
     a_gap_in_the_feed_is_repaired_from_the_event_store,
     a_folded_load_gives_the_tables_applying_gives,
+    an_edit_or_delete_leaves_no_genre_row_behind,
     the_cache_follows_writes_through_it_and_a_rebuild_made_elsewhere,
     an_edit_drops_only_the_cached_list_pages_it_can_change,
     movies_written_through_the_cache_are_read_from_memory_at_once,

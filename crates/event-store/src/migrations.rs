@@ -16,10 +16,16 @@ use std::pin::Pin;
 /// One migration: its file name and its SQL.
 type File = (&'static str, &'static str);
 
-const SQLITE: &[File] = &[(
-    "0001_event_store.sql",
-    include_str!("../migrations/sqlite/0001_event_store.sql"),
-)];
+const SQLITE: &[File] = &[
+    (
+        "0001_event_store.sql",
+        include_str!("../migrations/sqlite/0001_event_store.sql"),
+    ),
+    (
+        "0002_unique_keys_without_rowid.sql",
+        include_str!("../migrations/sqlite/0002_unique_keys_without_rowid.sql"),
+    ),
+];
 
 #[cfg(feature = "mysql")]
 const MYSQL: &[File] = &[

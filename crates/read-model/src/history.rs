@@ -36,7 +36,10 @@ pub struct HistoryEntry {
     pub metadata: Value,
 }
 
-/// The table, made once per database (see `schema::create_fixed_tables`). On MySQL the text
+/// The table, made once per database (see `schema::create_fixed_tables`). On SQLite it is
+/// `WITHOUT ROWID`, one B-tree in the order it is read (a movie's events by version), with no
+/// second copy of the key (53 MB at 1 000 000 movies); a table made before keeps its rowids.
+/// On MySQL the text
 /// columns are `VARCHAR`, not `TEXT`: sqlx's `Any` driver reads a `TEXT` column as bytes. A
 /// movie event's payload is at most about 1.3 KB (the domain bounds every field).
 pub(crate) fn create_table(dialect: Dialect) -> &'static str {
@@ -45,7 +48,8 @@ pub(crate) fn create_table(dialect: Dialect) -> &'static str {
             "CREATE TABLE IF NOT EXISTS rm_movie_history (movie_id TEXT NOT NULL, \
              version INTEGER NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL, \
              schema_version INTEGER NOT NULL, recorded_at INTEGER NOT NULL, \
-             payload TEXT NOT NULL, metadata TEXT NOT NULL, PRIMARY KEY (movie_id, version))"
+             payload TEXT NOT NULL, metadata TEXT NOT NULL, PRIMARY KEY (movie_id, version)) \
+             WITHOUT ROWID"
         }
         Dialect::MySql => {
             "CREATE TABLE IF NOT EXISTS rm_movie_history (\
