@@ -4,7 +4,7 @@
 //! `moviedb` (or `moviedb serve`) runs the service; `moviedb command-api|projector|query-api`
 //! runs one role; `moviedb rebuild` rebuilds the read models; `moviedb admin create` registers
 //! an admin; `moviedb import FILE` adds a catalogue of movies. Configuration comes from the
-//! environment (see README.md).
+//! environment (see docs/operating.md).
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};

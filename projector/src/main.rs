@@ -1,5 +1,5 @@
 //! The projector alone, for the distributed deployment (`docker-compose.yml`); configured by
-//! the environment (see README.md).
+//! the environment (see docs/operating.md).
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! The `moviedb` binary as a user runs it: environment configuration, bootstrap admin,
 //! `admin create`, graceful shutdown on SIGTERM, and logs (at debug level) free of secrets.
 
+mod docs;
 mod import;
 #[path = "../common/process.rs"]
 mod process;

@@ -1,19 +1,19 @@
-//! The README's walk-through is `scripts/walkthrough`: run here against the real binary, and
-//! checked to be what the README shows, so the two cannot drift.
+//! The walk-through of `docs/api.md` is `scripts/walkthrough`: run here against the real
+//! binary, and checked to be what the page shows, so the two cannot drift.
 
 use super::*;
 
 const MARKER: &str = "# --- walk-through ---\n";
 
 #[tokio::test]
-async fn the_readme_walkthrough_runs_as_written() {
+async fn the_documented_walkthrough_runs_as_written() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = std::fs::read_to_string(root.join("scripts/walkthrough")).expect("script");
     let steps = script.split_once(MARKER).expect("the marker").1;
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let page = std::fs::read_to_string(root.join("docs/api.md")).expect("docs/api.md");
     assert!(
-        readme.contains(steps),
-        "README.md shows scripts/walkthrough from `{}` on, verbatim",
+        page.contains(steps),
+        "docs/api.md shows scripts/walkthrough from `{}` on, verbatim",
         MARKER.trim()
     );
 

@@ -289,7 +289,7 @@ async fn everything_the_stack_answers_is_problem_json(app: TestApp) {
     problem(response, 413).await;
     // What hyper answers by itself, before any layer runs (a URI over 64 KiB, a header byte it
     // cannot parse): no setting changes those answers, so they stay clean 4xx answers that
-    // close the connection (the README says so).
+    // close the connection (docs/operating.md says so).
     let host = app.base.trim_start_matches("http://").to_owned();
     for (request, status) in [
         (

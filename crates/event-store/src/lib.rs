@@ -92,7 +92,8 @@ pub struct Metadata {
     pub idempotency_key: Option<String>,
 }
 
-/// An event as stored: the envelope of design.md.
+/// An event as stored: its envelope (position, ids, stream, version, type, schema version,
+/// payload, metadata, time), as the feeds and Kafka carry it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredEvent {
     /// Global position, set by the store. On MySQL not in commit order: never tail by it.

@@ -1,4 +1,4 @@
-//! moviedb on Kafka (design.md, "Kafka"): topics `<prefix>.movie-events` and
+//! moviedb on Kafka: topics `<prefix>.movie-events` and
 //! `<prefix>.user-events`, key = stream id (so a stream's events stay in order on one
 //! partition), value = the JSON envelope, headers `event_type`, `schema_version`, `event_id`.
 //!

@@ -1,6 +1,6 @@
 //! Applying events to the read models, inside the caller's transaction.
 //!
-//! The rule of design.md: each stream's applied version is in `{versions}`; an event at or
+//! The projection rule: each stream's applied version is in `{versions}`; an event at or
 //! below it is a duplicate, one above it applies, anything further is a gap.
 
 use crate::query::Param;

@@ -178,7 +178,7 @@ impl Inner {
 /// of 10 000: below that default every segment is of one size, so under a steady flow of adds
 /// each commit's small segment was merged again and again with the same segment of thousands
 /// of movies (at 10 000 movies, with the whole catalogue). The merge threads took 17% of the
-/// machine's CPU while MariaDB adds ran at 32 connections; see the README's Performance section.
+/// machine's CPU while MariaDB adds ran at 32 connections; see docs/performance.md.
 pub(super) fn merge_policy() -> tantivy::merge_policy::LogMergePolicy {
     let mut policy = tantivy::merge_policy::LogMergePolicy::default();
     policy.set_min_num_segments(MERGE_AT);

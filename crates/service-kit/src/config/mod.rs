@@ -1,4 +1,4 @@
-//! Configuration from the environment (documented in README.md and .env.example), read with
+//! Configuration from the environment (documented in docs/operating.md and .env.example), read with
 //! clap's `env` support into [`Vars`] and turned into [`Config`]: each variable is declared
 //! once, with its type, default and bounds; secrets are held as [`SecretString`] so they print
 //! as `[REDACTED]`.
