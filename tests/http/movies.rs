@@ -10,6 +10,7 @@ on_both_backends!(
     invalid_movie_fields_are_422_with_field_details_and_write_nothing,
     put_replaces_and_patch_changes_only_the_fields_sent,
     a_stale_if_match_is_412_and_writes_nothing,
+    concurrent_edits_without_if_match_both_land_and_with_it_one_gets_412,
     a_deleted_movie_is_gone_and_its_name_is_free_again,
     renaming_a_movie_moves_its_uniqueness_key,
 );
@@ -329,4 +330,71 @@ async fn renaming_a_movie_moves_its_uniqueness_key(app: TestApp) {
         409,
     )
     .await;
+}
+
+/// Two PATCHes of different fields of one movie sent at once without `If-Match`: the one that
+/// loses the version race is decided again on the winner's result, so both changes land in
+/// every round. Sent with the same `If-Match`, one wins and the other is 412, never 409.
+async fn concurrent_edits_without_if_match_both_land_and_with_it_one_gets_412(app: TestApp) {
+    let admin = app.admin_token().await;
+    for round in 0..20 {
+        let id = body(
+            app.add_movie(&admin, &movie(&format!("Race {round}")))
+                .await,
+        )
+        .await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let path = format!("/v1/movies/{id}");
+        let patch = |field: &str, value: f64, tag: Option<&str>| {
+            let mut request = app
+                .request(Method::PATCH, &path, Some(&admin))
+                .json(&json!({ field: value }));
+            if let Some(tag) = tag {
+                request = request.header("if-match", tag);
+            }
+            request.send()
+        };
+        let (score, popularity) = tokio::join!(
+            patch("imdb_score", 1.5, None),
+            patch("99popularity", 12.5, None)
+        );
+        let (score, popularity) = (score.expect("sent"), popularity.expect("sent"));
+        assert_eq!(
+            (score.status().as_u16(), popularity.status().as_u16()),
+            (200, 200),
+            "round {round}"
+        );
+        let mut versions = [
+            body(score).await["version"].clone(),
+            body(popularity).await["version"].clone(),
+        ];
+        versions.sort_by_key(|v| v.as_u64());
+        assert_eq!(versions, [json!(2), json!(3)], "round {round}");
+        let updates: Vec<_> = app
+            .events()
+            .await
+            .into_iter()
+            .filter(|e| e.stream_id.to_string() == id && e.event_type == "MovieUpdated")
+            .map(|e| e.payload)
+            .collect();
+        assert_eq!(updates.len(), 2, "round {round}: {updates:?}");
+        assert!(
+            updates.contains(&json!({ "imdb_score": 1.5 }))
+                && updates.contains(&json!({ "popularity": 12.5 })),
+            "round {round}: {updates:?}"
+        );
+
+        let (first, second) = tokio::join!(
+            patch("imdb_score", 2.5, Some("\"3\"")),
+            patch("99popularity", 22.5, Some("\"3\""))
+        );
+        let mut statuses = [
+            first.expect("sent").status().as_u16(),
+            second.expect("sent").status().as_u16(),
+        ];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 412], "round {round}");
+    }
 }

@@ -27,6 +27,10 @@ use uuid::Uuid;
 /// How often an append whose caller's stream moved is decided again before it is given up.
 const GUARD_ATTEMPTS: usize = 3;
 
+/// How often a write that lost a version race is decided in all before the race is answered
+/// with 409.
+const RACE_ATTEMPTS: usize = 5;
+
 /// Runs commands against the event store.
 #[derive(Clone)]
 pub struct CommandService {
@@ -339,6 +343,31 @@ impl CommandService {
             answer: Answer::Deleted,
         };
         Ok(Write { append, outcome })
+    }
+
+    /// Loads, decides and stores a write to an existing stream: `decide` makes the write from
+    /// the stream's current state (one of [`Self::update_movie`], [`Self::delete_movie`],
+    /// [`Self::change_role`]). A write that loses a version race (another request appended to
+    /// the stream between its load and its append) is decided again on the new state, up to
+    /// [`RACE_ATTEMPTS`] times in all. So a write sent without `If-Match` applies on top of the
+    /// one that won (two PATCHes of different fields both land), and one sent with `If-Match`
+    /// is refused by its own check with the new version (412), the version it named being gone.
+    pub async fn run<F, Fut>(&self, mut decide: F) -> Result<Outcome, CommandError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Write, CommandError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match self.commit(decide().await?).await {
+                Err(CommandError::Append(AppendError::Conflict { .. }))
+                    if attempt < RACE_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Stores a decided write. If it was decided on an admin's remembered role and the admin's

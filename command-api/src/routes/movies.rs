@@ -256,17 +256,12 @@ async fn update(
     patch: MoviePatch,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let write = state
-        .commands
-        .update_movie(
-            id,
-            patch,
-            if_match(headers)?,
-            actor,
-            &metadata(headers, &actor),
-        )
+    let (if_match, metadata) = (if_match(headers)?, metadata(headers, &actor));
+    let commands = &state.commands;
+    let outcome = commands
+        .run(|| commands.update_movie(id, patch.clone(), if_match, actor, &metadata))
         .await?;
-    commit(state, None, write, StatusCode::OK, None).await
+    Ok(outcome_response(StatusCode::OK, &outcome, None).into_response())
 }
 
 /// Deletes a movie; its name + director may then be used again.
@@ -286,9 +281,10 @@ async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = movie_id(path)?;
-    let write = state
-        .commands
-        .delete_movie(id, if_match(&headers)?, actor, &metadata(&headers, &actor))
+    let (if_match, metadata) = (if_match(&headers)?, metadata(&headers, &actor));
+    let commands = &state.commands;
+    let outcome = commands
+        .run(|| commands.delete_movie(id, if_match, actor, &metadata))
         .await?;
-    commit(&state, None, write, StatusCode::OK, None).await
+    Ok(outcome_response(StatusCode::OK, &outcome, None).into_response())
 }

@@ -1,6 +1,6 @@
 //! Registration and roles: `POST /api/register/`, `POST /v1/users`, `PUT /v1/users/{id}/role`.
 
-use super::{commit, replay};
+use super::{commit, outcome_response, replay};
 use crate::auth::{Caller, LoggedIn};
 use crate::error::ApiError;
 use crate::idempotency::IdempotencyKey;
@@ -8,7 +8,7 @@ use crate::request::{from_value, if_match, metadata, parse_id, parse_json, Body}
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::Router;
 use chrono::Utc;
@@ -100,17 +100,12 @@ async fn change_role(
         Some(role) => from_value::<Role>(role).map_err(|_| invalid_role())?,
         None => return Err(invalid_role()),
     };
-    let write = state
-        .commands
-        .change_role(
-            user_id,
-            role,
-            if_match(&headers)?,
-            actor,
-            &metadata(&headers, &actor),
-        )
+    let (if_match, metadata) = (if_match(&headers)?, metadata(&headers, &actor));
+    let commands = &state.commands;
+    let outcome = commands
+        .run(|| commands.change_role(user_id, role, if_match, actor, &metadata))
         .await?;
-    commit(&state, None, write, StatusCode::OK, None).await
+    Ok(outcome_response(StatusCode::OK, &outcome, None).into_response())
 }
 
 fn invalid_role() -> ApiError {
