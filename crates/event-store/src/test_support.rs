@@ -14,9 +14,55 @@ pub struct MySqlTestDatabase {
     url: String,
 }
 
+/// Whether the test server answers, asked once per test process: a TCP connection within a
+/// second. Without it every MySQL test would wait out the store's start-up patience (two
+/// minutes) before failing.
+fn mysql_server_answers() -> Result<(), String> {
+    static PROBE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let url = mysql_server_url();
+            let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+            let host_port = rest.rsplit_once('@').map_or(rest, |(_, at)| at);
+            let host_port = host_port.split(['/', '?']).next().unwrap_or_default();
+            let address = if host_port.contains(':') {
+                host_port.to_owned()
+            } else {
+                format!("{host_port}:3306")
+            };
+            let unreachable = |why: String| {
+                format!(
+                    "no MySQL server answers at {address} ({why}): run scripts/ensure-mariadb \
+                     or set MOVIEDB_TEST_MYSQL_URL"
+                )
+            };
+            let addresses = std::net::ToSocketAddrs::to_socket_addrs(&address)
+                .map_err(|e| unreachable(e.to_string()))?;
+            let mut last = String::from("no address");
+            for socket in addresses {
+                match std::net::TcpStream::connect_timeout(
+                    &socket,
+                    std::time::Duration::from_secs(1),
+                ) {
+                    Ok(_) => return Ok(()),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            Err(unreachable(last))
+        })
+        .clone()
+}
+
 impl MySqlTestDatabase {
     /// Names a fresh database on the test server. The store's `connect` creates and migrates it.
+    ///
+    /// # Panics
+    /// If the server does not answer (see [`mysql_server_answers`]), at once, saying what to
+    /// run.
     pub fn new() -> Self {
+        if let Err(why) = mysql_server_answers() {
+            panic!("{why}");
+        }
         let name = format!("moviedb_test_{}", uuid::Uuid::now_v7().simple());
         Self {
             url: format!("{}/{name}", mysql_server_url().trim_end_matches('/')),
