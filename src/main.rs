@@ -74,14 +74,17 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    moviedb_command_api::telemetry::init();
     let cli = Cli::parse();
     if let Some(Action::Openapi) = cli.command {
         // The document needs no configuration (nor a data directory).
         println!("{}", moviedb::openapi::json());
         return Ok(());
     }
-    let config = Config::from_env()?;
+    // The environment is read here, once; everything below gets what it needs from it.
+    let vars = moviedb_service_kit::config::from_environment()?;
+    moviedb_command_api::telemetry::init(&vars);
+    let admin_password = vars.admin_password.clone();
+    let config = Config::from_vars(vars)?;
     match cli.command.unwrap_or(Action::Serve) {
         Action::Serve => {
             let app = Embedded::build(config).await?;
@@ -115,16 +118,16 @@ async fn main() -> anyhow::Result<()> {
         Action::Admin {
             command: AdminCommand::Create { email, name },
         } => {
-            let password = match std::env::var("MOVIEDB_ADMIN_PASSWORD") {
-                Ok(p) if !p.is_empty() => p,
-                _ => read_password_line()?,
+            let password = match admin_password {
+                Some(password) => password,
+                None => read_password_line()?.into(),
             };
             let store = moviedb_event_store::connect(&config.database_url).await?;
             let commands = CommandService::new(store, PasswordHasher::new()?);
             let seed = AdminSeed {
                 name,
                 email: email.clone(),
-                password: password.into(),
+                password,
             };
             match ensure_admin(&commands, &seed)
                 .await

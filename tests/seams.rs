@@ -169,3 +169,59 @@ fn the_rules_catch_what_crosses_a_seam() {
         "{broken:?}"
     );
 }
+
+/// The environment is read once, at start, by `crates/service-kit/src/config/vars.rs`: no other
+/// source file of the services (tests and the harness aside) reads a variable, so a setting
+/// cannot change under a running process or be read twice with two answers.
+#[test]
+fn only_the_configuration_reads_the_environment() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "tests") {
+                    walk(&path, out);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in [
+        "src",
+        "crates",
+        "command-api/src",
+        "projector/src",
+        "query-api/src",
+    ] {
+        walk(&root.join(dir), &mut files);
+    }
+    assert!(
+        files.len() > 50,
+        "{} files: the walk is broken",
+        files.len()
+    );
+    let allowed = root.join("crates/service-kit/src/config/vars.rs");
+    let readers: Vec<String> = files
+        .iter()
+        .filter(|path| **path != allowed && !path.ends_with("test_support.rs"))
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).expect("source");
+            [
+                "env::var(",
+                "env::var_os(",
+                "env::vars(",
+                "from_default_env(",
+            ]
+            .iter()
+            .any(|call| text.contains(call))
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        readers.is_empty(),
+        "read the environment after start: {readers:?}"
+    );
+}

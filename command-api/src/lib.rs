@@ -37,6 +37,7 @@ pub struct Application {
     extra: axum::Router,
     store: Arc<dyn EventStore>,
     commands: CommandService,
+    limits: moviedb_service_kit::ServerLimits,
 }
 
 impl Application {
@@ -92,6 +93,7 @@ impl Application {
             extra: axum::Router::new(),
             store,
             commands,
+            limits: config.limits,
         })
     }
 
@@ -147,8 +149,7 @@ impl Application {
             body_limit,
             &metrics,
         );
-        let limits = moviedb_service_kit::ServerLimits::from_env()?;
-        moviedb_service_kit::serve(self.listener, router, limits, shutdown).await
+        moviedb_service_kit::serve(self.listener, router, self.limits, shutdown).await
     }
 }
 

@@ -270,14 +270,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Installed before the line that says it listens (see `shutdown_signal`).
     let stop = moviedb_service_kit::shutdown_signal();
     tracing::info!(address = %listener.local_addr()?, "projector health and metrics listening");
-    let limits = moviedb_service_kit::ServerLimits::from_env()?;
     let metrics = Metrics::new();
     let app = moviedb_service_kit::with_middleware(
         router(projector, metrics.clone()),
         config.body_limit,
         &metrics,
     );
-    let served = moviedb_service_kit::serve(listener, app, limits, stop).await;
+    let served = moviedb_service_kit::serve(listener, app, config.limits, stop).await;
     cancel.cancel();
     while tasks.join_next().await.is_some() {}
     Ok(served?)

@@ -23,14 +23,16 @@ use tokio::net::TcpListener;
 pub struct QueryApplication {
     listener: TcpListener,
     router: axum::Router,
+    limits: moviedb_service_kit::ServerLimits,
 }
 
 impl QueryApplication {
-    /// Binds `listen` and serves `state`.
+    /// Binds `listen` and serves `state` within `body_limit` and `limits`.
     pub async fn build(
         listen: SocketAddr,
         state: QueryState,
         body_limit: usize,
+        limits: moviedb_service_kit::ServerLimits,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(listen)
             .await
@@ -38,6 +40,7 @@ impl QueryApplication {
         Ok(Self {
             listener,
             router: routes::api_router(state, body_limit),
+            limits,
         })
     }
 
@@ -52,7 +55,6 @@ impl QueryApplication {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "query API listening");
-        let limits = moviedb_service_kit::ServerLimits::from_env()?;
-        moviedb_service_kit::serve(self.listener, self.router, limits, shutdown).await
+        moviedb_service_kit::serve(self.listener, self.router, self.limits, shutdown).await
     }
 }

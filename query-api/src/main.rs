@@ -3,6 +3,7 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    moviedb_service_kit::telemetry::init();
-    moviedb_query_api::run(moviedb_service_kit::Config::from_env()?).await
+    let vars = moviedb_service_kit::config::from_environment()?;
+    moviedb_service_kit::telemetry::init(&vars);
+    moviedb_query_api::run(moviedb_service_kit::Config::from_vars(vars)?).await
 }

@@ -30,7 +30,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         local: None,
         metrics: moviedb_service_kit::Metrics::new(),
     });
-    let app = QueryApplication::build(config.listen, state, config.body_limit).await?;
+    let app =
+        QueryApplication::build(config.listen, state, config.body_limit, config.limits).await?;
     app.run_until_stopped(moviedb_service_kit::shutdown_signal())
         .await?;
     Ok(())

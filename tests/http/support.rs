@@ -132,6 +132,7 @@ impl TestApp {
                 password: ADMIN_PASSWORD.into(),
             }),
             throttle,
+            limits: moviedb_service_kit::ServerLimits::default(),
         };
         let app = Embedded::build(config)
             .await

@@ -63,15 +63,8 @@ impl Default for ServerLimits {
 }
 
 impl ServerLimits {
-    /// The defaults, overridden by `MOVIEDB_HEADER_TIMEOUT_MS`, `MOVIEDB_BODY_TIMEOUT_MS`,
-    /// `MOVIEDB_REQUEST_TIMEOUT_MS`, `MOVIEDB_MAX_CONNECTIONS`, `MOVIEDB_MAX_REQUESTS`.
-    pub fn from_env() -> io::Result<Self> {
-        crate::config::from_environment()
-            .map(|vars| Self::from_vars(&vars))
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
-    }
-
-    /// The limits `vars` name.
+    /// The limits `vars` name (`MOVIEDB_HEADER_TIMEOUT_MS`, `MOVIEDB_BODY_TIMEOUT_MS`,
+    /// `MOVIEDB_REQUEST_TIMEOUT_MS`, `MOVIEDB_MAX_CONNECTIONS`, `MOVIEDB_MAX_REQUESTS`).
     pub fn from_vars(vars: &crate::config::Vars) -> Self {
         let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Self {

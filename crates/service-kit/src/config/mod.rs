@@ -5,7 +5,7 @@
 
 mod vars;
 
-pub use vars::{from_environment, Vars};
+pub use vars::{from_environment, LogFormat, Vars};
 
 use anyhow::{bail, Context};
 use rand::RngCore;
@@ -45,6 +45,8 @@ pub struct Config {
     pub admin: Option<AdminSeed>,
     /// Login and registration throttling.
     pub throttle: ThrottleConfig,
+    /// The HTTP server's time limits and caps (`MOVIEDB_*_TIMEOUT_MS`, `MOVIEDB_MAX_*`).
+    pub limits: crate::ServerLimits,
 }
 
 /// How often logins and registrations are allowed, in a sliding window (`MOVIEDB_THROTTLE_*`).
@@ -147,6 +149,7 @@ impl std::fmt::Debug for Config {
             .field("body_limit", &self.body_limit)
             .field("admin", &self.admin.as_ref().map(|a| &a.email))
             .field("throttle", &self.throttle)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -161,14 +164,10 @@ impl Config {
         crate::auth::Tokens::new(self.jwt_secret.expose_secret().as_bytes(), self.token_ttl)
     }
 
-    /// Reads the environment; creates the data directory and, if needed, the token secret.
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_vars(from_environment()?)
-    }
-
     /// The configuration `vars` describe; creates the data directory and, if needed, the
     /// token secret.
     pub fn from_vars(vars: Vars) -> anyhow::Result<Self> {
+        let limits = crate::ServerLimits::from_vars(&vars);
         let data_dir = vars.data_dir;
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
@@ -230,6 +229,7 @@ impl Config {
                 register_per_client: vars.throttle_register_per_client,
                 trusted_proxies: vars.trusted_proxies,
             },
+            limits,
         })
     }
 }

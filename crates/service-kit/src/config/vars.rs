@@ -152,6 +152,23 @@ pub struct Vars {
     /// Requests in progress at most.
     #[arg(long, env = "MOVIEDB_MAX_REQUESTS", value_name = "MOVIEDB_MAX_REQUESTS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_requests: u64,
+    /// How log lines are written: `text` or `json`.
+    #[arg(long, env = "MOVIEDB_LOG_FORMAT", value_name = "MOVIEDB_LOG_FORMAT", value_enum, ignore_case = true, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Which log lines are written (tracing's filter syntax); default `info`, with sqlx and
+    /// tantivy at `warn`.
+    #[arg(long, env = "RUST_LOG", value_name = "RUST_LOG")]
+    pub log_filter: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Parses the environment alone (no command line): an empty variable counts as unset, and a
