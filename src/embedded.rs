@@ -6,7 +6,7 @@ use moviedb_command_api::Application;
 use moviedb_event_store::EventStore;
 use moviedb_projector::{service, Projector, Stats};
 use moviedb_query_api::{LocalProjector, QueryParts, QueryState};
-use moviedb_read_model::{EventLogHeads, ReadModels};
+use moviedb_read_model::{EventLogHeads, ReadModelWriter};
 use moviedb_search::SearchIndex;
 use moviedb_service_kit::Config;
 use std::future::Future;
@@ -66,7 +66,7 @@ impl Embedded {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // This process's projector writes every read model it serves: reads may come from
         // memory (see `CachedReadModels`).
-        let read: Arc<dyn ReadModels> =
+        let read: Arc<dyn ReadModelWriter> =
             moviedb_read_model::CachedReadModels::spawn(service::open_read_models(&config).await?);
         let search = service::open_search(&config).await?;
         let command = Application::build(config.clone()).await?;
@@ -86,7 +86,8 @@ impl Embedded {
         )?;
         let query = QueryState::new(QueryParts {
             log: Arc::new(StoreHeads(command.store())),
-            read,
+            // The query side gets the reading half of the port.
+            read: read.clone(),
             search,
             tokens: config.tokens(),
             wait: config.consistency_wait,
@@ -113,8 +114,8 @@ impl Embedded {
         self.command.store()
     }
 
-    /// The read models.
-    pub fn read_models(&self) -> Arc<dyn ReadModels> {
+    /// The read models, as the projector writes them.
+    pub fn read_models(&self) -> Arc<dyn ReadModelWriter> {
         self.projector.read_models().clone()
     }
 

@@ -225,3 +225,71 @@ fn only_the_configuration_reads_the_environment() {
         "read the environment after start: {readers:?}"
     );
 }
+
+/// Every Rust source file under `dir`, tests included.
+fn sources(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("source");
+                out.push((path, text));
+            }
+        }
+    }
+    out
+}
+
+/// The query API reads the read models through `ReadModels` alone: the port that writes them
+/// (`ReadModelWriter`: apply, dead letters, histories, rebuilds) is the projector's.
+#[test]
+fn the_query_api_never_holds_the_read_models_writer() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = sources(&root.join("query-api/src"));
+    assert!(files.len() > 5, "the walk is broken");
+    let writers: Vec<String> = files
+        .iter()
+        .filter(|(_, text)| text.contains("ReadModelWriter"))
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert!(
+        writers.is_empty(),
+        "the query API uses the writing port: {writers:?}"
+    );
+}
+
+/// Metric names belong to the services (`crates/service-kit/src/gauges.rs`, `metrics.rs`):
+/// no store crate names a metric.
+#[test]
+fn no_store_crate_names_a_metric() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut named = Vec::new();
+    for krate in [
+        "event-store",
+        "read-model",
+        "search",
+        "kafka",
+        "domain",
+        "wire",
+    ] {
+        for (path, text) in sources(&root.join("crates").join(krate).join("src")) {
+            // A literal `"moviedb_..."` that is a whole name (a test database's name is a
+            // format string, `"moviedb_test_{}"`).
+            let names_one = text.match_indices("\"moviedb_").any(|(at, _)| {
+                let literal = text[at + 1..].split('"').next().unwrap_or_default();
+                !literal.contains('{')
+            });
+            if names_one {
+                named.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        named.is_empty(),
+        "metric names outside the services: {named:?}"
+    );
+}

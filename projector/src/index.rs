@@ -12,7 +12,7 @@ use crate::ProjectorError;
 use moviedb_domain::movie::{Movie, MovieEvent, MovieFields};
 use moviedb_domain::Aggregate;
 use moviedb_event_store::{Metadata, StoredEvent};
-use moviedb_read_model::{FoldedState, FoldedStream, MovieView, ReadModels};
+use moviedb_read_model::{FoldedState, FoldedStream, MovieView, ReadModelWriter};
 use moviedb_search::{EventDocument, IndexOp, MovieDocument, SearchIndex};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -99,7 +99,7 @@ pub(crate) fn event_documents(
 /// Writes the read models' state of every movie in `ids` that the index holds at an older
 /// version; how many there were.
 pub(crate) async fn sync(
-    read: &dyn ReadModels,
+    read: &dyn ReadModelWriter,
     search: &dyn SearchIndex,
     ids: &[Uuid],
     read_versions: &HashMap<Uuid, u64>,
@@ -114,7 +114,7 @@ pub(crate) async fn sync(
 /// The writes that bring every movie in `ids` the index holds at an older version up to the
 /// read models' state.
 pub(crate) async fn behind(
-    read: &dyn ReadModels,
+    read: &dyn ReadModelWriter,
     search: &dyn SearchIndex,
     ids: &[Uuid],
     read_versions: &HashMap<Uuid, u64>,
@@ -148,7 +148,7 @@ pub(crate) async fn behind(
 /// Brings the index up to date with the read models for every movie; how many documents were
 /// behind. Run at start and after a rebuild.
 pub async fn reconcile(
-    read: &dyn ReadModels,
+    read: &dyn ReadModelWriter,
     search: &dyn SearchIndex,
 ) -> Result<u64, ProjectorError> {
     let (mut after, mut repaired) = (None, 0);

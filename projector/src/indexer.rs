@@ -12,7 +12,7 @@
 //! `Consistency-Token` waits for the index.
 
 use crate::{index, Stats};
-use moviedb_read_model::ReadModels;
+use moviedb_read_model::ReadModelWriter;
 use moviedb_search::{EventDocument, SearchIndex};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub(crate) struct Indexer {
 impl Indexer {
     /// Starts the task writing `search` from `read`; it stops once the indexer is dropped.
     pub(crate) fn spawn(
-        read: Arc<dyn ReadModels>,
+        read: Arc<dyn ReadModelWriter>,
         search: Arc<dyn SearchIndex>,
         stats: Arc<Stats>,
     ) -> Self {
@@ -92,7 +92,7 @@ impl Indexer {
 }
 
 async fn run(
-    read: Arc<dyn ReadModels>,
+    read: Arc<dyn ReadModelWriter>,
     search: Arc<dyn SearchIndex>,
     stats: Arc<Stats>,
     mut queue: mpsc::UnboundedReceiver<Job>,
@@ -139,7 +139,7 @@ fn absorb(job: &mut Job, queue: &mut mpsc::UnboundedReceiver<Job>) {
 }
 
 async fn write(
-    read: &dyn ReadModels,
+    read: &dyn ReadModelWriter,
     search: &dyn SearchIndex,
     job: &Job,
 ) -> Result<u64, crate::ProjectorError> {

@@ -22,7 +22,7 @@ pub use stats::{Stats, StatsSnapshot};
 use moviedb_domain::movie::Movie;
 use moviedb_domain::Aggregate;
 use moviedb_event_store::{EventStore, StoreError, StoredEvent};
-use moviedb_read_model::{ApplyReport, Checkpoint, ReadModelError, ReadModels};
+use moviedb_read_model::{ApplyReport, Checkpoint, ReadModelError, ReadModelWriter};
 use moviedb_search::{SearchError, SearchIndex};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub enum ProjectorError {
 /// Applies batches of events to the read models.
 #[derive(Clone)]
 pub struct Projector {
-    read: Arc<dyn ReadModels>,
+    read: Arc<dyn ReadModelWriter>,
     store: Arc<dyn EventStore>,
     search: Option<Arc<dyn SearchIndex>>,
     indexer: Option<Arc<indexer::Indexer>>,
@@ -79,7 +79,7 @@ const TRANSIENT_RETRIES: u32 = 5;
 
 impl Projector {
     /// A projector writing to `read`, filling gaps from `store`.
-    pub fn new(read: Arc<dyn ReadModels>, store: Arc<dyn EventStore>) -> Self {
+    pub fn new(read: Arc<dyn ReadModelWriter>, store: Arc<dyn EventStore>) -> Self {
         Self {
             read,
             store,
@@ -107,7 +107,7 @@ impl Projector {
     }
 
     /// The read models it writes.
-    pub fn read_models(&self) -> &Arc<dyn ReadModels> {
+    pub fn read_models(&self) -> &Arc<dyn ReadModelWriter> {
         &self.read
     }
 

@@ -14,7 +14,7 @@
 
 use crate::{index, Projector};
 use moviedb_event_store::{EventStore, StoredEvent};
-use moviedb_read_model::{Fold, FoldedStream, ReadModels};
+use moviedb_read_model::{Fold, FoldedStream, ReadModelWriter};
 use moviedb_search::SearchIndex;
 use std::sync::Arc;
 
@@ -42,7 +42,7 @@ pub struct Rebuilt {
 /// any document the new index holds older than the read models.
 pub async fn rebuild(
     store: Arc<dyn EventStore>,
-    live: Arc<dyn ReadModels>,
+    live: Arc<dyn ReadModelWriter>,
     search: Option<Arc<dyn SearchIndex>>,
     progress: impl Fn(u64, u64),
 ) -> anyhow::Result<Rebuilt> {

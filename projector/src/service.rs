@@ -13,9 +13,10 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use moviedb_event_store::{EventStore, GaugeValue};
-use moviedb_read_model::ReadModels;
+use moviedb_event_store::EventStore;
+use moviedb_read_model::ReadModelWriter;
 use moviedb_search::SearchIndex;
+use moviedb_service_kit::gauges::{self, GaugeValue};
 use moviedb_service_kit::{ApiError, Config, Metrics, SearchConfig};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn EventStore>> 
 }
 
 /// Opens the read models `config` names, making their tables if missing.
-pub async fn open_read_models(config: &Config) -> anyhow::Result<Arc<dyn ReadModels>> {
+pub async fn open_read_models(config: &Config) -> anyhow::Result<Arc<dyn ReadModelWriter>> {
     moviedb_read_model::connect(&config.read_database_url)
         .await
         .with_context(|| {
@@ -64,7 +65,7 @@ pub async fn open_search(config: &Config) -> anyhow::Result<Arc<dyn SearchIndex>
 /// [`crate::history`]).
 pub fn with_search(
     tasks: &mut JoinSet<()>,
-    read: Arc<dyn ReadModels>,
+    read: Arc<dyn ReadModelWriter>,
     store: Arc<dyn EventStore>,
     search: Arc<dyn SearchIndex>,
 ) -> Projector {
@@ -184,33 +185,26 @@ pub async fn report(projector: &Projector, metrics: &Metrics) {
             None
         }
     };
-    let mut gauges: Vec<GaugeValue> = Vec::new();
-    gauges.extend(moviedb_read_model::newest_applied_gauge(applied));
-    gauges.extend(stored.map(moviedb_event_store::newest_stored_gauge));
+    let mut values: Vec<GaugeValue> = Vec::new();
+    values.extend(gauges::newest_applied(applied));
+    values.extend(stored.map(gauges::newest_stored));
     // On MySQL, the first part of the lag: events not yet relayed.
     #[cfg(feature = "mysql")]
     if let Some(outbox) = projector.store().outbox() {
-        match outbox.gauges().await {
-            Ok(outbox) => gauges.extend(outbox),
+        match outbox.backlog().await {
+            Ok((pending, waited)) => values.extend(gauges::outbox(pending, waited)),
             Err(e) => tracing::warn!(error = %e, "cannot read the outbox backlog for /metrics"),
         }
     }
     // Both known: before the first batch of a version that keeps the checkpoint, nothing.
     if let (Some(stored), Some(applied)) = (stored, applied) {
-        gauges.push((
-            "moviedb_projection_behind_seconds",
-            "How much older the newest applied event is than the newest stored one (alert when above 30 for a minute).",
-            (stored - applied).max(0) as f64 / 1e6,
-        ));
+        values.push(gauges::behind(stored, applied));
     }
     match projector.read_models().dead_letter_count().await {
-        Ok(dead) => {
-            let (name, help) = moviedb_read_model::DEAD_LETTERS;
-            gauges.push((name, help, dead as f64));
-        }
+        Ok(dead) => values.push(gauges::dead_letters(dead)),
         Err(e) => tracing::warn!(error = %e, "cannot count dead letters for /metrics"),
     }
-    for (name, help, value) in gauges {
+    for (name, help, value) in values {
         metrics.set_gauge(name, help, value);
     }
 }

@@ -54,7 +54,7 @@ async fn moviedb_rebuild_swaps_in_equal_read_models_while_the_service_answers() 
     let read = moviedb_read_model::SqlReadModels::connect(&read_url)
         .await
         .expect("read models");
-    use moviedb_read_model::ReadModels;
+    use moviedb_read_model::ReadModelWriter;
     let before = read.dump().await.expect("dump");
 
     // Readers keep reading during the rebuild; every answer must be a full, correct list.

@@ -22,7 +22,7 @@ mod process;
 mod replay;
 use replay::*;
 
-use moviedb_read_model::{ReadModels, SqlReadModels};
+use moviedb_read_model::{ReadModelWriter, SqlReadModels};
 use moviedb_search::{SearchIndex, SearchRequest, SearchSort, TantivyIndex};
 use process::Process;
 use serde_json::{json, Value};

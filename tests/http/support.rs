@@ -5,7 +5,7 @@ use moviedb::embedded::Embedded;
 use moviedb_command_api::{AdminSeed, Config};
 use moviedb_event_store::test_support::MySqlTestDatabase;
 use moviedb_event_store::{EventStore, StoredEvent};
-use moviedb_read_model::ReadModels;
+use moviedb_read_model::ReadModelWriter;
 use moviedb_search::SearchIndex;
 use moviedb_service_kit::SearchConfig;
 use reqwest::{Method, RequestBuilder, Response};
@@ -22,7 +22,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn EventStore>,
-    pub read: Arc<dyn ReadModels>,
+    pub read: Arc<dyn ReadModelWriter>,
     pub search: Arc<dyn SearchIndex>,
     pub projector: moviedb_projector::Projector,
     _shutdown: tokio::sync::oneshot::Sender<()>,

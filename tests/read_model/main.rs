@@ -7,7 +7,7 @@ use moviedb_event_store::{AppendRequest, EventStore, NewEvent, SqliteEventStore,
 use moviedb_projector::Projector;
 use moviedb_read_model::{
     CachedReadModels, Checkpoint, Fold, GenreFilter, MovieFilter, MovieQuery, ReadModelError,
-    ReadModels, Sort, SortField, SqlReadModels,
+    ReadModelWriter, ReadModels, Sort, SortField, SqlReadModels,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use history::*;
 use queries::*;
 
 struct Subject {
-    read: Arc<dyn ReadModels>,
+    read: Arc<dyn ReadModelWriter>,
     url: String,
     _keep: Box<dyn std::any::Any + Send>,
 }

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use moviedb_service_kit::gauges;
 use serde_json::{json, Value};
 
 pub(super) fn router() -> Router<AppState> {
@@ -27,12 +28,13 @@ pub(crate) fn metrics_router() -> Router<AppState> {
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let store = state.commands.store();
     if let Some(stored) = store.newest_recorded_at().await.map_err(store_error)? {
-        let (name, help, age) = moviedb_event_store::newest_stored_gauge(stored);
+        let (name, help, age) = gauges::newest_stored(stored);
         state.metrics.set_gauge(name, help, age);
     }
     #[cfg(feature = "mysql")]
     if let Some(outbox) = store.outbox() {
-        for (name, help, value) in outbox.gauges().await.map_err(store_error)? {
+        let (pending, waited) = outbox.backlog().await.map_err(store_error)?;
+        for (name, help, value) in gauges::outbox(pending, waited) {
             state.metrics.set_gauge(name, help, value);
         }
     }

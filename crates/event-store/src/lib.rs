@@ -352,20 +352,6 @@ pub const NO_MYSQL: &str = "this build of moviedb has no MySQL support: the embe
      runs on SQLite (a sqlite:// URL, or none); for MySQL, build with `--features mysql` (the \
      service binaries have it)";
 
-/// A value for a gauge of `/metrics`: its name, its help text and the value.
-pub type GaugeValue = (&'static str, &'static str, f64);
-
-/// How long ago the newest event was stored (`stored`: microseconds since the epoch, from
-/// [`EventStore::newest_recorded_at`]).
-pub fn newest_stored_gauge(stored: i64) -> GaugeValue {
-    let now = chrono::Utc::now().timestamp_micros();
-    (
-        "moviedb_event_store_newest_event_age_seconds",
-        "How long ago the newest event was stored.",
-        (now - stored).max(0) as f64 / 1e6,
-    )
-}
-
 /// The scheme of a URL (what comes before `:`), safe to show: never the credentials.
 pub fn url_scheme(url: &str) -> &str {
     url.split_once(':').map_or("", |(scheme, _)| scheme)

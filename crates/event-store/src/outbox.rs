@@ -109,23 +109,11 @@ impl MySqlOutbox {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// The gauges of `/metrics`: the backlog and how long its oldest event has waited (a
-    /// relay that stopped shows there).
-    pub async fn gauges(&self) -> Result<[crate::GaugeValue; 2], StoreError> {
+    /// The backlog and how long its oldest event has waited, for `/metrics`.
+    pub async fn backlog(&self) -> Result<(u64, std::time::Duration), StoreError> {
         let pending = self.pending_count().await?;
         let waited = self.oldest_pending_age().await?.unwrap_or_default();
-        Ok([
-            (
-                "moviedb_outbox_pending",
-                "Events stored but not yet relayed.",
-                pending as f64,
-            ),
-            (
-                "moviedb_outbox_oldest_pending_age_seconds",
-                "How long the oldest event not yet relayed has waited (alert when above 30).",
-                waited.as_secs_f64(),
-            ),
-        ])
+        Ok((pending, waited))
     }
 }
 

@@ -49,23 +49,6 @@ pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// The gauge of dead letters waiting (name, help), on the projector's and the query API's
-/// `/metrics`.
-pub const DEAD_LETTERS: (&str, &str) = (
-    "moviedb_dead_letters",
-    "Events set aside as dead letters, waiting to be replayed or dropped.",
-);
-
-/// The gauge of how long ago the newest event the read models hold was written, from the
-/// [`NEWEST_APPLIED`] checkpoint (`applied`; nothing before the first batch that kept it).
-pub fn newest_applied_gauge(applied: Option<i64>) -> Option<moviedb_event_store::GaugeValue> {
-    Some((
-        "moviedb_projection_newest_event_age_seconds",
-        "How long ago the newest event the read models hold was written.",
-        (now_micros() - applied?).max(0) as f64 / 1e6,
-    ))
-}
-
 /// A movie as the query side serves it: the one movie wire type, which command answers and
 /// search hits use too.
 pub use moviedb_wire::Movie as MovieView;
@@ -116,19 +99,11 @@ pub struct ApplyReport {
     pub skipped: u64,
 }
 
-/// The read-model port. Every adapter passes the conformance suite in `tests/read_model`.
+/// What the query side reads: the read port. Every adapter passes the conformance suite in
+/// `tests/read_model`. The query API holds only this; what writes the read models is
+/// [`ReadModelWriter`], which `tests/seams.rs` keeps out of the query API.
 #[async_trait]
 pub trait ReadModels: Send + Sync + 'static {
-    /// Applies `events` in one transaction, with `checkpoint` if given. Per stream, an event at
-    /// or below the applied version is skipped; one above it by more than one is a
-    /// [`ReadModelError::Gap`] and nothing of the batch is kept. Events of one stream must come
-    /// in version order within the batch.
-    async fn apply(
-        &self,
-        events: &[StoredEvent],
-        checkpoint: Option<&Checkpoint>,
-    ) -> Result<ApplyReport, ReadModelError>;
-
     /// The version applied for each of `streams` that the read models know.
     async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError>;
 
@@ -143,24 +118,11 @@ pub trait ReadModels: Send + Sync + 'static {
             .count())
     }
 
-    /// The applied versions of the streams of one type (`movie`, `user`), deleted ones too, in
-    /// id order after `after`, at most `limit` of them: for walking every stream in pages.
-    async fn stream_versions(
-        &self,
-        stream_type: &str,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<(Uuid, u64)>, ReadModelError>;
-
     /// The stored position of a feed.
     async fn checkpoint(&self, name: &str) -> Result<Option<i64>, ReadModelError>;
 
     /// One live movie.
     async fn movie(&self, id: Uuid) -> Result<Option<MovieView>, ReadModelError>;
-
-    /// The live movies among `ids`, read at once and never from a cache (the search index
-    /// follows the read models with it after each batch).
-    async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError>;
 
     /// Live movies matching a query, one page of them.
     async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError>;
@@ -171,12 +133,46 @@ pub trait ReadModels: Send + Sync + 'static {
     /// A user's role as projected (`None`: no such user): the query side's admin checks.
     async fn user_role(&self, id: Uuid) -> Result<Option<moviedb_domain::Role>, ReadModelError>;
 
+    /// Every event of a movie's stream, oldest first (deleted movies too); empty if none.
+    async fn movie_history(&self, id: Uuid) -> Result<Vec<HistoryEntry>, ReadModelError>;
+
+    /// How many events are in the dead-letter table.
+    async fn dead_letter_count(&self) -> Result<u64, ReadModelError>;
+
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<(), ReadModelError>;
+}
+
+/// What the projector writes (batches of events, dead letters, histories, rebuilds), beside the
+/// reads it needs to do so: the write port of the read models.
+#[async_trait]
+pub trait ReadModelWriter: ReadModels {
+    /// Applies `events` in one transaction, with `checkpoint` if given. Per stream, an event at
+    /// or below the applied version is skipped; one above it by more than one is a
+    /// [`ReadModelError::Gap`] and nothing of the batch is kept. Events of one stream must come
+    /// in version order within the batch.
+    async fn apply(
+        &self,
+        events: &[StoredEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<ApplyReport, ReadModelError>;
+
+    /// The applied versions of the streams of one type (`movie`, `user`), deleted ones too, in
+    /// id order after `after`, at most `limit` of them: for walking every stream in pages.
+    async fn stream_versions(
+        &self,
+        stream_type: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, u64)>, ReadModelError>;
+
+    /// The live movies among `ids`, read at once and never from a cache (the search index
+    /// follows the read models with it after each batch).
+    async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError>;
+
     /// Records an event that could not be applied, and marks its version as passed so the rest
     /// of its stream can follow.
     async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError>;
-
-    /// Every event of a movie's stream, oldest first (deleted movies too); empty if none.
-    async fn movie_history(&self, id: Uuid) -> Result<Vec<HistoryEntry>, ReadModelError>;
 
     /// The newest version each movie's history holds: what a backfill need not write again.
     async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError>;
@@ -184,25 +180,19 @@ pub trait ReadModels: Send + Sync + 'static {
     /// Adds the movie events among `events` to the histories; rows already there stay.
     async fn record_history(&self, events: &[&StoredEvent]) -> Result<(), ReadModelError>;
 
-    /// How many events are in the dead-letter table.
-    async fn dead_letter_count(&self) -> Result<u64, ReadModelError>;
-
     /// Every row of the rebuildable tables, in a stable order: for comparing two read models
     /// (a rebuild against the live one, a replay against a clean pass).
     async fn dump(&self) -> Result<Value, ReadModelError>;
 
     /// Writes `streams` (folded in memory by [`Fold`]) into empty tables, in bulk: a rebuild's
-    /// fast path into the shadow tables of [`ReadModels::begin_rebuild`].
+    /// fast path into the shadow tables of [`ReadModelWriter::begin_rebuild`].
     async fn load(&self, streams: &[FoldedStream]) -> Result<(), ReadModelError>;
 
     /// Fresh, empty shadow tables beside the live ones, to rebuild into.
-    async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModels>, ReadModelError>;
+    async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModelWriter>, ReadModelError>;
 
     /// Swaps the shadow tables in for the live ones, atomically; readers never see a gap.
     async fn finish_rebuild(&self) -> Result<(), ReadModelError>;
-
-    /// Checks the database answers.
-    async fn ping(&self) -> Result<(), ReadModelError>;
 }
 
 /// How far a stream goes in the event log: what the query side checks a user's role against
@@ -226,7 +216,7 @@ pub async fn connect_existing_with_log(
 
 /// Opens the read models a database URL names (`sqlite://...`, or `mysql://...` with the
 /// `mysql` feature), creating the database and the tables if needed.
-pub async fn connect(url: &str) -> Result<Arc<dyn ReadModels>, ReadModelError> {
+pub async fn connect(url: &str) -> Result<Arc<dyn ReadModelWriter>, ReadModelError> {
     Ok(Arc::new(SqlReadModels::connect(url).await?))
 }
 

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod gauges;
 pub mod metrics;
 mod request_id;
 pub mod serve;

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use moviedb_read_model::DEAD_LETTERS;
+use moviedb_service_kit::gauges;
 use moviedb_service_kit::ApiError;
 use serde_json::{json, Value};
 
@@ -67,14 +67,14 @@ async fn metrics(State(state): State<QueryState>) -> Result<Response, ApiError> 
         .dead_letter_count()
         .await
         .map_err(super::read_error)?;
-    let (name, help) = DEAD_LETTERS;
-    state.metrics.set_gauge(name, help, dead as f64);
+    let (name, help, value) = gauges::dead_letters(dead);
+    state.metrics.set_gauge(name, help, value);
     let applied = state
         .read
         .checkpoint(moviedb_read_model::NEWEST_APPLIED)
         .await
         .map_err(super::read_error)?;
-    if let Some((name, help, age)) = moviedb_read_model::newest_applied_gauge(applied) {
+    if let Some((name, help, age)) = gauges::newest_applied(applied) {
         state.metrics.set_gauge(name, help, age);
     }
     Ok(state.metrics.response())

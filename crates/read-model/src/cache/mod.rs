@@ -23,8 +23,8 @@
 //! [`WATCH`] it takes to notice a rebuild made elsewhere.
 
 use crate::{
-    ApplyReport, Checkpoint, FoldedStream, MovieQuery, MovieView, Page, ReadModelError, ReadModels,
-    SortField, UserView,
+    ApplyReport, Checkpoint, FoldedStream, MovieQuery, MovieView, Page, ReadModelError,
+    ReadModelWriter, ReadModels, SortField, UserView,
 };
 use async_trait::async_trait;
 use lru::LruCache;
@@ -55,7 +55,7 @@ use entries::*;
 
 /// [`ReadModels`] with movie details and list pages kept in memory.
 pub struct CachedReadModels {
-    inner: Arc<dyn ReadModels>,
+    inner: Arc<dyn ReadModelWriter>,
     movies: Mutex<Generation<Uuid, Option<Arc<MovieView>>>>,
     pages: Mutex<Generation<String, CachedPage>>,
     in_flight: Mutex<InFlight>,
@@ -75,7 +75,7 @@ struct InFlight {
 impl CachedReadModels {
     /// `inner` behind a cache, and a task watching for rebuilds made by other processes (it
     /// stops with the cache); call within a Tokio runtime.
-    pub fn spawn(inner: Arc<dyn ReadModels>) -> Arc<Self> {
+    pub fn spawn(inner: Arc<dyn ReadModelWriter>) -> Arc<Self> {
         let cache = Arc::new(Self {
             inner,
             movies: Mutex::new(Generation::new(MOVIES)),
@@ -127,49 +127,6 @@ impl Drop for Applied<'_> {
 
 #[async_trait]
 impl ReadModels for CachedReadModels {
-    async fn apply(
-        &self,
-        events: &[StoredEvent],
-        checkpoint: Option<&Checkpoint>,
-    ) -> Result<ApplyReport, ReadModelError> {
-        let streams: HashSet<Uuid> = events.iter().map(|e| e.stream_id).collect();
-        let changed = Fields::of_events(events);
-        // Reads of these streams, and of the lists they may change, bypass the entries until
-        // the guard, dropped after the write (or if it is cancelled), has forgotten them and
-        // unmarked the batch.
-        self.in_flight(1, &streams, changed);
-        let mut done = Applied {
-            cache: self,
-            streams,
-            changed,
-            fresh: HashMap::new(),
-            seen: None,
-        };
-        let seen = self.movies.lock().map(|m| m.generation).ok();
-        let report = self.inner.apply(events, checkpoint).await?;
-        // The batch's movies as committed: they go into memory as the batch is forgotten
-        // (written through, so a catalogue loaded by this process is read from memory from
-        // the first read), and the list pages showing an edited movie keep their place with
-        // its fresh view rather than being dropped and read again whole (a count and a deep
-        // offset). A page that shows one of them without its fresh view (a failed read) is
-        // dropped.
-        let movies: Vec<Uuid> = events
-            .iter()
-            .filter(|e| e.stream_type == Movie::STREAM_TYPE)
-            .map(|e| e.stream_id)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        if !movies.is_empty() {
-            if let Ok(views) = self.inner.movies_by_id(&movies).await {
-                done.fresh
-                    .extend(views.into_iter().map(|view| (view.id, Arc::new(view))));
-                done.seen = seen;
-            }
-        }
-        Ok(report)
-    }
-
     async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError> {
         self.inner.versions(streams).await
     }
@@ -193,15 +150,6 @@ impl ReadModels for CachedReadModels {
         self.inner.behind(&unknown).await
     }
 
-    async fn stream_versions(
-        &self,
-        stream_type: &str,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<(Uuid, u64)>, ReadModelError> {
-        self.inner.stream_versions(stream_type, after, limit).await
-    }
-
     async fn checkpoint(&self, name: &str) -> Result<Option<i64>, ReadModelError> {
         self.inner.checkpoint(name).await
     }
@@ -218,10 +166,6 @@ impl ReadModels for CachedReadModels {
         )
         .await?;
         Ok(found.map(|m| (*m).clone()))
-    }
-
-    async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError> {
-        self.inner.movies_by_id(ids).await
     }
 
     async fn movies(&self, query: &MovieQuery) -> Result<Page<MovieView>, ReadModelError> {
@@ -284,17 +228,84 @@ impl ReadModels for CachedReadModels {
         self.inner.movie_history(id).await
     }
 
+    async fn user_role(&self, id: Uuid) -> Result<Option<moviedb_domain::Role>, ReadModelError> {
+        // Never from memory: a demotion counts from the moment it is applied.
+        self.inner.user_role(id).await
+    }
+
+    async fn dead_letter_count(&self) -> Result<u64, ReadModelError> {
+        self.inner.dead_letter_count().await
+    }
+
+    async fn ping(&self) -> Result<(), ReadModelError> {
+        self.inner.ping().await
+    }
+}
+
+#[async_trait]
+impl ReadModelWriter for CachedReadModels {
+    async fn apply(
+        &self,
+        events: &[StoredEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<ApplyReport, ReadModelError> {
+        let streams: HashSet<Uuid> = events.iter().map(|e| e.stream_id).collect();
+        let changed = Fields::of_events(events);
+        // Reads of these streams, and of the lists they may change, bypass the entries until
+        // the guard, dropped after the write (or if it is cancelled), has forgotten them and
+        // unmarked the batch.
+        self.in_flight(1, &streams, changed);
+        let mut done = Applied {
+            cache: self,
+            streams,
+            changed,
+            fresh: HashMap::new(),
+            seen: None,
+        };
+        let seen = self.movies.lock().map(|m| m.generation).ok();
+        let report = self.inner.apply(events, checkpoint).await?;
+        // The batch's movies as committed: they go into memory as the batch is forgotten
+        // (written through, so a catalogue loaded by this process is read from memory from
+        // the first read), and the list pages showing an edited movie keep their place with
+        // its fresh view rather than being dropped and read again whole (a count and a deep
+        // offset). A page that shows one of them without its fresh view (a failed read) is
+        // dropped.
+        let movies: Vec<Uuid> = events
+            .iter()
+            .filter(|e| e.stream_type == Movie::STREAM_TYPE)
+            .map(|e| e.stream_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !movies.is_empty() {
+            if let Ok(views) = self.inner.movies_by_id(&movies).await {
+                done.fresh
+                    .extend(views.into_iter().map(|view| (view.id, Arc::new(view))));
+                done.seen = seen;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn stream_versions(
+        &self,
+        stream_type: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, u64)>, ReadModelError> {
+        self.inner.stream_versions(stream_type, after, limit).await
+    }
+
+    async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError> {
+        self.inner.movies_by_id(ids).await
+    }
+
     async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError> {
         self.inner.history_heads().await
     }
 
     async fn record_history(&self, events: &[&StoredEvent]) -> Result<(), ReadModelError> {
         self.inner.record_history(events).await
-    }
-
-    async fn user_role(&self, id: Uuid) -> Result<Option<moviedb_domain::Role>, ReadModelError> {
-        // Never from memory: a demotion counts from the moment it is applied.
-        self.inner.user_role(id).await
     }
 
     async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError> {
@@ -308,10 +319,6 @@ impl ReadModels for CachedReadModels {
         result
     }
 
-    async fn dead_letter_count(&self) -> Result<u64, ReadModelError> {
-        self.inner.dead_letter_count().await
-    }
-
     async fn dump(&self) -> Result<Value, ReadModelError> {
         self.inner.dump().await
     }
@@ -322,7 +329,7 @@ impl ReadModels for CachedReadModels {
         result
     }
 
-    async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModels>, ReadModelError> {
+    async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModelWriter>, ReadModelError> {
         self.inner.begin_rebuild().await
     }
 
@@ -330,9 +337,5 @@ impl ReadModels for CachedReadModels {
         let result = self.inner.finish_rebuild().await;
         self.forget_all();
         result
-    }
-
-    async fn ping(&self) -> Result<(), ReadModelError> {
-        self.inner.ping().await
     }
 }

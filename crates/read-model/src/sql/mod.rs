@@ -10,7 +10,7 @@ use crate::schema::{
 };
 use crate::{
     ApplyReport, Checkpoint, FoldedState, FoldedStream, HistoryEntry, MovieQuery, MovieView, Page,
-    ReadModelError, ReadModels, UserView,
+    ReadModelError, ReadModelWriter, ReadModels, UserView,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -96,65 +96,6 @@ fn keep_newest_mysql(recorded_at: i64) -> String {
 
 #[async_trait]
 impl ReadModels for SqlReadModels {
-    #[tracing::instrument(skip_all, fields(events = events.len()), err)]
-    async fn apply(
-        &self,
-        events: &[StoredEvent],
-        checkpoint: Option<&Checkpoint>,
-    ) -> Result<ApplyReport, ReadModelError> {
-        let mut tx = self.pool.begin().await?;
-        let (report, mut inserts, movies) = apply_events(&mut tx, &self.tables, events).await?;
-        // Every movie event of the batch, duplicates left as they are.
-        let all: Vec<&StoredEvent> = events.iter().collect();
-        inserts.extend(crate::history::insert(self.dialect, &all));
-        let newest = (report.applied > 0)
-            .then(|| events.iter().map(|e| micros(e.recorded_at)).max())
-            .flatten();
-        let count = (movies != 0).then(|| count_movies(&self.tables, movies));
-        match (self.dialect, newest) {
-            // One round trip for the new rows, the history, the count and the checkpoint.
-            (Dialect::MySql, Some(newest)) => {
-                let mut then = keep_newest_mysql(newest);
-                if let Some(count) = count {
-                    then = format!("{count};\n{then}");
-                }
-                write_inserts(&mut tx, &inserts, Some(&then)).await?;
-            }
-            (_, newest) => {
-                write_inserts(&mut tx, &inserts, None).await?;
-                if let Some(count) = count {
-                    tx.execute(count.as_str()).await?;
-                }
-                if let Some(newest) = newest {
-                    keep_newest(&mut tx, newest).await?;
-                }
-            }
-        }
-        if let Some(checkpoint) = checkpoint {
-            let now = micros(Utc::now());
-            let updated = sqlx::query(
-                "UPDATE projection_checkpoints SET position = ?, updated_at = ? WHERE name = ?",
-            )
-            .bind(checkpoint.position)
-            .bind(now)
-            .bind(checkpoint.name.clone())
-            .execute(&mut *tx)
-            .await?;
-            if updated.rows_affected() == 0 {
-                sqlx::query(
-                    "INSERT INTO projection_checkpoints (position, updated_at, name) VALUES (?, ?, ?)",
-                )
-                .bind(checkpoint.position)
-                .bind(now)
-                .bind(checkpoint.name.clone())
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(report)
-    }
-
     async fn versions(&self, streams: &[Uuid]) -> Result<HashMap<Uuid, u64>, ReadModelError> {
         let mut versions = HashMap::new();
         for chunk in streams.chunks(500) {
@@ -169,28 +110,6 @@ impl ReadModels for SqlReadModels {
             }
         }
         Ok(versions)
-    }
-
-    async fn stream_versions(
-        &self,
-        stream_type: &str,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<(Uuid, u64)>, ReadModelError> {
-        let sql = self.tables.sql(
-            "SELECT stream_id, version FROM {versions} WHERE stream_type = ? AND stream_id > ? \
-             ORDER BY stream_id LIMIT ?",
-        );
-        let params = vec![
-            Param::Text(stream_type.to_owned()),
-            Param::Text(after.map(|id| id.to_string()).unwrap_or_default()),
-            Param::Int(i64::from(limit)),
-        ];
-        self.fetch_all(&sql, params)
-            .await?
-            .iter()
-            .map(|row| Ok((uuid_of(row, 0)?, version_of(row, 1)?)))
-            .collect()
     }
 
     async fn checkpoint(&self, name: &str) -> Result<Option<i64>, ReadModelError> {
@@ -216,18 +135,6 @@ impl ReadModels for SqlReadModels {
             .fetch_all(&sql, vec![Param::Text(id.to_string())])
             .await?;
         rows.first().map(movie_of).transpose()
-    }
-
-    async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(LOAD_CHUNK) {
-            let head = format!("SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id IN ");
-            let rows = self.fetch_by_ids(&head, chunk).await?;
-            for row in rows {
-                found.push(movie_of(&row)?);
-            }
-        }
-        Ok(found)
     }
 
     #[tracing::instrument(skip_all, err)]
@@ -330,31 +237,6 @@ impl ReadModels for SqlReadModels {
         })
     }
 
-    async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError> {
-        let mut tx = self.pool.begin().await?;
-        let have = crate::apply::applied_version(&mut tx, &self.tables, event.stream_id).await?;
-        sqlx::query(
-            "INSERT INTO dead_letters (event_id, stream_id, version, event_type, error, event, \
-             failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(event.event_id.to_string())
-        .bind(event.stream_id.to_string())
-        .bind(i64::try_from(event.version).unwrap_or(i64::MAX))
-        .bind(event.event_type.clone())
-        .bind(error.chars().take(2000).collect::<String>())
-        .bind(serde_json::to_string(event).unwrap_or_default())
-        .bind(micros(Utc::now()))
-        .execute(&mut *tx)
-        .await?;
-        if event.version > have {
-            set_version(&mut tx, &self.tables, event, have).await?;
-        }
-        // It stays part of the movie's history, which shows what was stored.
-        crate::history::write(&mut tx, self.dialect, &[event]).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn movie_history(&self, id: Uuid) -> Result<Vec<HistoryEntry>, ReadModelError> {
         let rows = self
             .fetch_all(
@@ -384,6 +266,137 @@ impl ReadModels for SqlReadModels {
             .collect()
     }
 
+    async fn dead_letter_count(&self) -> Result<u64, ReadModelError> {
+        self.count("SELECT COUNT(*) FROM dead_letters", vec![])
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), ReadModelError> {
+        self.pool.execute("SELECT 1").await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReadModelWriter for SqlReadModels {
+    #[tracing::instrument(skip_all, fields(events = events.len()), err)]
+    async fn apply(
+        &self,
+        events: &[StoredEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<ApplyReport, ReadModelError> {
+        let mut tx = self.pool.begin().await?;
+        let (report, mut inserts, movies) = apply_events(&mut tx, &self.tables, events).await?;
+        // Every movie event of the batch, duplicates left as they are.
+        let all: Vec<&StoredEvent> = events.iter().collect();
+        inserts.extend(crate::history::insert(self.dialect, &all));
+        let newest = (report.applied > 0)
+            .then(|| events.iter().map(|e| micros(e.recorded_at)).max())
+            .flatten();
+        let count = (movies != 0).then(|| count_movies(&self.tables, movies));
+        match (self.dialect, newest) {
+            // One round trip for the new rows, the history, the count and the checkpoint.
+            (Dialect::MySql, Some(newest)) => {
+                let mut then = keep_newest_mysql(newest);
+                if let Some(count) = count {
+                    then = format!("{count};\n{then}");
+                }
+                write_inserts(&mut tx, &inserts, Some(&then)).await?;
+            }
+            (_, newest) => {
+                write_inserts(&mut tx, &inserts, None).await?;
+                if let Some(count) = count {
+                    tx.execute(count.as_str()).await?;
+                }
+                if let Some(newest) = newest {
+                    keep_newest(&mut tx, newest).await?;
+                }
+            }
+        }
+        if let Some(checkpoint) = checkpoint {
+            let now = micros(Utc::now());
+            let updated = sqlx::query(
+                "UPDATE projection_checkpoints SET position = ?, updated_at = ? WHERE name = ?",
+            )
+            .bind(checkpoint.position)
+            .bind(now)
+            .bind(checkpoint.name.clone())
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                sqlx::query(
+                    "INSERT INTO projection_checkpoints (position, updated_at, name) VALUES (?, ?, ?)",
+                )
+                .bind(checkpoint.position)
+                .bind(now)
+                .bind(checkpoint.name.clone())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn stream_versions(
+        &self,
+        stream_type: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, u64)>, ReadModelError> {
+        let sql = self.tables.sql(
+            "SELECT stream_id, version FROM {versions} WHERE stream_type = ? AND stream_id > ? \
+             ORDER BY stream_id LIMIT ?",
+        );
+        let params = vec![
+            Param::Text(stream_type.to_owned()),
+            Param::Text(after.map(|id| id.to_string()).unwrap_or_default()),
+            Param::Int(i64::from(limit)),
+        ];
+        self.fetch_all(&sql, params)
+            .await?
+            .iter()
+            .map(|row| Ok((uuid_of(row, 0)?, version_of(row, 1)?)))
+            .collect()
+    }
+
+    async fn movies_by_id(&self, ids: &[Uuid]) -> Result<Vec<MovieView>, ReadModelError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(LOAD_CHUNK) {
+            let head = format!("SELECT {MOVIE_COLUMNS} FROM {{movies}} m WHERE m.movie_id IN ");
+            let rows = self.fetch_by_ids(&head, chunk).await?;
+            for row in rows {
+                found.push(movie_of(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError> {
+        let mut tx = self.pool.begin().await?;
+        let have = crate::apply::applied_version(&mut tx, &self.tables, event.stream_id).await?;
+        sqlx::query(
+            "INSERT INTO dead_letters (event_id, stream_id, version, event_type, error, event, \
+             failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(event.event_id.to_string())
+        .bind(event.stream_id.to_string())
+        .bind(i64::try_from(event.version).unwrap_or(i64::MAX))
+        .bind(event.event_type.clone())
+        .bind(error.chars().take(2000).collect::<String>())
+        .bind(serde_json::to_string(event).unwrap_or_default())
+        .bind(micros(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        if event.version > have {
+            set_version(&mut tx, &self.tables, event, have).await?;
+        }
+        // It stays part of the movie's history, which shows what was stored.
+        crate::history::write(&mut tx, self.dialect, &[event]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError> {
         let rows = self
             .fetch_all(
@@ -404,11 +417,6 @@ impl ReadModels for SqlReadModels {
         Ok(())
     }
 
-    async fn dead_letter_count(&self) -> Result<u64, ReadModelError> {
-        self.count("SELECT COUNT(*) FROM dead_letters", vec![])
-            .await
-    }
-
     async fn dump(&self) -> Result<Value, ReadModelError> {
         self.dump_tables().await
     }
@@ -418,17 +426,12 @@ impl ReadModels for SqlReadModels {
         self.load_folded(streams).await
     }
 
-    async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModels>, ReadModelError> {
+    async fn begin_rebuild(&self) -> Result<Arc<dyn ReadModelWriter>, ReadModelError> {
         self.make_shadow().await
     }
 
     async fn finish_rebuild(&self) -> Result<(), ReadModelError> {
         self.swap_in_shadow().await
-    }
-
-    async fn ping(&self) -> Result<(), ReadModelError> {
-        self.pool.execute("SELECT 1").await?;
-        Ok(())
     }
 }
 

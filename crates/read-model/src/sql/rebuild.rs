@@ -95,7 +95,7 @@ impl SqlReadModels {
         Ok(())
     }
 
-    pub(super) async fn make_shadow(&self) -> Result<Arc<dyn ReadModels>, ReadModelError> {
+    pub(super) async fn make_shadow(&self) -> Result<Arc<dyn ReadModelWriter>, ReadModelError> {
         let shadow = self.shadow_tables();
         for table in shadow.all() {
             self.pool
