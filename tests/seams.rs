@@ -4,6 +4,7 @@
 //! - No service crate (`command-api`, `projector`, `query-api`) depends on another.
 //! - No library (`crates/*`) depends on a service crate.
 //! - The domain depends on no I/O crate: only the pure ones listed in [`DOMAIN_MAY_USE`].
+//! - The SQL kit (what the stores share) depends on no other moviedb crate.
 //! - The query API needs only the read database and the search index: it depends on neither
 //!   the event store nor the broker (admin checks use the projected users, a movie's history
 //!   is a projection).
@@ -99,6 +100,13 @@ fn broken_rules(packages: &BTreeMap<String, (String, Vec<String>)>) -> Vec<Strin
                 }
             }
         }
+        if name == "moviedb-sql-kit" {
+            for dep in deps.iter().filter(|d| d.starts_with("moviedb")) {
+                broken.push(format!(
+                    "the SQL kit depends on {dep}: it is the stores' floor"
+                ));
+            }
+        }
         if name == "moviedb-domain" {
             for dep in deps {
                 if !DOMAIN_MAY_USE.contains(&dep.as_str()) {
@@ -148,8 +156,19 @@ fn the_rules_catch_what_crosses_a_seam() {
         .expect("domain")
         .1
         .push("sqlx".into());
+    packages
+        .get_mut("moviedb-sql-kit")
+        .expect("sql-kit")
+        .1
+        .push("moviedb-event-store".into());
     let broken = broken_rules(&packages);
-    assert_eq!(broken.len(), 3, "{broken:?}");
+    assert_eq!(broken.len(), 4, "{broken:?}");
+    assert!(
+        broken
+            .iter()
+            .any(|b| b.contains("the SQL kit depends on moviedb-event-store")),
+        "{broken:?}"
+    );
     assert!(
         broken
             .iter()

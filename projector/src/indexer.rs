@@ -105,7 +105,7 @@ async fn run(
         }
         absorb(&mut job, &mut queue);
         last = Some(Instant::now());
-        let mut backoff = moviedb_event_store::retry::Backoff::default();
+        let mut backoff = moviedb_sql_kit::Backoff::default();
         let mut failures = 0u32;
         loop {
             job.movies.sort_unstable();

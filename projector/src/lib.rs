@@ -131,7 +131,7 @@ impl Projector {
         checkpoint: Option<&Checkpoint>,
     ) -> Result<ApplyReport, ProjectorError> {
         let mut attempt = 0;
-        let mut backoff = moviedb_event_store::retry::Backoff::default();
+        let mut backoff = moviedb_sql_kit::Backoff::default();
         let mut dead: Vec<Uuid> = Vec::new();
         loop {
             let (events, applied) = self.prepare(batch, &dead).await?;

@@ -41,7 +41,7 @@ pub async fn run(
         .await?
         .unwrap_or(0);
     tracing::info!(position, "embedded feed started");
-    let mut backoff = moviedb_event_store::retry::Backoff::default();
+    let mut backoff = moviedb_sql_kit::Backoff::default();
     let mut batch = BATCH;
     loop {
         // Mark the wake-up as seen before reading, so an append during the read is not missed.

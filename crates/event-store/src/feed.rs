@@ -1,6 +1,6 @@
 //! The ports between the event store and what its events feed: a [`Sink`] takes what the
 //! outbox relay publishes (Kafka, or the projector itself), a [`Subscriber`] takes what a
-//! consumer reads (the projector, behind Kafka). Both retry with [`crate::retry::Backoff`].
+//! consumer reads (the projector, behind Kafka). Both retry with [`moviedb_sql_kit::Backoff`].
 
 use crate::StoredEvent;
 use async_trait::async_trait;

@@ -17,20 +17,12 @@ mod migrations;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "mysql")]
-mod mysql_writer;
-#[cfg(feature = "mysql")]
 mod outbox;
-mod pool;
 #[cfg(feature = "mysql")]
 pub mod relay;
-pub mod retry;
 mod row;
 pub mod setup;
-#[cfg(feature = "mysql")]
-pub mod sql_text;
 mod sqlite;
-mod sqlite_reader;
-mod sqlite_writer;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod time;
@@ -40,7 +32,6 @@ pub use error::{AppendError, StoreError};
 pub use mysql::MySqlEventStore;
 #[cfg(feature = "mysql")]
 pub use outbox::{MySqlOutbox, RelayLock, RELAY_LOCK};
-pub use pool::ping_when_idle;
 pub use sqlite::SqliteEventStore;
 
 use async_trait::async_trait;

@@ -3,8 +3,8 @@
 
 use crate::mysql::decode_event;
 use crate::row::EVENT_COLUMNS;
-use crate::sql_text::SqlText;
 use crate::{StoreError, StoredEvent};
+use moviedb_sql_kit::SqlText;
 use sqlx::mysql::MySqlPool;
 use sqlx::{MySqlConnection, Row};
 use std::sync::LazyLock;

@@ -3,8 +3,8 @@
 //! (MySQL `GET_LOCK`), so any number of command-api instances can run it.
 
 use crate::feed::{woken, Sink};
-use crate::retry::Backoff;
 use crate::MySqlOutbox;
+use moviedb_sql_kit::Backoff;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;

@@ -1,11 +1,9 @@
 //! Timestamps: UTC, microsecond precision, the same in both databases.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 
-/// Now, truncated to microseconds (what DATETIME(6) keeps), so a stored event reads back equal.
-pub fn now_micros() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
+/// Now, to the microsecond (what `DATETIME(6)` keeps), so a stored event reads back equal.
+pub use moviedb_sql_kit::time::now as now_micros;
 
 /// SQLite stores times as RFC 3339 text with six fractional digits.
 pub fn to_sqlite_text(at: DateTime<Utc>) -> String {

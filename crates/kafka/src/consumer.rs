@@ -10,9 +10,9 @@
 
 use anyhow::Context;
 use moviedb_event_store::feed::Subscriber;
-use moviedb_event_store::retry::Backoff;
 use moviedb_event_store::StoredEvent;
 use moviedb_service_kit::KafkaConfig;
+use moviedb_sql_kit::Backoff;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;

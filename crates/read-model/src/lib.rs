@@ -44,11 +44,6 @@ pub const REBUILDS: &str = "read-model-rebuilds";
 /// projection is, for `/metrics`.
 pub const NEWEST_APPLIED: &str = "newest-applied-event";
 
-/// Microseconds since the epoch, now.
-pub fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
 /// A movie as the query side serves it: the one movie wire type, which command answers and
 /// search hits use too.
 pub use moviedb_wire::Movie as MovieView;

@@ -7,7 +7,7 @@
 
 use crate::query::Param;
 use crate::ReadModelError;
-use moviedb_event_store::sql_text::SqlText;
+use moviedb_sql_kit::SqlText;
 use sqlx::{AnyConnection, Executor};
 use uuid::Uuid;
 

@@ -19,12 +19,11 @@ mod one;
 pub(crate) use one::parse_genres;
 use one::*;
 
-pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
-    at.timestamp_micros()
-}
+pub(crate) use moviedb_sql_kit::time::micros;
 
+/// The time a stored microsecond count names; out of range, the table is corrupt.
 pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>, ReadModelError> {
-    DateTime::from_timestamp_micros(micros)
+    moviedb_sql_kit::time::from_micros(micros)
         .ok_or_else(|| ReadModelError::Corrupt(format!("timestamp {micros} out of range")))
 }
 

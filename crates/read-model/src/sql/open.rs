@@ -82,7 +82,7 @@ impl SqlReadModels {
         url: &str,
         create: bool,
     ) -> Result<Self, ReadModelError> {
-        let options = moviedb_event_store::ping_when_idle(AnyPoolOptions::new())
+        let options = moviedb_sql_kit::ping_when_idle(AnyPoolOptions::new())
             .max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 })
             // Fail fast when the database is down (a 503), rather than hang the request.
             .acquire_timeout(Duration::from_secs(3));

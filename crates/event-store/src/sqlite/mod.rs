@@ -1,19 +1,21 @@
 //! The embedded adapter: one SQLite file, WAL mode, one writer connection.
 //!
 //! SQLite serialises writers anyway; one writer connection, owned by one thread that commits
-//! concurrent appends together (see `sqlite_writer`), makes that explicit and avoids
+//! concurrent appends together (see `writer`), makes that explicit and avoids
 //! `SQLITE_BUSY` between pooled connections. Pages of the log (the feed, a rebuild) are read
-//! through rusqlite (see `sqlite_reader`), other reads through a pool of read-only connections.
+//! through rusqlite (see `reader`), other reads through a pool of read-only connections.
+
+mod reader;
+mod writer;
 
 use crate::row::{parse_uuid, RawEvent, EVENT_COLUMNS};
-use crate::sqlite_reader::LogReader;
-use crate::sqlite_writer::Writer;
 use crate::time::from_sqlite_text;
 use crate::{
     AppendError, AppendRequest, Appended, Credentials, EventStore, IdempotencyRecord, Rekeyed,
     StoreError, StoredEvent, UniqueKey,
 };
 use async_trait::async_trait;
+use reader::LogReader;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -22,6 +24,7 @@ use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
+use writer::Writer;
 
 /// The SQLite event store.
 #[derive(Clone)]
@@ -53,7 +56,7 @@ impl SqliteEventStore {
         migrations.close().await;
         let writer = Writer::open(options.get_filename())?;
         let log = LogReader::new(options.get_filename());
-        let readers = crate::ping_when_idle(SqlitePoolOptions::new())
+        let readers = moviedb_sql_kit::ping_when_idle(SqlitePoolOptions::new())
             .max_connections(4)
             // 512 KiB of pages each rather than SQLite's 2 MiB: these serve small lookups (a
             // stream, a key, credentials), and a page not kept is in the operating system's

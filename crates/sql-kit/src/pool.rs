@@ -5,7 +5,7 @@ use sqlx::{Connection, Database};
 use std::time::Duration;
 
 /// A connection idle for longer than this is pinged before it is handed out.
-pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Pings a pooled connection before use only when it has been idle for a while.
 ///

@@ -18,7 +18,7 @@ pub const START_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Runs `attempt` until it succeeds, or fails for a reason `transient` does not accept (a
 /// database that cannot be reached, or is busy), or [`START_PATIENCE`] has passed; waits as
-/// [`crate::retry::Backoff`] says between tries, logging each.
+/// [`moviedb_sql_kit::Backoff`] says between tries, logging each.
 pub async fn retry_start<T, E, F, Fut>(
     what: &str,
     transient: fn(&E) -> bool,
@@ -30,7 +30,7 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let started = Instant::now();
-    let mut backoff = crate::retry::Backoff::default();
+    let mut backoff = moviedb_sql_kit::Backoff::default();
     loop {
         let wait = backoff.next_wait();
         match attempt().await {

@@ -6,8 +6,8 @@
 //! the rebuild's CPU time there and in the wake-ups between the threads. Here a page of
 //! events is read into its rows in one go, on one thread, with a cached statement.
 
+use super::writer::store_error;
 use crate::row::{RawEvent, EVENT_COLUMNS};
-use crate::sqlite_writer::store_error;
 use crate::time::from_sqlite_text;
 use crate::{StoreError, StoredEvent};
 use rusqlite::{Connection, OpenFlags};

@@ -5,7 +5,6 @@
 //! writers racing for the same unique key; that transaction rolled back entirely, so it is
 //! retried as it was, and then either wins or sees the conflict.
 
-use crate::mysql_writer::GroupWriter;
 use crate::row::{parse_uuid, sql_version, RawEvent, EVENT_COLUMNS};
 use crate::time::{from_mysql, now_micros};
 use crate::{
@@ -19,8 +18,10 @@ use sqlx::{Row, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
+use writer::GroupWriter;
 
 mod append;
+mod writer;
 pub(crate) use append::is_unique_violation;
 use append::*;
 
@@ -51,7 +52,7 @@ impl MySqlEventStore {
                 crate::setup::ensure_database(&url).await?;
                 let options =
                     MySqlConnectOptions::from_str(&url)?.timezone(Some(String::from("+00:00")));
-                let pool = crate::ping_when_idle(MySqlPoolOptions::new())
+                let pool = moviedb_sql_kit::ping_when_idle(MySqlPoolOptions::new())
                     .max_connections(max_connections)
                     // Fail fast when the database is down: the client gets a 503 with Retry-After
                     // in seconds, rather than a request that hangs.
@@ -84,7 +85,7 @@ pub(crate) async fn append_one(
 ) -> Result<Appended, AppendError> {
     use backon::Retryable;
     // A deadlock victim is retried at once, briefly: the policy's waits, from a few ms.
-    let policy = crate::retry::policy()
+    let policy = moviedb_sql_kit::retry::policy()
         .with_min_delay(Duration::from_millis(5))
         .with_max_times(MAX_ATTEMPTS as usize - 1);
     (|| try_append(pool, request))
