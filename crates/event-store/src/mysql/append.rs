@@ -1,7 +1,12 @@
 //! One append in its own transaction: events, uniqueness keys, guard, credentials, outbox and
 //! idempotency record, and the errors each can raise.
 
-use super::*;
+use crate::row::{parse_uuid, sql_version};
+use crate::time::now_micros;
+use crate::{AppendError, AppendRequest, Appended, IdempotencyRecord, StoreError, UniqueKey};
+use sqlx::mysql::{MySql, MySqlPool};
+use sqlx::Transaction;
+use uuid::Uuid;
 
 /// One append in a transaction of its own.
 pub(super) async fn try_append(

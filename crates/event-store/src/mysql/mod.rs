@@ -5,16 +5,16 @@
 //! writers racing for the same unique key; that transaction rolled back entirely, so it is
 //! retried as it was, and then either wins or sees the conflict.
 
-use crate::row::{parse_uuid, sql_version, RawEvent, EVENT_COLUMNS};
-use crate::time::{from_mysql, now_micros};
+use crate::row::{parse_uuid, RawEvent, EVENT_COLUMNS};
+use crate::time::from_mysql;
 use crate::{
     AppendError, AppendRequest, Appended, Credentials, EventStore, IdempotencyRecord, Rekeyed,
     StoreError, StoredEvent, UniqueKey,
 };
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
-use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
-use sqlx::{Row, Transaction};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -23,7 +23,7 @@ use writer::GroupWriter;
 mod append;
 mod writer;
 pub(crate) use append::is_unique_violation;
-use append::*;
+use append::{insert_idempotency, try_append};
 
 const MAX_ATTEMPTS: u32 = 5;
 

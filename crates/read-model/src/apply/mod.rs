@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 mod one;
 pub(crate) use one::parse_genres;
-use one::*;
+use one::{apply_one, genres_json};
 
 pub(crate) use moviedb_sql_kit::time::micros;
 

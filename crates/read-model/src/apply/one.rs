@@ -1,6 +1,14 @@
 //! One event applied to the read models: a movie's or a user's row, its genres.
 
-use super::*;
+use super::sql_version;
+use crate::schema::Tables;
+use crate::ReadModelError;
+use moviedb_domain::movie::{Movie, MovieEvent, MovieFields};
+use moviedb_domain::user::{User, UserEvent};
+use moviedb_domain::Aggregate;
+use moviedb_event_store::StoredEvent;
+use moviedb_sql_kit::time::micros;
+use sqlx::{AnyConnection, Row};
 
 pub(super) fn rejected(event: &StoredEvent, reason: impl Into<String>) -> ReadModelError {
     ReadModelError::Rejected {

@@ -1,7 +1,17 @@
 //! The entries kept: pages and movies by generation, with the writes remembered so a read
 //! that overlapped some can still be kept, and the fields a page depends on.
 
-use super::*;
+use crate::{MovieQuery, MovieView, Page, ReadModelError, SortField};
+use lru::LruCache;
+use moviedb_domain::movie::{Movie, MovieEvent};
+use moviedb_domain::Aggregate;
+use moviedb_event_store::StoredEvent;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::hash::Hash;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
 
 /// The fields of a movie a list filters or sorts on, as bits: what a list page depends on, or
 /// what a batch of events changes.

@@ -1,6 +1,11 @@
 //! What a batch drops from memory, and when reads go around the cache.
 
-use super::*;
+use super::entries::Written;
+use super::Fields;
+use crate::{CachedReadModels, MovieView, Page};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use uuid::Uuid;
 
 impl CachedReadModels {
     /// Forgets `streams` and the list pages a write of them that `changed` these fields may

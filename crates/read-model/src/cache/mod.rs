@@ -24,18 +24,14 @@
 
 use crate::{
     ApplyReport, Checkpoint, FoldedStream, MovieQuery, MovieView, Page, ReadModelError,
-    ReadModelWriter, ReadModels, SortField, UserView,
+    ReadModelWriter, ReadModels, UserView,
 };
 use async_trait::async_trait;
-use lru::LruCache;
-use moviedb_domain::movie::{Movie, MovieEvent};
+use moviedb_domain::movie::Movie;
 use moviedb_domain::Aggregate;
 use moviedb_event_store::StoredEvent;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::future::Future;
-use std::hash::Hash;
-use std::num::NonZeroUsize;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
@@ -51,7 +47,7 @@ const PAGES: usize = 2_000;
 mod entries;
 mod invalidate;
 
-use entries::*;
+use entries::{read_through, CachedPage, Fields, Generation};
 
 /// [`ReadModels`] with movie details and list pages kept in memory.
 pub struct CachedReadModels {

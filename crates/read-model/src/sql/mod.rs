@@ -1,27 +1,19 @@
 //! The one read-model adapter: SQLite or MySQL through sqlx's `Any` driver.
 
-use crate::apply::{
-    apply_events, count_movies, from_micros, genre_rows, micros, movie_row, parse_genres,
-    set_version, stream_inserts, user_row, version_row, write_inserts,
-};
+use crate::apply::{apply_events, count_movies, micros, set_version, write_inserts};
 use crate::query::{driving_genre, filter_sql, order_by_sql, order_sql, Param, Plan, COUNT_BOUND};
-use crate::schema::{
-    create_counts, create_fixed_tables, create_tables, Dialect, Tables, MOVIE_COUNT, SHADOW,
-};
+use crate::schema::{Dialect, Tables, MOVIE_COUNT};
 use crate::{
-    ApplyReport, Checkpoint, FoldedState, FoldedStream, HistoryEntry, MovieQuery, MovieView, Page,
+    ApplyReport, Checkpoint, FoldedStream, HistoryEntry, MovieQuery, MovieView, Page,
     ReadModelError, ReadModelWriter, ReadModels, UserView,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use moviedb_event_store::StoredEvent;
-use serde_json::{json, Value};
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::migrate::MigrateDatabase;
-use sqlx::{Any, AnyPool, Executor, Row};
+use serde_json::Value;
+use sqlx::{AnyPool, Executor, Row};
 use std::collections::HashMap;
 use std::sync::{Arc, Once};
-use std::time::Duration;
 use uuid::Uuid;
 
 /// Read models in a SQLite file or a MySQL database.
@@ -43,7 +35,7 @@ mod direct;
 mod open;
 mod rebuild;
 mod rows;
-use rows::*;
+use rows::{movie_of, user_of, uuid_of, version_of};
 
 /// The rows of a query whose only filter is its genres ([`Plan::ByGenre`]).
 const BY_GENRE: &str = "{genres} g CROSS JOIN {movies} m ON m.movie_id = g.movie_id";

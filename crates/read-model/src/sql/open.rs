@@ -1,6 +1,18 @@
 //! Connecting: the database and tables made (under the schema lock on MySQL) or waited for.
 
-use super::*;
+use super::rows::bound;
+use super::{direct, DRIVERS};
+use crate::query::Param;
+use crate::schema::{
+    create_counts, create_fixed_tables, create_tables, Dialect, Tables, MOVIE_COUNT, SHADOW,
+};
+use crate::{ReadModelError, SqlReadModels};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{Any, Executor, Row};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
 
 impl SqlReadModels {
     /// Connects to `url` (`sqlite://...` or `mysql://...`), creating the database and the

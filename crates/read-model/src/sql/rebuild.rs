@@ -1,7 +1,17 @@
 //! Dumping the tables (for tests and checks), loading folded streams in bulk, and the
 //! rebuild's shadow tables and swap.
 
-use super::*;
+use super::{movie_of, user_of, version_of, LOAD_CHUNK, MOVIE_COLUMNS};
+use crate::apply::{
+    count_movies, genre_rows, micros, movie_row, stream_inserts, user_row, version_row,
+    write_inserts,
+};
+use crate::schema::{Dialect, Tables};
+use crate::{FoldedState, FoldedStream, ReadModelError, ReadModelWriter, SqlReadModels};
+use chrono::Utc;
+use serde_json::{json, Value};
+use sqlx::{Executor, Row};
+use std::sync::Arc;
 
 impl SqlReadModels {
     pub(super) async fn dump_tables(&self) -> Result<Value, ReadModelError> {

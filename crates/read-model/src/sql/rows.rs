@@ -1,6 +1,11 @@
 //! Rows decoded into views, and statements with their parameters bound.
 
-use super::*;
+use crate::apply::{from_micros, parse_genres};
+use crate::query::Param;
+use crate::{MovieView, ReadModelError, UserView};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
+use uuid::Uuid;
 
 /// `sql` with `params` bound to its `?`s, in order.
 pub(super) fn bound(

@@ -1,6 +1,9 @@
 //! Collectors: every match of a search (for its total and facets) and the top of a page.
 
-use super::*;
+use crate::{SearchRequest, SearchSort};
+use std::collections::HashMap;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 /// A suggestion kept by a segment, with what ranks it across segments.
 pub(super) struct Match {

@@ -1,7 +1,15 @@
 //! Generations of the index (a rebuild writes a new one and swaps it in through `CURRENT`),
 //! and the writer each keeps between batches.
 
-use super::*;
+use super::schema::{register_tokenizer, schema};
+use super::{index_error, Inner, WriterSlot, WRITER_IDLE, WRITER_MEMORY};
+use crate::tantivy_dir::UnsyncedDirectory;
+use crate::SearchError;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tantivy::{Index, IndexWriter, ReloadPolicy};
+use uuid::Uuid;
 
 pub(super) const CURRENT: &str = "CURRENT";
 /// How long a batch waits for the writer lock another process holds.

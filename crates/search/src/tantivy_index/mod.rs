@@ -1,24 +1,16 @@
 //! The embedded search adapter: a tantivy index in a directory, split as the Elasticsearch
 //! adapter is: schema, generations (and the writer), writes, queries, collectors.
 
-use crate::highlight::{allowed_typos, highlight};
-use crate::tantivy_dir::UnsyncedDirectory;
 use crate::{
-    words, EventDocument, GenreCount, GenreFilter, Hit, IndexOp, IndexReport, MovieDocument,
-    ScoreBucket, SearchError, SearchIndex, SearchRequest, SearchResponse, SearchSort, Suggestion,
+    EventDocument, IndexOp, IndexReport, SearchError, SearchIndex, SearchRequest, SearchResponse,
+    Suggestion,
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, Schema, Value, FAST, INDEXED, STORED, STRING};
-use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentOrdinal,
-    SegmentReader, TantivyDocument, Term,
-};
+use tantivy::{Index, IndexReader, IndexWriter};
 use uuid::Uuid;
 
 mod collect;
@@ -28,9 +20,8 @@ mod schema;
 mod tokenizer;
 mod write;
 
-use collect::*;
-use generation::*;
-use schema::*;
+use generation::{new_generation_name, read_current, write_current};
+use schema::Fields;
 
 /// One generation of the index: a directory of its own. A rebuild writes a new generation
 /// and swaps it in by rewriting the `CURRENT` file beside it.

@@ -1,6 +1,15 @@
 //! Reads: the query a search request makes, search with facets and highlights, suggestions.
 
-use super::*;
+use super::collect::{ranked_order, Bounds, Ranked, TopMatches, TopSuggestions};
+use super::{index_error, Inner};
+use crate::highlight::{allowed_typos, highlight};
+use crate::{
+    words, GenreCount, GenreFilter, Hit, MovieDocument, ScoreBucket, SearchError, SearchRequest,
+    SearchResponse, Suggestion,
+};
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocAddress, TantivyDocument, Term};
 
 impl Inner {
     pub(super) fn text_query(&self, q: &str) -> Option<Box<dyn Query>> {

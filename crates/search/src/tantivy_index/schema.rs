@@ -1,8 +1,12 @@
 //! The index schema: its fields, and a movie as a tantivy document.
 
 use super::tokenizer::{AnalysisTokenizer, TOKENIZER};
-use super::*;
-use tantivy::schema::{TextFieldIndexing, TextOptions};
+use super::Inner;
+use crate::IndexOp;
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+};
+use tantivy::{Index, TantivyDocument, Term};
 
 #[derive(Clone, Copy)]
 pub(super) struct Fields {

@@ -1,8 +1,12 @@
 //! Writes: index operations applied by stream version, so a late or repeated write never
 //! wins.
 
-use super::*;
-use tantivy::DocSet;
+use super::{index_error, Inner};
+use crate::{IndexOp, IndexReport, SearchError};
+use std::collections::HashMap;
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocSet, IndexWriter};
+use uuid::Uuid;
 
 impl Inner {
     /// The version of `id` in the index `searcher` sees: its posting read directly, segment by
@@ -97,6 +101,8 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tantivy_index::generation::merge_policy;
+    use crate::MovieDocument;
     use tantivy::merge_policy::MergePolicy;
 
     fn movie(id: Uuid, version: u64) -> IndexOp {
