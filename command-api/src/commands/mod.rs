@@ -5,7 +5,9 @@ mod admins;
 mod error;
 mod helpers;
 mod keys;
+mod movies;
 mod outcome;
+mod users;
 
 pub use error::{append_error, store_error, CommandError};
 pub use keys::{rekey, EMAIL_KEY, MOVIE_TITLE_KEY};
@@ -13,14 +15,9 @@ pub use outcome::{Answer, Outcome, Write};
 
 use crate::password::PasswordHasher;
 use admins::Admins;
-use helpers::{check_if_match, new_events, not_found_movie};
-use moviedb_domain::movie::{Movie, MovieCommand, MovieEvent, MovieFields, MoviePatch};
-use moviedb_domain::user::{normalise_email, ChangeRole, RegisterUser, User, UserCommand};
+use moviedb_domain::user::User;
 use moviedb_domain::{Actor, Aggregate, DomainEvent, Role};
-use moviedb_event_store::{
-    AppendError, AppendRequest, Credentials, EventStore, Metadata, StoredEvent, StreamGuard,
-    UniqueKey,
-};
+use moviedb_event_store::{AppendError, EventStore, StoredEvent, StreamGuard};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -123,228 +120,6 @@ impl CommandService {
         }))
     }
 
-    /// Decides a registration; the password is hashed only once the domain accepted it.
-    pub async fn register(
-        &self,
-        command: RegisterUser,
-        metadata: &Metadata,
-    ) -> Result<Write, CommandError> {
-        let user_id = Uuid::now_v7();
-        let events = User::default().decide(&UserCommand::Register(command.clone()))?;
-        let email = command.email.key();
-        if self
-            .store
-            .key_owner(&UniqueKey::new(EMAIL_KEY, email.clone()))
-            .await?
-            .is_some()
-        {
-            return Err(CommandError::EmailTaken);
-        }
-        let password_hash = self.hasher.hash(command.password.expose()).await?;
-        let mut append =
-            AppendRequest::new(User::STREAM_TYPE, user_id, 0, new_events(&events, metadata));
-        append.guard = self.guard(command.actor).await?;
-        append
-            .reserve
-            .push(UniqueKey::new(EMAIL_KEY, email.clone()));
-        append.credentials = Some(Credentials {
-            user_id,
-            email,
-            password_hash,
-        });
-        let answer = Answer::Registered {
-            name: command.name.as_ref().to_owned(),
-            email: command.email.as_ref().to_owned(),
-            role: command.role,
-        };
-        Ok(Write {
-            outcome: Outcome {
-                stream_id: user_id,
-                version: events.len() as u64,
-                answer,
-            },
-            append,
-        })
-    }
-
-    /// Checks an e-mail and password; the user id and role on success. Unknown e-mail and wrong
-    /// password give the same error after the same work.
-    pub async fn authenticate(
-        &self,
-        email: &str,
-        password: &str,
-    ) -> Result<(Uuid, Role), CommandError> {
-        let credentials = self
-            .store
-            .credentials_by_email(&normalise_email(email))
-            .await?;
-        let hash = credentials.as_ref().map(|c| c.password_hash.as_str());
-        let bad = || CommandError::WrongCredentials;
-        if !self.hasher.verify(hash, password).await? {
-            return Err(bad());
-        }
-        let user_id = credentials.map(|c| c.user_id).ok_or_else(bad)?;
-        let role = self.current_role(user_id).await?.ok_or_else(bad)?;
-        Ok((user_id, role))
-    }
-
-    /// Decides a role change.
-    pub async fn change_role(
-        &self,
-        user_id: Uuid,
-        role: Role,
-        if_match: Option<u64>,
-        actor: Actor,
-        metadata: &Metadata,
-    ) -> Result<Write, CommandError> {
-        let (user, version) = self.load::<User>(user_id).await?;
-        check_if_match(if_match, version)?;
-        let events = user.decide(&UserCommand::ChangeRole(ChangeRole {
-            user_id,
-            role,
-            actor,
-        }))?;
-        let mut append = AppendRequest::new(
-            User::STREAM_TYPE,
-            user_id,
-            version,
-            new_events(&events, metadata),
-        );
-        append.guard = self.guard(actor).await?;
-        Ok(Write {
-            outcome: Outcome {
-                stream_id: user_id,
-                version: version + events.len() as u64,
-                answer: Answer::RoleChanged { role },
-            },
-            append,
-        })
-    }
-
-    /// Decides adding a movie. A live movie with the same name and director is a 409 naming it.
-    pub async fn add_movie(
-        &self,
-        fields: MovieFields,
-        actor: Actor,
-        metadata: &Metadata,
-    ) -> Result<Write, CommandError> {
-        self.add_movie_as(Uuid::now_v7(), fields, actor, metadata)
-            .await
-    }
-
-    /// Decides adding a movie under a new id chosen by the caller: a bulk add takes
-    /// [`moviedb_domain::consecutive_ids`], so its answer's token is one short run.
-    pub async fn add_movie_as(
-        &self,
-        movie_id: Uuid,
-        fields: MovieFields,
-        actor: Actor,
-        metadata: &Metadata,
-    ) -> Result<Write, CommandError> {
-        let events = Movie::default().decide(&MovieCommand::Add {
-            fields: fields.clone(),
-            actor,
-        })?;
-        // No look-up first: the append's reservation refuses a taken name + director, and
-        // `commit` turns that into the same 409.
-        let key = UniqueKey::new(MOVIE_TITLE_KEY, fields.title_key());
-        let mut append = AppendRequest::new(
-            Movie::STREAM_TYPE,
-            movie_id,
-            0,
-            new_events(&events, metadata),
-        );
-        append.reserve.push(key);
-        append.guard = self.guard(actor).await?;
-        Ok(Write {
-            outcome: Outcome {
-                stream_id: movie_id,
-                version: 1,
-                answer: Answer::Movie(fields),
-            },
-            append,
-        })
-    }
-
-    /// Decides an update (PUT sends every field, PATCH some). Renaming moves the reservation.
-    pub async fn update_movie(
-        &self,
-        movie_id: Uuid,
-        patch: MoviePatch,
-        if_match: Option<u64>,
-        actor: Actor,
-        metadata: &Metadata,
-    ) -> Result<Write, CommandError> {
-        let (movie, version) = self.load::<Movie>(movie_id).await?;
-        let events = movie
-            .decide(&MovieCommand::Update { patch, actor })
-            .map_err(not_found_movie)?;
-        check_if_match(if_match, version)?;
-        let after = events.iter().fold(movie.clone(), |m, e| m.evolve(e));
-        let (before, after) = (
-            movie.fields().map(MovieFields::title_key),
-            after.fields().cloned(),
-        );
-        let after =
-            after.ok_or_else(|| CommandError::Internal("an update left no live movie".into()))?;
-        let mut append = AppendRequest::new(
-            Movie::STREAM_TYPE,
-            movie_id,
-            version,
-            new_events(&events, metadata),
-        );
-        append.guard = self.guard(actor).await?;
-        if before.as_deref() != Some(after.title_key().as_str()) {
-            let key = UniqueKey::new(MOVIE_TITLE_KEY, after.title_key());
-            if let Some(owner) = self.store.key_owner(&key).await?.filter(|o| *o != movie_id) {
-                return Err(self.movie_exists(owner).await);
-            }
-            append.reserve.push(key);
-            append
-                .release
-                .extend(before.map(|k| UniqueKey::new(MOVIE_TITLE_KEY, k)));
-        }
-        let outcome = Outcome {
-            stream_id: movie_id,
-            version: version + events.len() as u64,
-            answer: Answer::Movie(after),
-        };
-        Ok(Write { append, outcome })
-    }
-
-    /// Decides a delete; the name + director become free again.
-    pub async fn delete_movie(
-        &self,
-        movie_id: Uuid,
-        if_match: Option<u64>,
-        actor: Actor,
-        metadata: &Metadata,
-    ) -> Result<Write, CommandError> {
-        let (movie, version) = self.load::<Movie>(movie_id).await?;
-        let events: Vec<MovieEvent> = movie
-            .decide(&MovieCommand::Delete { actor })
-            .map_err(not_found_movie)?;
-        check_if_match(if_match, version)?;
-        let mut append = AppendRequest::new(
-            Movie::STREAM_TYPE,
-            movie_id,
-            version,
-            new_events(&events, metadata),
-        );
-        append.guard = self.guard(actor).await?;
-        append.release.extend(
-            movie
-                .fields()
-                .map(|f| UniqueKey::new(MOVIE_TITLE_KEY, f.title_key())),
-        );
-        let outcome = Outcome {
-            stream_id: movie_id,
-            version: version + 1,
-            answer: Answer::Deleted,
-        };
-        Ok(Write { append, outcome })
-    }
-
     /// Loads, decides and stores a write to an existing stream: `decide` makes the write from
     /// the stream's current state (one of [`Self::update_movie`], [`Self::delete_movie`],
     /// [`Self::change_role`]). A write that loses a version race (another request appended to
@@ -426,19 +201,6 @@ impl CommandService {
             }),
             Err(e) => Err(e.into()),
         }
-    }
-
-    async fn movie_exists(&self, owner: Uuid) -> CommandError {
-        if owner.is_nil() {
-            return CommandError::MovieExists { owner, movie: None };
-        }
-        let movie = match self.load::<Movie>(owner).await {
-            Ok((movie, version)) => movie
-                .fields()
-                .map(|f| Box::new(moviedb_wire::Movie::new(owner, f.clone(), version))),
-            Err(_) => None,
-        };
-        CommandError::MovieExists { owner, movie }
     }
 }
 

@@ -1,7 +1,10 @@
 //! The command service against a real SQLite store.
 
+use super::helpers::new_events;
 use super::*;
+use moviedb_domain::movie::MovieFields;
 use moviedb_domain::user::{UserEvent, UserRegistered, UserRoleChanged};
+use moviedb_event_store::{AppendRequest, Metadata};
 
 /// An admin demoted meanwhile, whose remembered role another request has already dropped:
 /// a decision taken on the admin role read before is refused, never stored unguarded.

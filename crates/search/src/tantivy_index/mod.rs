@@ -17,6 +17,7 @@ mod collect;
 mod generation;
 mod query;
 mod schema;
+mod suggest;
 mod tokenizer;
 mod write;
 

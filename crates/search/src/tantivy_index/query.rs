@@ -1,6 +1,7 @@
 //! Reads: the query a search request makes, search with facets and highlights, suggestions.
 
-use super::collect::{ranked_order, Bounds, Ranked, TopMatches, TopSuggestions};
+use super::collect::{ranked_order, Bounds, Ranked, TopMatches};
+use super::suggest::TopSuggestions;
 use super::{index_error, Inner};
 use crate::highlight::{allowed_typos, highlight};
 use crate::{

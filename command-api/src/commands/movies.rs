@@ -1,0 +1,147 @@
+//! The movie commands: add, update, delete, and the 409 that names a movie already there.
+
+use super::helpers::{check_if_match, new_events, not_found_movie};
+use super::{Answer, CommandError, CommandService, Outcome, Write, MOVIE_TITLE_KEY};
+use moviedb_domain::movie::{Movie, MovieCommand, MovieEvent, MovieFields, MoviePatch};
+use moviedb_domain::{Actor, Aggregate};
+use moviedb_event_store::{AppendRequest, Metadata, UniqueKey};
+use uuid::Uuid;
+
+impl CommandService {
+    /// Decides adding a movie. A live movie with the same name and director is a 409 naming it.
+    pub async fn add_movie(
+        &self,
+        fields: MovieFields,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<Write, CommandError> {
+        self.add_movie_as(Uuid::now_v7(), fields, actor, metadata)
+            .await
+    }
+
+    /// Decides adding a movie under a new id chosen by the caller: a bulk add takes
+    /// [`moviedb_domain::consecutive_ids`], so its answer's token is one short run.
+    pub async fn add_movie_as(
+        &self,
+        movie_id: Uuid,
+        fields: MovieFields,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<Write, CommandError> {
+        let events = Movie::default().decide(&MovieCommand::Add {
+            fields: fields.clone(),
+            actor,
+        })?;
+        // No look-up first: the append's reservation refuses a taken name + director, and
+        // `commit` turns that into the same 409.
+        let key = UniqueKey::new(MOVIE_TITLE_KEY, fields.title_key());
+        let mut append = AppendRequest::new(
+            Movie::STREAM_TYPE,
+            movie_id,
+            0,
+            new_events(&events, metadata),
+        );
+        append.reserve.push(key);
+        append.guard = self.guard(actor).await?;
+        Ok(Write {
+            outcome: Outcome {
+                stream_id: movie_id,
+                version: 1,
+                answer: Answer::Movie(fields),
+            },
+            append,
+        })
+    }
+
+    /// Decides an update (PUT sends every field, PATCH some). Renaming moves the reservation.
+    pub async fn update_movie(
+        &self,
+        movie_id: Uuid,
+        patch: MoviePatch,
+        if_match: Option<u64>,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<Write, CommandError> {
+        let (movie, version) = self.load::<Movie>(movie_id).await?;
+        let events = movie
+            .decide(&MovieCommand::Update { patch, actor })
+            .map_err(not_found_movie)?;
+        check_if_match(if_match, version)?;
+        let after = events.iter().fold(movie.clone(), |m, e| m.evolve(e));
+        let (before, after) = (
+            movie.fields().map(MovieFields::title_key),
+            after.fields().cloned(),
+        );
+        let after =
+            after.ok_or_else(|| CommandError::Internal("an update left no live movie".into()))?;
+        let mut append = AppendRequest::new(
+            Movie::STREAM_TYPE,
+            movie_id,
+            version,
+            new_events(&events, metadata),
+        );
+        append.guard = self.guard(actor).await?;
+        if before.as_deref() != Some(after.title_key().as_str()) {
+            let key = UniqueKey::new(MOVIE_TITLE_KEY, after.title_key());
+            if let Some(owner) = self.store.key_owner(&key).await?.filter(|o| *o != movie_id) {
+                return Err(self.movie_exists(owner).await);
+            }
+            append.reserve.push(key);
+            append
+                .release
+                .extend(before.map(|k| UniqueKey::new(MOVIE_TITLE_KEY, k)));
+        }
+        let outcome = Outcome {
+            stream_id: movie_id,
+            version: version + events.len() as u64,
+            answer: Answer::Movie(after),
+        };
+        Ok(Write { append, outcome })
+    }
+
+    /// Decides a delete; the name + director become free again.
+    pub async fn delete_movie(
+        &self,
+        movie_id: Uuid,
+        if_match: Option<u64>,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<Write, CommandError> {
+        let (movie, version) = self.load::<Movie>(movie_id).await?;
+        let events: Vec<MovieEvent> = movie
+            .decide(&MovieCommand::Delete { actor })
+            .map_err(not_found_movie)?;
+        check_if_match(if_match, version)?;
+        let mut append = AppendRequest::new(
+            Movie::STREAM_TYPE,
+            movie_id,
+            version,
+            new_events(&events, metadata),
+        );
+        append.guard = self.guard(actor).await?;
+        append.release.extend(
+            movie
+                .fields()
+                .map(|f| UniqueKey::new(MOVIE_TITLE_KEY, f.title_key())),
+        );
+        let outcome = Outcome {
+            stream_id: movie_id,
+            version: version + 1,
+            answer: Answer::Deleted,
+        };
+        Ok(Write { append, outcome })
+    }
+
+    pub(super) async fn movie_exists(&self, owner: Uuid) -> CommandError {
+        if owner.is_nil() {
+            return CommandError::MovieExists { owner, movie: None };
+        }
+        let movie = match self.load::<Movie>(owner).await {
+            Ok((movie, version)) => movie
+                .fields()
+                .map(|f| Box::new(moviedb_wire::Movie::new(owner, f.clone(), version))),
+            Err(_) => None,
+        };
+        CommandError::MovieExists { owner, movie }
+    }
+}
