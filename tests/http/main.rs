@@ -16,6 +16,7 @@ mod reads;
 mod robustness;
 mod routes;
 mod search;
+mod search_replay;
 mod security;
 mod sessions;
 mod support;
