@@ -21,8 +21,6 @@ use utoipa::OpenApi;
         moviedb_wire::Movie,
         moviedb_wire::SearchHit,
         moviedb_wire::Highlight,
-        moviedb_wire::schema::MoviePage,
-        moviedb_wire::schema::UserPage,
         moviedb_wire::schema::User,
         moviedb_wire::schema::Role,
         moviedb_wire::schema::SearchPage,

@@ -3,7 +3,7 @@
 
 use super::{commit, outcome_response, replay, token};
 use crate::auth::LoggedIn;
-use crate::commands::Outcome;
+use crate::commands::{Answer, Outcome};
 use crate::error::ApiError;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::request::{from_value, if_match, metadata, parse_id, parse_json, Body};
@@ -16,7 +16,8 @@ use axum::routing::{post, put};
 use axum::Router;
 use moviedb_domain::movie::{MovieFields, MovieInput, MoviePatch};
 use moviedb_domain::Actor;
-use serde_json::{json, Value};
+use moviedb_wire::schema::{BulkItem, BulkResult};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// The most movies one bulk request may add.
@@ -175,17 +176,27 @@ async fn create_many(
     for (index, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
             Ok(outcome) => {
-                let mut result = outcome_response(StatusCode::CREATED, &outcome, None).body;
-                result["index"] = json!(index);
-                result["status"] = json!(201);
-                results.push(result);
+                let Answer::Movie(fields) = &outcome.answer else {
+                    return Err(ApiError::Internal("an add answered no movie".into()));
+                };
+                let movie =
+                    moviedb_wire::Movie::new(outcome.stream_id, fields.clone(), outcome.version);
+                results.push(BulkItem::Created {
+                    index,
+                    status: StatusCode::CREATED.as_u16(),
+                    movie,
+                });
                 created.push(outcome);
             }
             Err(e) => {
                 if e.status_code().is_server_error() {
                     tracing::error!(error = %e, index, "bulk add: movie failed");
                 }
-                results.push(json!({ "index": index, "status": e.status_code().as_u16(), "problem": e.problem() }));
+                results.push(BulkItem::Failed {
+                    index,
+                    status: e.status_code().as_u16(),
+                    problem: e.problem(),
+                });
             }
         }
     }
@@ -197,7 +208,12 @@ async fn create_many(
     Ok(StoredResponse {
         status: StatusCode::MULTI_STATUS,
         headers,
-        body: json!({ "created": created.len(), "failed": failed, "results": results }),
+        body: serde_json::to_value(BulkResult {
+            created: created.len() as u64,
+            failed: failed as u64,
+            results,
+        })
+        .map_err(|e| ApiError::Internal(format!("a bulk answer did not serialise: {e}")))?,
     })
 }
 

@@ -2,7 +2,7 @@
 //! the services build field by field. Each mirrors what a handler reads or writes; the HTTP
 //! tests and the contract fuzzing check that the two agree.
 
-use crate::{Movie, SearchHit};
+use crate::SearchHit;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -49,9 +49,34 @@ pub struct BulkResult {
     pub created: u64,
     /// Movies refused.
     pub failed: u64,
-    /// One entry per movie sent: the movie with `index` and `status` 201, or `index`,
-    /// `status` and `problem`.
-    pub results: Vec<serde_json::Value>,
+    /// One entry per movie sent, in the order sent.
+    pub results: Vec<BulkItem>,
+}
+
+/// One movie's outcome in a bulk add.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum BulkItem {
+    /// Stored: the movie as a single add answers it, with its place in the request and 201.
+    Created {
+        /// Its place in the request, from 0.
+        index: usize,
+        /// 201.
+        status: u16,
+        /// The movie stored.
+        #[serde(flatten)]
+        movie: crate::Movie,
+    },
+    /// Refused: its place, the status a single add of it would have had, and why.
+    Failed {
+        /// Its place in the request, from 0.
+        index: usize,
+        /// The HTTP status of the refusal.
+        status: u16,
+        /// The problem document a single add would have answered.
+        #[schema(value_type = Problem)]
+        problem: serde_json::Value,
+    },
 }
 
 /// A registration, in the original app's shape.
@@ -193,17 +218,18 @@ impl TotalRelation {
     }
 }
 
-/// A page of movies.
+/// A page of a list: its items and what clients need to draw paging. Every list of the API
+/// answers one: movies (`Page_Movie`), users (`Page_User`), search hits (in `SearchPage`).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MoviePage {
-    /// The movies on this page.
-    pub items: Vec<Movie>,
+pub struct Page<T> {
+    /// The items on this page.
+    pub items: Vec<T>,
     /// 1-based page number.
     pub page: u32,
     /// Items per page.
     pub per_page: u32,
-    /// Movies in the whole list: exact for the whole catalogue and for any list of up to
-    /// 10 000 movies; for a filtered list of more, 10 000 (`total_relation` is `gte`).
+    /// Items in the whole list: exact, except for a filtered movie list of more than 10 000,
+    /// where it is 10 000 and `total_relation` is `gte`.
     pub total: u64,
     /// Pages in `total`.
     pub total_pages: u64,
@@ -211,19 +237,20 @@ pub struct MoviePage {
     pub total_relation: TotalRelation,
 }
 
-/// A page of users.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct UserPage {
-    /// The users on this page.
-    pub items: Vec<User>,
-    /// 1-based page number.
-    pub page: u32,
-    /// Items per page.
-    pub per_page: u32,
-    /// Users in all.
-    pub total: u64,
-    /// Pages in all.
-    pub total_pages: u64,
+impl<T> Page<T> {
+    /// Page `page` of `per_page` (at least 1) holding `items`, of a list of `total` items
+    /// (`exact`, or at least that many).
+    pub fn new(items: Vec<T>, page: u32, per_page: u32, total: u64, exact: bool) -> Self {
+        let per_page = per_page.max(1);
+        Self {
+            items,
+            page,
+            per_page,
+            total,
+            total_pages: total.div_ceil(u64::from(per_page)),
+            total_relation: TotalRelation::of(exact),
+        }
+    }
 }
 
 /// How many hits have a genre.
@@ -258,19 +285,12 @@ pub struct Facets {
     pub imdb_score: Option<Vec<ScoreBucket>>,
 }
 
-/// A page of search hits.
+/// A page of search hits: a `Page` with the query, the order and the facets asked for.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SearchPage {
-    /// The hits on this page.
-    pub items: Vec<SearchHit>,
-    /// 1-based page number.
-    pub page: u32,
-    /// Hits per page.
-    pub per_page: u32,
-    /// Hits in all.
-    pub total: u64,
-    /// Pages in all.
-    pub total_pages: u64,
+    /// The hits and the totals.
+    #[serde(flatten)]
+    pub page: Page<SearchHit>,
     /// The query text, if any.
     pub q: Option<String>,
     /// The order used.

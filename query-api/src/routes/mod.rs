@@ -13,7 +13,6 @@ use moviedb_domain::Actor;
 use moviedb_read_model::ReadModelError;
 use moviedb_search::SearchError;
 use moviedb_service_kit::ApiError;
-use serde_json::{json, Value};
 
 /// Every query route without middleware and without health checks, to merge with the command
 /// side's routes in one process.
@@ -85,16 +84,4 @@ pub(crate) fn read_error(error: ReadModelError) -> ApiError {
 /// A search failure as an HTTP error.
 pub(crate) fn search_error(error: SearchError) -> ApiError {
     backend_error(error.is_transient(), error)
-}
-
-/// A page of a list, with the totals clients need to draw paging.
-pub(crate) fn page_json(items: Vec<Value>, total: u64, page: u32, per_page: u32) -> Value {
-    let per_page = per_page.clamp(1, moviedb_read_model::MAX_PER_PAGE);
-    json!({
-        "items": items,
-        "page": page,
-        "per_page": per_page,
-        "total": total,
-        "total_pages": total.div_ceil(u64::from(per_page)),
-    })
 }

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use moviedb_read_model::MovieView;
 use moviedb_service_kit::ApiError;
-use serde::Serialize;
+use moviedb_wire::schema::Page;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -23,40 +23,28 @@ pub(super) fn router() -> Router<QueryState> {
         .route("/v1/movies/{id}/history", get(history))
 }
 
-/// A page of movies as clients see it.
-#[derive(Serialize)]
-struct MoviePage {
-    items: Vec<MovieView>,
-    page: u32,
-    per_page: u32,
-    total: u64,
-    total_pages: u64,
-    total_relation: moviedb_wire::schema::TotalRelation,
-}
-
 /// A page of movies with `total` and `total_pages`.
 #[utoipa::path(get, path = "/v1/movies", tag = "movies", operation_id = "listMovies",
     summary = "List movies: filter, sort, page",
     params(crate::params::MovieParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
-    responses((status = 200, description = "A page of movies", body = moviedb_wire::schema::MoviePage)),
+    responses((status = 200, description = "A page of movies", body = Page<moviedb_wire::Movie>)),
     security(()))]
 async fn list(
     State(state): State<QueryState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<Json<MoviePage>, ApiError> {
+) -> Result<Json<Page<MovieView>>, ApiError> {
     let query = params::movie_query(raw.as_deref())?;
     wait_for(&headers, &state).await?;
     let page = state.read.movies(&query).await.map_err(super::read_error)?;
     let per_page = query.per_page.clamp(1, moviedb_read_model::MAX_PER_PAGE);
-    Ok(Json(MoviePage {
-        items: page.items,
-        page: query.page,
+    Ok(Json(Page::new(
+        page.items,
+        query.page,
         per_page,
-        total: page.total,
-        total_pages: page.total.div_ceil(u64::from(per_page)),
-        total_relation: moviedb_wire::schema::TotalRelation::of(page.total_exact),
-    }))
+        page.total,
+        page.total_exact,
+    )))
 }
 
 fn movie_id(raw: &str) -> Result<Uuid, ApiError> {

@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use moviedb_search::SearchSort;
 use moviedb_service_kit::ApiError;
+use moviedb_wire::schema::{Facets, GenreCount, Page, ScoreBucket, SearchPage};
 use moviedb_wire::SearchHit;
 use serde_json::{json, Value};
 
@@ -33,14 +34,14 @@ fn sort_name(sort: SearchSort) -> String {
     summary = "Search: typo-tolerant text, filters, facets, highlights",
     params(crate::params::MovieParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
     description = "Pages reach the first 10 000 hits (`page` × `per_page` ≤ 10 000, Elasticsearch's `index.max_result_window`), on either search engine; a deeper page is a 400 problem. Walk the whole catalogue with `GET /v1/movies`.",
-    responses((status = 200, description = "A page of hits", body = moviedb_wire::schema::SearchPage),
+    responses((status = 200, description = "A page of hits", body = SearchPage),
         (status = 400, description = "A bad parameter, or a page beyond the first 10 000 hits", body = moviedb_wire::schema::Problem, content_type = "application/problem+json")),
     security(()))]
 async fn search(
     State(state): State<QueryState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SearchPage>, ApiError> {
     let (request, facets) = params::search_request(raw.as_deref())?;
     wait_for_index(&headers, &state).await?;
     let found = state
@@ -48,33 +49,42 @@ async fn search(
         .search(&request)
         .await
         .map_err(super::search_error)?;
-    let mut body = super::page_json(
-        found
-            .hits
-            .into_iter()
-            .map(|hit| serde_json::to_value(SearchHit::from(hit)).unwrap_or_default())
-            .collect(),
-        found.total,
-        request.page,
-        request.per_page,
-    );
-    body["q"] = json!(request.q);
-    body["sort_by"] = json!(sort_name(request.sort));
-    if facets.any() {
-        let mut counted = json!({});
-        if facets.genre {
-            counted["genre"] = json!(found.genres);
-        }
-        if facets.imdb_score {
-            counted["imdb_score"] = found
+    let per_page = request.per_page.clamp(1, moviedb_read_model::MAX_PER_PAGE);
+    let facets = facets.any().then(|| Facets {
+        genre: facets.genre.then(|| {
+            found
+                .genres
+                .iter()
+                .map(|g| GenreCount {
+                    genre: g.genre.clone(),
+                    count: g.count,
+                })
+                .collect()
+        }),
+        imdb_score: facets.imdb_score.then(|| {
+            found
                 .imdb_score_histogram
                 .iter()
-                .map(|b| json!({ "from": b.from, "to": b.from + 1.0, "count": b.count }))
-                .collect();
-        }
-        body["facets"] = counted;
-    }
-    Ok(Json(body))
+                .map(|b| ScoreBucket {
+                    from: b.from,
+                    to: b.from + 1.0,
+                    count: b.count,
+                })
+                .collect()
+        }),
+    });
+    Ok(Json(SearchPage {
+        page: Page::new(
+            found.hits.into_iter().map(SearchHit::from).collect(),
+            request.page,
+            per_page,
+            found.total,
+            true,
+        ),
+        q: request.q.clone(),
+        sort_by: sort_name(request.sort),
+        facets,
+    }))
 }
 
 /// Names that start with the letters typed so far.

@@ -7,8 +7,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
+use moviedb_read_model::UserView;
 use moviedb_service_kit::ApiError;
-use serde_json::Value;
+use moviedb_wire::schema::Page;
 
 pub(super) fn router() -> Router<QueryState> {
     Router::new()
@@ -20,13 +21,13 @@ pub(super) fn router() -> Router<QueryState> {
 #[utoipa::path(get, path = "/v1/users", tag = "users", operation_id = "listUsers",
     summary = "List users (admins); never a password or its hash",
     params(crate::params::PageParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
-    responses((status = 200, description = "A page of users", body = moviedb_wire::schema::UserPage)),
+    responses((status = 200, description = "A page of users", body = Page<moviedb_wire::schema::User>)),
     security(("bearer" = []), ("access_token" = [])))]
 async fn list(
     State(state): State<QueryState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<UserView>>, ApiError> {
     super::require_admin(&headers, &state, "only admins may list users").await?;
     let (page, per_page) = params::paging(raw.as_deref())?;
     wait_for(&headers, &state).await?;
@@ -35,14 +36,12 @@ async fn list(
         .users(page, per_page)
         .await
         .map_err(super::read_error)?;
-    Ok(Json(super::page_json(
-        users
-            .items
-            .iter()
-            .map(|u| serde_json::to_value(u).unwrap_or_default())
-            .collect(),
-        users.total,
+    let per_page = per_page.clamp(1, moviedb_read_model::MAX_PER_PAGE);
+    Ok(Json(Page::new(
+        users.items,
         page,
         per_page,
+        users.total,
+        users.total_exact,
     )))
 }
