@@ -3,6 +3,8 @@
 //! in it.
 
 use crate::state::QueryState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use moviedb_domain::ConsistencyToken;
 use moviedb_service_kit::ApiError;
@@ -142,6 +144,44 @@ async fn read_models(
     })
     .await?;
     Ok(Some((token, deadline)))
+}
+
+/// The `Consistency-Token` header, for the OpenAPI document: declared here once and named by
+/// every read that waits on it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct ConsistencyHeader {
+    /// A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the
+    /// projections hold that write.
+    #[param(rename = "Consistency-Token")]
+    #[allow(dead_code)]
+    consistency_token: Option<String>,
+}
+
+/// A read of the read models that sees the write its `Consistency-Token` names: extracting
+/// it waits as [`wait_for`] does (a request without a token does not wait; a bad token is a
+/// 400, a write not reached in time a 503).
+pub struct Fresh;
+
+impl FromRequestParts<QueryState> for Fresh {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &QueryState) -> Result<Self, ApiError> {
+        wait_for(&parts.headers, state).await?;
+        Ok(Self)
+    }
+}
+
+/// As [`Fresh`], for a read of the search index: it waits as [`wait_for_index`] does.
+pub struct FreshIndex;
+
+impl FromRequestParts<QueryState> for FreshIndex {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &QueryState) -> Result<Self, ApiError> {
+        wait_for_index(&parts.headers, state).await?;
+        Ok(Self)
+    }
 }
 
 /// Returns once the read models are at or past the token, or 503 after `state.wait`.

@@ -1,6 +1,6 @@
 //! Movie lists, details and history.
 
-use crate::consistency::wait_for;
+use crate::consistency::Fresh;
 use crate::params;
 use crate::state::QueryState;
 use axum::extract::{Path, RawQuery, State};
@@ -26,16 +26,15 @@ pub(super) fn router() -> Router<QueryState> {
 /// A page of movies with `total` and `total_pages`.
 #[utoipa::path(get, path = "/v1/movies", tag = "movies", operation_id = "listMovies",
     summary = "List movies: filter, sort, page",
-    params(crate::params::MovieParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    params(crate::params::MovieParams, crate::consistency::ConsistencyHeader),
     responses((status = 200, description = "A page of movies", body = Page<moviedb_wire::Movie>)),
     security(()))]
 async fn list(
     State(state): State<QueryState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _seen: Fresh,
 ) -> Result<Json<Page<MovieView>>, ApiError> {
     let query = params::movie_query(raw.as_deref())?;
-    wait_for(&headers, &state).await?;
     let page = state.read.movies(&query).await.map_err(super::read_error)?;
     let per_page = query.per_page.clamp(1, moviedb_read_model::MAX_PER_PAGE);
     Ok(Json(Page::new(
@@ -68,9 +67,9 @@ async fn detail(
     State(state): State<QueryState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    _seen: Fresh,
 ) -> Result<Response, ApiError> {
     let id = movie_id(&id)?;
-    wait_for(&headers, &state).await?;
     let movie = state
         .read
         .movie(id)
@@ -103,7 +102,7 @@ fn none_match(headers: &HeaderMap, version: u64) -> bool {
 /// the projector keeps (a request with a write's `Consistency-Token` sees that write in it).
 #[utoipa::path(get, path = "/v1/movies/{id}/history", tag = "movies", operation_id = "movieHistory",
     summary = "A movie's events, oldest first (admins)",
-    params(("id" = Uuid, Path, description = "The movie"), ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    params(("id" = Uuid, Path, description = "The movie"), crate::consistency::ConsistencyHeader),
     responses((status = 200, description = "Its events", body = moviedb_wire::schema::History)),
     security(("bearer" = []), ("access_token" = [])))]
 async fn history(

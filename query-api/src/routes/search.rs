@@ -1,10 +1,9 @@
 //! Movie search and autocomplete, from the search index.
 
-use crate::consistency::wait_for_index;
+use crate::consistency::FreshIndex;
 use crate::params;
 use crate::state::QueryState;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
 use moviedb_search::SearchSort;
@@ -32,18 +31,17 @@ fn sort_name(sort: SearchSort) -> String {
 /// A page of hits with `total`, highlights, and the facets asked for over every hit.
 #[utoipa::path(get, path = "/v1/movies/search", tag = "search", operation_id = "searchMovies",
     summary = "Search: typo-tolerant text, filters, facets, highlights",
-    params(crate::params::MovieParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    params(crate::params::MovieParams, crate::consistency::ConsistencyHeader),
     description = "Pages reach the first 10 000 hits (`page` × `per_page` ≤ 10 000, Elasticsearch's `index.max_result_window`), on either search engine; a deeper page is a 400 problem. Walk the whole catalogue with `GET /v1/movies`.",
     responses((status = 200, description = "A page of hits", body = SearchPage),
         (status = 400, description = "A bad parameter, or a page beyond the first 10 000 hits", body = moviedb_wire::schema::Problem, content_type = "application/problem+json")),
     security(()))]
 async fn search(
     State(state): State<QueryState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _seen: FreshIndex,
 ) -> Result<Json<SearchPage>, ApiError> {
     let (request, facets) = params::search_request(raw.as_deref())?;
-    wait_for_index(&headers, &state).await?;
     let found = state
         .search
         .search(&request)
@@ -90,16 +88,15 @@ async fn search(
 /// Names that start with the letters typed so far.
 #[utoipa::path(get, path = "/v1/movies/suggest", tag = "search", operation_id = "suggestNames",
     summary = "Names starting with the letters typed (search as you type)",
-    params(crate::params::SuggestParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    params(crate::params::SuggestParams, crate::consistency::ConsistencyHeader),
     responses((status = 200, description = "Matching names", body = moviedb_wire::schema::Suggestions)),
     security(()))]
 async fn suggest(
     State(state): State<QueryState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _seen: FreshIndex,
 ) -> Result<Json<Value>, ApiError> {
     let (q, limit) = params::suggest(raw.as_deref())?;
-    wait_for_index(&headers, &state).await?;
     let items = state
         .search
         .suggest(&q, limit)

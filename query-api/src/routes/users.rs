@@ -1,6 +1,5 @@
 //! The user list, for admins: never a password or a hash (the read model holds neither).
 
-use crate::consistency::wait_for;
 use crate::params;
 use crate::state::QueryState;
 use axum::extract::{RawQuery, State};
@@ -20,7 +19,7 @@ pub(super) fn router() -> Router<QueryState> {
 /// A page of users (admins only).
 #[utoipa::path(get, path = "/v1/users", tag = "users", operation_id = "listUsers",
     summary = "List users (admins); never a password or its hash",
-    params(crate::params::PageParams, ("Consistency-Token" = Option<String>, Header, description = "A write's token: the read waits (up to MOVIEDB_CONSISTENCY_WAIT_MS) until the projections hold that write")),
+    params(crate::params::PageParams, crate::consistency::ConsistencyHeader),
     responses((status = 200, description = "A page of users", body = Page<moviedb_wire::schema::User>)),
     security(("bearer" = []), ("access_token" = [])))]
 async fn list(
@@ -29,8 +28,9 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Page<UserView>>, ApiError> {
     super::require_admin(&headers, &state, "only admins may list users").await?;
+    // `require_admin` waited for the request's Consistency-Token (the caller's role is read
+    // from the projection once it holds the caller's whole stream).
     let (page, per_page) = params::paging(raw.as_deref())?;
-    wait_for(&headers, &state).await?;
     let users = state
         .read
         .users(page, per_page)
