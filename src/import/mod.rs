@@ -15,13 +15,13 @@ pub use catalogue::Catalogue;
 
 use catalogue::Item;
 use futures::StreamExt;
-use moviedb_command_api::commands::{CommandError, CommandService};
-use moviedb_domain::movie::MovieFields;
+use moviedb_command_api::commands::{CommandError, CommandService, Outcome, Taken};
 use moviedb_domain::Actor;
 use moviedb_event_store::{AppendError, Metadata};
 
-/// Movies in flight at once: enough for the store's group commit to fill its groups.
-const IN_FLIGHT: usize = 8192;
+/// Chunks of the file in flight at once (each of up to 1 024 movies, added together by
+/// `CommandService::add_movies`): enough for the store's group commit to fill its groups.
+const CHUNKS_IN_FLIGHT: usize = 8;
 
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -34,15 +34,9 @@ pub struct Summary {
     pub rejected: Vec<(usize, String)>,
 }
 
-enum Added {
-    Created,
-    Present,
-    Rejected(String),
-}
-
-/// Adds the movies of `catalogue` through `commands` as the operator; `progress` is told how
-/// many items are done. A failure of the store itself ends the import with an error: what was
-/// added stays, and a second run goes on from there.
+/// Adds the movies of `catalogue` through `commands` as the operator, by the API's bulk path;
+/// `progress` is told how many items are done. A failure of the store itself ends the import
+/// with an error: what was added stays, and a second run goes on from there.
 pub async fn import(
     commands: &CommandService,
     catalogue: &Catalogue,
@@ -55,39 +49,40 @@ pub async fn import(
     let mut chunks = catalogue.stream();
     let mut summary = Summary::default();
     let (mut done, mut read_all, mut failed) = (0, false, None);
-    let mut pending: Vec<Item> = Vec::new();
     // Chunks are taken as the appends make room for them, so the reading thread stays a few
     // chunks ahead and no further.
     let mut added = futures::stream::FuturesUnordered::new();
     loop {
-        while added.len() < IN_FLIGHT && !read_all {
-            match pending.pop() {
-                Some((index, item)) => {
+        while added.len() < CHUNKS_IN_FLIGHT && !read_all {
+            match chunks.recv().await {
+                Some(Ok(chunk)) => {
                     let metadata = &metadata;
-                    added.push(async move { (index, add(commands, item, metadata).await) });
+                    added.push(add_chunk(commands, chunk, metadata));
                 }
-                None => match chunks.recv().await {
-                    Some(Ok(chunk)) => {
-                        pending = chunk;
-                        pending.reverse();
-                    }
-                    Some(Err(e)) => {
-                        failed = Some(e);
-                        read_all = true;
-                    }
-                    None => read_all = true,
-                },
+                Some(Err(e)) => {
+                    failed = Some(e);
+                    read_all = true;
+                }
+                None => read_all = true,
             }
         }
-        let Some((index, outcome)) = added.next().await else {
+        let Some(outcomes) = added.next().await else {
             break;
         };
-        match outcome? {
-            Added::Created => summary.created += 1,
-            Added::Present => summary.present += 1,
-            Added::Rejected(why) => summary.rejected.push((index, why)),
+        for (index, outcome) in outcomes {
+            match outcome {
+                Ok(Ok(_)) => summary.created += 1,
+                Ok(Err(CommandError::MovieExists { .. })) => summary.present += 1,
+                Ok(Err(
+                    e @ (CommandError::Store(_) | CommandError::Append(AppendError::Store(_))),
+                )) => {
+                    return Err(anyhow::anyhow!("the event store failed: {e}"));
+                }
+                Ok(Err(e)) => summary.rejected.push((index, e.to_string())),
+                Err(why) => summary.rejected.push((index, why)),
+            }
+            done += 1;
         }
-        done += 1;
         progress(done);
     }
     if let Some(e) = failed {
@@ -97,25 +92,49 @@ pub async fn import(
     Ok(summary)
 }
 
-async fn add(
+/// An item's outcome: the command's, or (`Err`) why the item is not a movie.
+type Added = Result<Result<Outcome, CommandError>, String>;
+
+/// One chunk through `CommandService::add_movies`: each item's place in the file and its
+/// outcome.
+async fn add_chunk(
     commands: &CommandService,
-    item: Result<MovieFields, String>,
+    chunk: Vec<Item>,
     metadata: &Metadata,
-) -> anyhow::Result<Added> {
-    let fields = match item {
-        Ok(fields) => fields,
-        Err(why) => return Ok(Added::Rejected(why)),
-    };
-    let outcome = match commands.add_movie(fields, Actor::System, metadata).await {
-        Ok(write) => commands.commit_add(write).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(_) => Ok(Added::Created),
-        Err(CommandError::MovieExists { .. }) => Ok(Added::Present),
-        Err(e @ (CommandError::Store(_) | CommandError::Append(AppendError::Store(_)))) => {
-            Err(anyhow::anyhow!("the event store failed: {e}"))
-        }
-        Err(e) => Ok(Added::Rejected(e.to_string())),
-    }
+) -> Vec<(usize, Added)> {
+    let mut indices = Vec::with_capacity(chunk.len());
+    let mut refused = Vec::with_capacity(chunk.len());
+    let movies = chunk
+        .into_iter()
+        .map(|(index, item)| {
+            indices.push(index);
+            match item {
+                Ok(fields) => {
+                    refused.push(None);
+                    Some(fields)
+                }
+                Err(why) => {
+                    refused.push(Some(why));
+                    None
+                }
+            }
+        })
+        .collect();
+    let added = commands
+        .add_movies(movies, Actor::System, metadata, Taken::Counted)
+        .await;
+    indices
+        .into_iter()
+        .zip(added.into_iter().zip(refused))
+        .map(|(index, (added, refused))| {
+            let outcome = match (added, refused) {
+                (_, Some(why)) => Err(why),
+                (Some(outcome), None) => Ok(outcome),
+                (None, None) => Ok(Err(CommandError::Internal(
+                    "an import item was not added".into(),
+                ))),
+            };
+            (index, outcome)
+        })
+        .collect()
 }

@@ -11,6 +11,7 @@ mod users;
 
 pub use error::{append_error, store_error, CommandError};
 pub use keys::{rekey, EMAIL_KEY, MOVIE_TITLE_KEY};
+pub use movies::Taken;
 pub use outcome::{Answer, Outcome, Write};
 
 use crate::password::PasswordHasher;

@@ -5,9 +5,74 @@ use super::{Answer, CommandError, CommandService, Outcome, Write, MOVIE_TITLE_KE
 use moviedb_domain::movie::{Movie, MovieCommand, MovieEvent, MovieFields, MoviePatch};
 use moviedb_domain::{Actor, Aggregate};
 use moviedb_event_store::{AppendRequest, Metadata, UniqueKey};
+use std::collections::HashMap;
 use uuid::Uuid;
 
+/// What a bulk add answers for a movie whose name and director are already taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// A 409 naming the movie that has them (read from its stream): what a client is told.
+    Named,
+    /// A 409 without reading that movie: for an import, which only counts them.
+    Counted,
+}
+
 impl CommandService {
+    /// Adds `movies` (each `None` is a slot already refused by the caller, left as it is) as
+    /// the one bulk path of the API's bulk add and of `moviedb import`: each movie is its own
+    /// append, all in flight at once, so the store commits them together (on SQLite in one
+    /// transaction with a savepoint each, so one bad movie does not stop the others). A movie
+    /// repeating an earlier one of the same batch (name + director) waits for a later round,
+    /// so the earlier one is the one stored. The ids follow one another, so a token naming
+    /// them is one short run. The answers are in the order of `movies`.
+    pub async fn add_movies(
+        &self,
+        movies: Vec<Option<MovieFields>>,
+        actor: Actor,
+        metadata: &Metadata,
+        taken: Taken,
+    ) -> Vec<Option<Result<Outcome, CommandError>>> {
+        let mut occurrences: HashMap<String, usize> = HashMap::new();
+        let rounds: Vec<usize> = movies
+            .iter()
+            .map(|movie| match movie {
+                Some(fields) => {
+                    let seen = occurrences.entry(fields.title_key()).or_default();
+                    *seen += 1;
+                    *seen - 1
+                }
+                None => 0,
+            })
+            .collect();
+        let ids = moviedb_domain::consecutive_ids(movies.len());
+        let mut movies: Vec<Option<MovieFields>> = movies;
+        let mut outcomes: Vec<Option<Result<Outcome, CommandError>>> =
+            (0..movies.len()).map(|_| None).collect();
+        for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
+            let slots: Vec<usize> = (0..rounds.len())
+                .filter(|&i| rounds[i] == round && movies[i].is_some())
+                .collect();
+            let writes = slots.iter().map(|&i| {
+                let (fields, id) = (movies[i].take(), ids.get(i).copied());
+                async move {
+                    let fields = fields
+                        .ok_or_else(|| CommandError::Internal("bulk item taken twice".into()))?;
+                    let id = id.unwrap_or_else(Uuid::now_v7);
+                    let write = self.add_movie_as(id, fields, actor, metadata).await?;
+                    match taken {
+                        Taken::Named => self.commit(write).await,
+                        Taken::Counted => self.commit_add(write).await,
+                    }
+                }
+            });
+            let done = futures::future::join_all(writes.collect::<Vec<_>>()).await;
+            for (i, outcome) in slots.into_iter().zip(done) {
+                outcomes[i] = Some(outcome);
+            }
+        }
+        outcomes
+    }
+
     /// Decides adding a movie. A live movie with the same name and director is a 409 naming it.
     pub async fn add_movie(
         &self,

@@ -3,7 +3,7 @@
 
 use super::{commit, outcome_response, replay, token};
 use crate::auth::LoggedIn;
-use crate::commands::{Answer, Outcome};
+use crate::commands::{Answer, Outcome, Taken};
 use crate::error::ApiError;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::request::{from_value, if_match, metadata, parse_id, parse_json, Body};
@@ -18,7 +18,6 @@ use moviedb_domain::movie::{MovieFields, MovieInput, MoviePatch};
 use moviedb_domain::Actor;
 use moviedb_wire::schema::{BulkItem, BulkResult};
 use serde_json::Value;
-use std::collections::HashMap;
 
 /// The most movies one bulk request may add.
 pub const MAX_BULK: usize = 1000;
@@ -113,50 +112,36 @@ async fn create_many(
         )));
     }
     let metadata = metadata(headers, &actor);
-    // Each movie is its own append, all in flight at once: on SQLite they are committed
-    // together (one savepoint each, so one bad movie does not stop the others); on MySQL they
-    // run side by side on the pool. A movie repeating an earlier one of the same request
-    // (name + director) waits for a later round, so the earlier one is the one stored.
-    let mut parsed: Vec<Option<Result<MovieFields, ApiError>>> = items
+    // The one bulk path (`CommandService::add_movies`): items that are not movies keep their
+    // refusal, the rest are added together.
+    let mut refused: Vec<Option<ApiError>> = Vec::with_capacity(items.len());
+    let movies: Vec<Option<MovieFields>> = items
         .into_iter()
-        .map(|item| Some(from_value::<MovieInput>(item).and_then(|m| Ok(m.parse_full()?))))
+        .map(
+            |item| match from_value::<MovieInput>(item).and_then(|m| Ok(m.parse_full()?)) {
+                Ok(fields) => {
+                    refused.push(None);
+                    Some(fields)
+                }
+                Err(e) => {
+                    refused.push(Some(e));
+                    None
+                }
+            },
+        )
         .collect();
-    let mut occurrences: HashMap<String, usize> = HashMap::new();
-    let rounds: Vec<usize> = parsed
-        .iter()
-        .map(|p| match p {
-            Some(Ok(fields)) => {
-                let seen = occurrences.entry(fields.title_key()).or_default();
-                *seen += 1;
-                *seen - 1
-            }
-            _ => 0,
+    let added = state
+        .commands
+        .add_movies(movies, actor, &metadata, Taken::Named)
+        .await;
+    let outcomes: Vec<Option<Result<Outcome, ApiError>>> = added
+        .into_iter()
+        .zip(refused)
+        .map(|(added, refused)| match refused {
+            Some(e) => Some(Err(e)),
+            None => added.map(|o| o.map_err(ApiError::from)),
         })
         .collect();
-    let mut outcomes: Vec<Option<Result<Outcome, ApiError>>> =
-        (0..parsed.len()).map(|_| None).collect();
-    // Ids that follow one another: the answer's Consistency-Token names them as one run.
-    let ids = moviedb_domain::consecutive_ids(parsed.len());
-    for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
-        let indices: Vec<usize> = (0..rounds.len()).filter(|&i| rounds[i] == round).collect();
-        let writes = indices.iter().map(|&i| {
-            let fields = parsed[i].take();
-            let (metadata, id) = (&metadata, ids[i]);
-            async move {
-                let fields =
-                    fields.ok_or_else(|| ApiError::Internal("bulk item taken twice".into()))??;
-                let write = state
-                    .commands
-                    .add_movie_as(id, fields, actor, metadata)
-                    .await?;
-                state.commands.commit(write).await.map_err(ApiError::from)
-            }
-        });
-        let done = futures::future::join_all(writes.collect::<Vec<_>>()).await;
-        for (i, outcome) in indices.into_iter().zip(done) {
-            outcomes[i] = Some(outcome);
-        }
-    }
     let mut outcomes: Vec<Result<Outcome, ApiError>> = outcomes
         .into_iter()
         .map(|o| o.unwrap_or_else(|| Err(ApiError::Internal("bulk item not written".into()))))
