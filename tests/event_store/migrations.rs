@@ -2,6 +2,19 @@
 
 use super::*;
 
+/// Reserving `key` for another stream is refused, naming `owner`.
+async fn assert_owned(store: &dyn EventStore, key: &str, owner: Uuid) {
+    let mut other = append(Uuid::now_v7(), 0, vec![event(9)]);
+    other.reserve.push(UniqueKey::new("movie", key));
+    assert!(
+        matches!(
+            store.append(other).await,
+            Err(AppendError::KeyTaken { owner: held, .. }) if held == owner
+        ),
+        "{key}: the key kept its owner"
+    );
+}
+
 /// Ids are ASCII on MySQL (compared without the Unicode collation), in a new database and in
 /// one made before the migration that changed them, whose events and keys it keeps.
 #[tokio::test]
@@ -43,15 +56,7 @@ async fn ids_are_ascii_in_new_and_migrated_mysql_stores() {
     let events = store.read_stream(stream).await.expect("read back");
     assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), [1, 2]);
     // The key reserved before the migration still belongs to its stream.
-    let mut other = append(Uuid::now_v7(), 0, vec![event(3)]);
-    other.reserve.push(UniqueKey::new("movie", "the old name"));
-    assert!(
-        matches!(
-            store.append(other).await,
-            Err(AppendError::KeyTaken { owner, .. }) if owner == stream
-        ),
-        "the key kept its owner"
-    );
+    assert_owned(&store, "the old name", stream).await;
     // And the stream goes on from its version.
     store
         .append(append(stream, 2, vec![event(4)]))
@@ -112,15 +117,7 @@ async fn sqlite_reservations_are_one_tree_in_new_and_migrated_stores() {
         "{}",
         schema().await
     );
-    let mut other = append(Uuid::now_v7(), 0, vec![event(2)]);
-    other.reserve.push(UniqueKey::new("movie", "the old name"));
-    assert!(
-        matches!(
-            store.append(other).await,
-            Err(AppendError::KeyTaken { owner, .. }) if owner == stream
-        ),
-        "the key kept its owner"
-    );
+    assert_owned(&store, "the old name", stream).await;
     let mut free = append(Uuid::now_v7(), 0, vec![event(3)]);
     free.reserve.push(UniqueKey::new("movie", "a new name"));
     store.append(free).await.expect("a new key is reserved");
