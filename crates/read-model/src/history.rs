@@ -10,31 +10,12 @@ use crate::apply::{micros, sql_version, write_inserts, Insert};
 use crate::query::Param;
 use crate::schema::Dialect;
 use crate::ReadModelError;
-use chrono::{DateTime, Utc};
 use moviedb_domain::Aggregate;
 use moviedb_event_store::StoredEvent;
-use serde_json::Value;
 use sqlx::AnyConnection;
-use uuid::Uuid;
 
-/// One event of a movie's history, as the query side serves it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct HistoryEntry {
-    /// The event's id.
-    pub event_id: Uuid,
-    /// The stream version it made.
-    pub version: u64,
-    /// `MovieAdded`, `MovieUpdated`, ...
-    pub event_type: String,
-    /// The payload's schema version.
-    pub schema_version: u32,
-    /// When it was recorded.
-    pub recorded_at: DateTime<Utc>,
-    /// What it says.
-    pub payload: Value,
-    /// Who did it, and the request it came from.
-    pub metadata: Value,
-}
+/// One event of a movie's history, as the query side serves it: the wire's shape.
+pub use moviedb_wire::schema::HistoryEvent as HistoryEntry;
 
 /// The table, made once per database (see `schema::create_fixed_tables`). On SQLite it is
 /// `WITHOUT ROWID`, one B-tree in the order it is read (a movie's events by version), with no

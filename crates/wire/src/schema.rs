@@ -323,8 +323,27 @@ pub struct Suggestion {
 pub struct History {
     /// The movie.
     pub id: Uuid,
-    /// Its events.
-    pub events: Vec<serde_json::Value>,
+    /// Its events, oldest first.
+    pub events: Vec<HistoryEvent>,
+}
+
+/// One event of a movie's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryEvent {
+    /// The event's id.
+    pub event_id: Uuid,
+    /// The stream version it made.
+    pub version: u64,
+    /// `MovieAdded`, `MovieUpdated`, ...
+    pub event_type: String,
+    /// The payload's schema version.
+    pub schema_version: u32,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// What it says.
+    pub payload: serde_json::Value,
+    /// Who did it, and the request it came from.
+    pub metadata: serde_json::Value,
 }
 
 /// A health answer.

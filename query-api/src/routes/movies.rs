@@ -10,8 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use moviedb_read_model::MovieView;
 use moviedb_service_kit::ApiError;
-use moviedb_wire::schema::Page;
-use serde_json::{json, Value};
+use moviedb_wire::schema::{History, Page};
 use uuid::Uuid;
 
 pub(super) fn router() -> Router<QueryState> {
@@ -103,13 +102,13 @@ fn none_match(headers: &HeaderMap, version: u64) -> bool {
 #[utoipa::path(get, path = "/v1/movies/{id}/history", tag = "movies", operation_id = "movieHistory",
     summary = "A movie's events, oldest first (admins)",
     params(("id" = Uuid, Path, description = "The movie"), crate::consistency::ConsistencyHeader),
-    responses((status = 200, description = "Its events", body = moviedb_wire::schema::History)),
+    responses((status = 200, description = "Its events", body = History)),
     security(("bearer" = []), ("access_token" = [])))]
 async fn history(
     State(state): State<QueryState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<History>, ApiError> {
     super::require_admin(&headers, &state, "only admins may read a movie's history").await?;
     let id = movie_id(&id)?;
     let events = state
@@ -120,5 +119,5 @@ async fn history(
     if events.is_empty() {
         return Err(ApiError::NotFound(format!("no movie with id {id}")));
     }
-    Ok(Json(json!({ "id": id, "events": events })))
+    Ok(Json(History { id, events }))
 }
