@@ -1,6 +1,8 @@
 //! The `moviedb` binary as a user runs it: environment configuration, bootstrap admin,
 //! `admin create`, graceful shutdown on SIGTERM, and logs (at debug level) free of secrets.
 
+#[path = "../common/chaos_proxy.rs"]
+mod chaos_proxy;
 mod docs;
 mod import;
 #[path = "../common/process.rs"]
@@ -307,20 +309,9 @@ async fn a_service_started_before_its_database_answers_waits_for_it() {
         "each try is logged"
     );
 
-    // The database answers now (a forwarder on the port the service was given).
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("the port is still free");
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let server = server.clone();
-            tokio::spawn(async move {
-                if let Ok(mut upstream) = tokio::net::TcpStream::connect(server).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                }
-            });
-        }
-    });
+    // The database answers now (the proxy on the port the service was given comes up).
+    let proxy = chaos_proxy::ChaosProxy::down(port, server);
+    proxy.restore().await;
     let base = tokio::task::spawn_blocking(move || {
         let base = process.address();
         (process, base)
