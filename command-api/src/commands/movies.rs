@@ -27,7 +27,7 @@ impl CommandService {
     /// them is one short run. The answers are in the order of `movies`.
     pub async fn add_movies(
         &self,
-        movies: Vec<Option<MovieFields>>,
+        mut movies: Vec<Option<MovieFields>>,
         actor: Actor,
         metadata: &Metadata,
         taken: Taken,
@@ -45,7 +45,6 @@ impl CommandService {
             })
             .collect();
         let ids = moviedb_domain::consecutive_ids(movies.len());
-        let mut movies: Vec<Option<MovieFields>> = movies;
         let mut outcomes: Vec<Option<Result<Outcome, CommandError>>> =
             (0..movies.len()).map(|_| None).collect();
         for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
