@@ -4,7 +4,7 @@
 //! answers the stack may give, the two ways of sending a token, and the documentation routes.
 //!
 //! `moviedb openapi` prints it; `docs/openapi.json` is that output, which the query API serves
-//! at `/openapi.json` (and `/docs` renders). `tests/openapi.rs` fails when the file is stale,
+//! at `/openapi.json` (and `/docs` renders). `tests/binary/openapi.rs` fails when the file is stale,
 //! or when a route and the document disagree.
 
 use moviedb_command_api::openapi::CommandApi;

@@ -1,17 +1,17 @@
 //! The `moviedb` binary as a user runs it: environment configuration, bootstrap admin,
 //! `admin create`, graceful shutdown on SIGTERM, and logs (at debug level) free of secrets.
 
-#[path = "../common/chaos_proxy.rs"]
-mod chaos_proxy;
+mod compose;
 mod docs;
 mod import;
-#[path = "../common/process.rs"]
-mod process;
+mod openapi;
 mod rebuild;
+mod seams;
 mod walkthrough;
 
 use moviedb_event_store::test_support::MySqlTestDatabase;
 use moviedb_event_store::{EventStore, MySqlEventStore, SqliteEventStore};
+use moviedb_test_support::{chaos_proxy, process};
 use process::Process;
 use serde_json::{json, Value};
 use std::io::Write;

@@ -13,12 +13,10 @@
 //! `MOVIEDB_CRASH_POINTS=20 MOVIEDB_CRASH_EVENTS=20000 cargo test --release --all-features --test crash -- --nocapture`
 
 #[cfg(feature = "kafka")]
-#[path = "../common/broker.rs"]
-mod broker;
+use moviedb_test_support::broker;
 mod load;
 use load::*;
-#[path = "../common/process.rs"]
-mod process;
+use moviedb_test_support::process;
 mod replay;
 use replay::*;
 

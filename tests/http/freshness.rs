@@ -43,7 +43,7 @@ async fn two_hundred_writes_are_each_read_back_at_once(app: TestApp) {
 
 /// Read-your-writes for search: 50 edits, each searched at once with its token, each found at
 /// its new version (its new name). Each waits for an index commit (at most one per 100 ms),
-/// so 50, not 200: `tests/gateway/stack.rs` makes 200 through a separate query API.
+/// so 50, not 200: `tests/distributed/gateway/stack.rs` makes 200 through a separate query API.
 async fn fifty_writes_are_each_found_by_search_at_once(app: TestApp) {
     let admin = app.admin_token().await;
     let added = seed(&app, &admin, &[movie("Searchable")]).await;

@@ -1,12 +1,8 @@
 //! HTTP tests of the service (command and query side on one port): the real service on port 0, each test its own database,
 //! every case run against SQLite and MariaDB.
 
-#[path = "../common/chaos_proxy.rs"]
-mod chaos_proxy;
-#[path = "../common/process.rs"]
-mod process;
-#[path = "../common/search_server.rs"]
-mod search_server;
+use moviedb_test_support::chaos_proxy;
+use moviedb_test_support::search_server;
 
 mod docs;
 mod freshness;
@@ -16,6 +12,7 @@ mod movies;
 mod outage;
 mod reads;
 mod robustness;
+mod roles;
 mod routes;
 mod search;
 mod search_replay;

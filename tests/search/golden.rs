@@ -1,33 +1,24 @@
-//! The exact request bodies the Elasticsearch adapter sends, against reviewed files in
-//! `tests/search/golden/`. `MOVIEDB_BLESS=1` rewrites the files from the code (then review the
-//! diff: these files are the contract with Elasticsearch's query DSL).
+//! The exact request bodies the Elasticsearch adapter sends, against reviewed snapshots (insta)
+//! in `tests/search/golden/`. A change shows as a diff and fails; `INSTA_UPDATE=always` (or
+//! `cargo insta review`) rewrites them from the code: review the diff, these files are the
+//! contract with Elasticsearch's query DSL.
 
 use moviedb_search::elastic::{body, template, EVENTS_TEMPLATE, MOVIES_TEMPLATE};
 use moviedb_search::{
     EventDocument, GenreFilter, IndexOp, MovieDocument, MovieFilter, SearchRequest, SearchSort,
 };
 use serde_json::Value;
-use std::path::PathBuf;
 use uuid::Uuid;
 
 fn golden(name: &str, actual: &Value) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/search/golden")
-        .join(format!("{name}.json"));
-    let pretty = serde_json::to_string_pretty(actual).expect("json") + "\n";
-    if std::env::var_os("MOVIEDB_BLESS").is_some() {
-        std::fs::write(&path, &pretty).expect("write golden file");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (MOVIEDB_BLESS=1 writes it)", path.display()));
-    let expected: Value = serde_json::from_str(&expected).expect("golden JSON");
-    assert_eq!(
-        &expected,
-        actual,
-        "{name}: the adapter's request differs from {}\nactual:\n{pretty}",
-        path.display()
-    );
+    let pretty = serde_json::to_string_pretty(actual).expect("json");
+    insta::with_settings!({
+        snapshot_path => "golden",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(name, pretty);
+    });
 }
 
 fn id(n: u128) -> Uuid {

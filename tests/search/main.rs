@@ -4,10 +4,7 @@
 //! and its reading of Elasticsearch's answers (`answers`), which need no cluster, and the
 //! tantivy generations a rebuild swaps (`generations`).
 
-#[path = "../common/process.rs"]
-mod process;
-#[path = "../common/search_server.rs"]
-mod search_server;
+use moviedb_test_support::search_server;
 
 mod analysis;
 mod answers;

@@ -96,7 +96,7 @@ pub struct ApplyReport {
 
 /// What the query side reads: the read port. Every adapter passes the conformance suite in
 /// `tests/read_model`. The query API holds only this; what writes the read models is
-/// [`ReadModelWriter`], which `tests/seams.rs` keeps out of the query API.
+/// [`ReadModelWriter`], which `tests/binary/seams.rs` keeps out of the query API.
 #[async_trait]
 pub trait ReadModels: Send + Sync + 'static {
     /// The version applied for each of `streams` that the read models know.

@@ -1,6 +1,6 @@
 //! The pages: `/`, a browse-and-search page over the API (one static file inside the binary,
 //! no build step, no CDN), and the API's contract: `/openapi.json` (docs/openapi.json, made by `moviedb openapi` from the
-//! annotated handlers of both sides and checked to be current by `tests/openapi.rs`), and
+//! annotated handlers of both sides and checked to be current by `tests/binary/openapi.rs`), and
 //! `/docs`, Swagger UI rendering it, from files inside the binary.
 
 use axum::http::header;

@@ -6,13 +6,9 @@
 //! nginx comes from `MOVIEDB_NGINX` or the `PATH` (`scripts/ensure-nginx` installs it); without
 //! it the test prints that it was skipped, unless `MOVIEDB_REQUIRE_NGINX=1`.
 
-#[path = "../common/broker.rs"]
-mod broker;
+use moviedb_test_support::broker;
 mod kill;
-#[path = "../common/process.rs"]
-mod process;
-#[path = "../common/search_server.rs"]
-mod search_server;
+use moviedb_test_support::process;
 mod stack;
 
 use moviedb_event_store::test_support::MySqlTestDatabase;

@@ -3,9 +3,7 @@
 //! says it was skipped, unless `MOVIEDB_REQUIRE_ELASTICSEARCH=1` makes that a failure. It is
 //! not Elasticsearch: where the two differ, the test that meets the difference says so.
 
-#![allow(dead_code)]
-
-use super::process::free_port;
+use crate::process::free_port;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,7 +14,7 @@ pub fn binary() -> Option<PathBuf> {
     let found = std::env::var_os("MOVIEDB_SEARCH_SERVER")
         .map(PathBuf::from)
         .or_else(|| {
-            let local = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            let local = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
                 .join(".tools/osmem/osmem_server/bin/osmem-server");
             local.exists().then_some(local)
         });

@@ -2,11 +2,11 @@
 //! `query-api` as separate processes on MariaDB, the tansu Kafka broker and the search server
 //! (Elasticsearch's API), behind the nginx gateway. Nothing here uses tantivy.
 
-use crate::broker::{tansu, Broker};
-use crate::process::{free_port, role, Process};
-use crate::search_server::SearchServer;
-use crate::{host_port, nginx, start_nginx, ADMIN_EMAIL, ADMIN_PASSWORD, SECRET};
+use super::{host_port, nginx, start_nginx, ADMIN_EMAIL, ADMIN_PASSWORD, SECRET};
 use moviedb_event_store::test_support::MySqlTestDatabase;
+use moviedb_test_support::broker::{tansu, Broker};
+use moviedb_test_support::process::{free_port, role, Process};
+use moviedb_test_support::search_server::SearchServer;
 use serde_json::{json, Value};
 use std::time::Instant;
 

@@ -2,9 +2,7 @@
 //! `MOVIEDB_TANSU` (set by `scripts/test`) or on the `PATH`; missing, the test says it was
 //! skipped, unless `MOVIEDB_REQUIRE_KAFKA=1` makes that a failure.
 
-#![allow(dead_code)]
-
-use super::process::{free_port, Process};
+use crate::process::{free_port, Process};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};

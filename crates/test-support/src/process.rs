@@ -1,8 +1,6 @@
 //! Child processes for the tests that run the real binaries: killed when dropped, their
 //! stderr collected, their listening address read from their logs.
 
-#![allow(dead_code)]
-
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

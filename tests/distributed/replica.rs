@@ -6,8 +6,7 @@
 //! own. Without MariaDB's server binaries the test prints that it was skipped, unless
 //! `MOVIEDB_REQUIRE_REPLICA=1` (set by `scripts/test`).
 
-#[path = "common/process.rs"]
-mod process;
+use moviedb_test_support::process;
 
 use process::{free_port, role};
 use serde_json::{json, Value};

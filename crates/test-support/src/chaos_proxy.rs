@@ -17,7 +17,6 @@ pub struct ChaosProxy {
 
 impl ChaosProxy {
     /// A proxy to the test MySQL server.
-    #[allow(dead_code)]
     pub async fn start() -> Self {
         let server = mysql_server_url();
         let upstream = server
@@ -30,7 +29,6 @@ impl ChaosProxy {
     }
 
     /// A proxy to `upstream` (host:port).
-    #[allow(dead_code)]
     pub async fn to(upstream: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
@@ -45,7 +43,6 @@ impl ChaosProxy {
 
     /// A proxy to `upstream` on `port` that is down until [`ChaosProxy::restore`]: a server
     /// that does not answer yet.
-    #[allow(dead_code)]
     pub fn down(port: u16, upstream: String) -> Self {
         Self {
             port,
@@ -71,7 +68,6 @@ impl ChaosProxy {
     }
 
     /// Closes every connection and stops listening: the database is "down".
-    #[allow(dead_code)]
     pub fn cut(&self) {
         for task in self.tasks.lock().expect("lock").drain(..) {
             task.abort();

@@ -8,7 +8,7 @@
 use std::process::Command;
 
 fn compose() -> &'static str {
-    include_str!("../docker-compose.yml")
+    include_str!("../../docker-compose.yml")
 }
 
 /// The lines of `service`'s block: from its name to the next line indented by two spaces.
@@ -104,7 +104,7 @@ fn the_replica_turns_super_read_only_after_its_initialisation() {
         "on the command line it reaches the image's initialisation server, which then \
          refuses its own CREATE USER"
     );
-    let script = include_str!("../deploy/mysql/replicate.sh");
+    let script = include_str!("../../deploy/mysql/replicate.sh");
     let last = script
         .trim_end()
         .rsplit(';')
@@ -128,8 +128,8 @@ fn kafka_writes_to_its_volume_and_the_readme_names_only_published_ports() {
         "the volume is mounted where Kafka writes ({dirs})"
     );
     let docs = [
-        include_str!("../README.md"),
-        include_str!("../docs/operating.md"),
+        include_str!("../../README.md"),
+        include_str!("../../docs/operating.md"),
     ];
     for port in ["9000", "9001", "9200", "5601"] {
         if docs
