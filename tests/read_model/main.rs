@@ -16,10 +16,12 @@ use uuid::Uuid;
 mod apply;
 mod cache;
 mod history;
+mod posters;
 mod queries;
 use apply::*;
 use cache::*;
 use history::*;
+use posters::*;
 use queries::*;
 
 struct Subject {
@@ -187,6 +189,8 @@ macro_rules! conformance {
 
 conformance!(
     a_clean_pass_builds_movies_users_and_versions,
+    a_poster_path_follows_its_events_and_a_rebuild_restores_it,
+    a_movies_table_made_before_posters_gains_the_column,
     duplicates_and_cross_stream_disorder_give_the_same_tables,
     a_late_duplicate_never_brings_a_deleted_movie_back,
     a_gap_keeps_nothing_of_the_batch_nor_its_checkpoint,

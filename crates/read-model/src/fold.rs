@@ -25,6 +25,8 @@ pub enum FoldedState {
         created_at: DateTime<Utc>,
         /// When it last changed.
         updated_at: DateTime<Utc>,
+        /// Its poster's path, if it has one.
+        poster: Option<String>,
     },
     /// A user.
     User {
@@ -95,6 +97,26 @@ impl Fold {
     }
 }
 
+fn set_poster(
+    state: &mut FoldedState,
+    path: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<(), String> {
+    match state {
+        FoldedState::Movie {
+            fields: Some(_),
+            poster,
+            updated_at,
+            ..
+        } => {
+            *poster = path;
+            *updated_at = at;
+            Ok(())
+        }
+        _ => Err("a poster of a movie the read model lacks".into()),
+    }
+}
+
 fn fold_one(state: &mut FoldedState, event: &StoredEvent) -> Result<(), String> {
     let at = event.recorded_at;
     match event.stream_type.as_str() {
@@ -104,9 +126,12 @@ fn fold_one(state: &mut FoldedState, event: &StoredEvent) -> Result<(), String> 
                     fields: Some(fields),
                     created_at: at,
                     updated_at: at,
+                    poster: None,
                 };
                 Ok(())
             }
+            MovieEvent::PosterSet(set) => set_poster(state, Some(set.path()), at),
+            MovieEvent::PosterRemoved(_) => set_poster(state, None, at),
             MovieEvent::Updated(patch) => match state {
                 FoldedState::Movie {
                     fields: fields @ Some(_),
@@ -128,6 +153,7 @@ fn fold_one(state: &mut FoldedState, event: &StoredEvent) -> Result<(), String> 
                             fields: None,
                             created_at: at,
                             updated_at: at,
+                            poster: None,
                         }
                     }
                 }

@@ -108,6 +108,9 @@ fn push_row(sql: &mut SqlText, row: &[Param]) -> Result<(), ReadModelError> {
             Param::Int(v) => {
                 sql.int(*v);
             }
+            Param::Null => {
+                sql.sql("NULL");
+            }
             Param::Real(v) => {
                 sql.float(*v).ok_or_else(|| {
                     ReadModelError::Corrupt(format!("{v} is not a number MySQL can store"))

@@ -107,6 +107,8 @@ pub(crate) enum Param {
     Text(String),
     Real(f64),
     Int(i64),
+    /// SQL's `NULL` (a movie without a poster).
+    Null,
 }
 
 /// How the database is steered to a movie query's rows.

@@ -82,7 +82,8 @@ pub(crate) fn create_tables(dialect: Dialect, t: &Tables, gen: &str) -> Vec<Stri
                 "CREATE TABLE {} (movie_id TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, \
                  name_key TEXT NOT NULL, director TEXT NOT NULL, director_key TEXT NOT NULL, \
                  genres TEXT NOT NULL, imdb_score REAL NOT NULL, popularity REAL NOT NULL, \
-                 version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+                 version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, \
+                 poster TEXT)",
                 t.movies
             ),
             format!("CREATE INDEX ix_{gen}_name ON {} (name_key, movie_id)", t.movies),
@@ -121,7 +122,7 @@ pub(crate) fn create_tables(dialect: Dialect, t: &Tables, gen: &str) -> Vec<Stri
                  director VARCHAR(200) NOT NULL, director_key VARCHAR(400) NOT NULL, \
                  genres VARCHAR(2000) NOT NULL, imdb_score DOUBLE NOT NULL, \
                  popularity DOUBLE NOT NULL, version BIGINT NOT NULL, created_at BIGINT NOT NULL, \
-                 updated_at BIGINT NOT NULL, \
+                 updated_at BIGINT NOT NULL, poster VARCHAR(64) NULL, \
                  INDEX ix_name (name_key(191), movie_id), \
                  INDEX ix_director (director_key(191), movie_id), \
                  INDEX ix_score (imdb_score, movie_id), INDEX ix_popularity (popularity, movie_id), \

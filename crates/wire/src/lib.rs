@@ -37,6 +37,11 @@ pub struct Movie {
     /// When it last changed; as `created_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// The poster, as TMDB's `poster_path`: `/{hash}.jpg`, joined with an image base URL and
+    /// a size from `GET /v1/configuration`; `null` without one.
+    #[serde(default)]
+    #[schema(example = "/3dae4b2babd8974f6c4e39ea0edccd52.jpg")]
+    pub poster_path: Option<String>,
 }
 
 impl Movie {
@@ -59,6 +64,7 @@ impl Movie {
             version,
             created_at: None,
             updated_at: None,
+            poster_path: None,
         }
     }
 }

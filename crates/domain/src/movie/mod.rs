@@ -1,9 +1,11 @@
-//! The movie aggregate: add, update, delete; admins only.
+//! The movie aggregate: add, update, delete, set or remove its poster; admins only.
 
 mod filter;
+mod poster;
 mod values;
 
 pub use filter::{GenreFilter, MovieFilter};
+pub use poster::{extension, is_poster_hash, MoviePosterRemoved, Poster, POSTER_HASH_CHARS};
 
 pub use values::{
     parse_director, parse_genres, parse_imdb_score, parse_name, parse_popularity, title_key,
@@ -236,6 +238,18 @@ pub enum MovieCommand {
         /// Who asks.
         actor: Actor,
     },
+    /// Show this poster (its images are stored already).
+    SetPoster {
+        /// The poster.
+        poster: Poster,
+        /// Who asks.
+        actor: Actor,
+    },
+    /// Show no poster.
+    RemovePoster {
+        /// Who asks.
+        actor: Actor,
+    },
 }
 
 impl MovieCommand {
@@ -243,7 +257,9 @@ impl MovieCommand {
         match self {
             MovieCommand::Add { actor, .. }
             | MovieCommand::Update { actor, .. }
-            | MovieCommand::Delete { actor } => actor,
+            | MovieCommand::Delete { actor }
+            | MovieCommand::SetPoster { actor, .. }
+            | MovieCommand::RemovePoster { actor } => actor,
         }
     }
 }
@@ -266,6 +282,10 @@ pub enum MovieEvent {
     Updated(MovieUpdated),
     /// See [`MovieDeleted`].
     Deleted(MovieDeleted),
+    /// The movie shows this poster (stored as `MoviePosterSet`).
+    PosterSet(Poster),
+    /// The movie shows no poster (stored as `MoviePosterRemoved`).
+    PosterRemoved(MoviePosterRemoved),
 }
 
 impl DomainEvent for MovieEvent {
@@ -274,6 +294,8 @@ impl DomainEvent for MovieEvent {
             MovieEvent::Added(_) => "MovieAdded",
             MovieEvent::Updated(_) => "MovieUpdated",
             MovieEvent::Deleted(_) => "MovieDeleted",
+            MovieEvent::PosterSet(_) => "MoviePosterSet",
+            MovieEvent::PosterRemoved(_) => "MoviePosterRemoved",
         }
     }
 
@@ -286,6 +308,8 @@ impl DomainEvent for MovieEvent {
             MovieEvent::Added(e) => to_payload(e),
             MovieEvent::Updated(e) => to_payload(e),
             MovieEvent::Deleted(e) => to_payload(e),
+            MovieEvent::PosterSet(e) => to_payload(e),
+            MovieEvent::PosterRemoved(e) => to_payload(e),
         }
     }
 
@@ -298,12 +322,18 @@ impl DomainEvent for MovieEvent {
             ("MovieAdded", 1) => Ok(MovieEvent::Added(from_payload(event_type, payload)?)),
             ("MovieUpdated", 1) => Ok(MovieEvent::Updated(from_payload(event_type, payload)?)),
             ("MovieDeleted", 1) => Ok(MovieEvent::Deleted(from_payload(event_type, payload)?)),
-            ("MovieAdded" | "MovieUpdated" | "MovieDeleted", version) => {
-                Err(DecodeError::UnsupportedVersion {
-                    event_type: event_type.to_owned(),
-                    version,
-                })
-            }
+            ("MoviePosterSet", 1) => Ok(MovieEvent::PosterSet(from_payload(event_type, payload)?)),
+            ("MoviePosterRemoved", 1) => Ok(MovieEvent::PosterRemoved(from_payload(
+                event_type, payload,
+            )?)),
+            (
+                "MovieAdded" | "MovieUpdated" | "MovieDeleted" | "MoviePosterSet"
+                | "MoviePosterRemoved",
+                version,
+            ) => Err(DecodeError::UnsupportedVersion {
+                event_type: event_type.to_owned(),
+                version,
+            }),
             (other, _) => Err(DecodeError::UnknownType(other.to_owned())),
         }
     }
@@ -315,8 +345,8 @@ pub enum Movie {
     /// No stream yet.
     #[default]
     New,
-    /// A live movie.
-    Live(MovieFields),
+    /// A live movie, and the poster it shows.
+    Live(MovieFields, Option<Poster>),
     /// Deleted; its id is never reused.
     Deleted,
 }
@@ -325,7 +355,15 @@ impl Movie {
     /// The fields of a live movie.
     pub fn fields(&self) -> Option<&MovieFields> {
         match self {
-            Movie::Live(fields) => Some(fields),
+            Movie::Live(fields, _) => Some(fields),
+            Movie::New | Movie::Deleted => None,
+        }
+    }
+
+    /// The poster a live movie shows.
+    pub fn poster(&self) -> Option<&Poster> {
+        match self {
+            Movie::Live(_, poster) => poster.as_ref(),
             Movie::New | Movie::Deleted => None,
         }
     }
@@ -346,10 +384,10 @@ impl Aggregate for Movie {
             (Movie::New, MovieCommand::Add { fields, .. }) => {
                 Ok(vec![MovieEvent::Added(fields.clone())])
             }
-            (Movie::Live(_) | Movie::Deleted, MovieCommand::Add { .. }) => {
+            (Movie::Live(..) | Movie::Deleted, MovieCommand::Add { .. }) => {
                 Err(DomainError::AlreadyExists)
             }
-            (Movie::Live(current), MovieCommand::Update { patch, .. }) => {
+            (Movie::Live(current, _), MovieCommand::Update { patch, .. }) => {
                 let changes = patch.changes_from(current);
                 if changes.is_empty() {
                     Ok(vec![])
@@ -357,24 +395,47 @@ impl Aggregate for Movie {
                     Ok(vec![MovieEvent::Updated(changes)])
                 }
             }
-            (Movie::Live(_), MovieCommand::Delete { .. }) => {
+            (Movie::Live(..), MovieCommand::Delete { .. }) => {
                 Ok(vec![MovieEvent::Deleted(MovieDeleted {})])
             }
+            // The same poster again changes nothing; removing none neither.
+            (Movie::Live(_, current), MovieCommand::SetPoster { poster, .. }) => {
+                if current.as_ref() == Some(poster) {
+                    Ok(vec![])
+                } else {
+                    Ok(vec![MovieEvent::PosterSet(poster.clone())])
+                }
+            }
+            (Movie::Live(_, current), MovieCommand::RemovePoster { .. }) => Ok(current
+                .as_ref()
+                .map(|_| MovieEvent::PosterRemoved(MoviePosterRemoved {}))
+                .into_iter()
+                .collect()),
             (
                 Movie::New | Movie::Deleted,
-                MovieCommand::Update { .. } | MovieCommand::Delete { .. },
+                MovieCommand::Update { .. }
+                | MovieCommand::Delete { .. }
+                | MovieCommand::SetPoster { .. }
+                | MovieCommand::RemovePoster { .. },
             ) => Err(DomainError::NotFound),
         }
     }
 
     fn evolve(self, event: &MovieEvent) -> Self {
         match (self, event) {
-            (_, MovieEvent::Added(fields)) => Movie::Live(fields.clone()),
-            (Movie::Live(fields), MovieEvent::Updated(patch)) => {
-                Movie::Live(patch.apply_to(fields))
+            (_, MovieEvent::Added(fields)) => Movie::Live(fields.clone(), None),
+            (Movie::Live(fields, poster), MovieEvent::Updated(patch)) => {
+                Movie::Live(patch.apply_to(fields), poster)
             }
+            (Movie::Live(fields, _), MovieEvent::PosterSet(poster)) => {
+                Movie::Live(fields, Some(poster.clone()))
+            }
+            (Movie::Live(fields, _), MovieEvent::PosterRemoved(_)) => Movie::Live(fields, None),
             (_, MovieEvent::Deleted(_)) => Movie::Deleted,
-            (state, MovieEvent::Updated(_)) => state,
+            (
+                state,
+                MovieEvent::Updated(_) | MovieEvent::PosterSet(_) | MovieEvent::PosterRemoved(_),
+            ) => state,
         }
     }
 }

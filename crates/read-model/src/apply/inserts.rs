@@ -62,7 +62,7 @@ pub(crate) async fn write_inserts(
 
 /// The multi-row `INSERT` heads of the tables a new stream writes, in `*_row`'s column order.
 pub(crate) const MOVIES: &str = "INSERT INTO {movies} (name, name_key, director, director_key, \
-    genres, imdb_score, popularity, version, updated_at, created_at, movie_id) VALUES ";
+    genres, imdb_score, popularity, version, updated_at, created_at, poster, movie_id) VALUES ";
 pub(crate) const GENRES: &str = "INSERT INTO {genres} (genre_key, movie_id) VALUES ";
 pub(crate) const USERS: &str =
     "INSERT INTO {users} (name, email, role, registered_at, version, user_id) VALUES ";
@@ -76,6 +76,7 @@ pub(crate) fn movie_row(
     version: u64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    poster: Option<&str>,
 ) -> Vec<Param> {
     vec![
         Param::Text(fields.name.clone()),
@@ -88,6 +89,7 @@ pub(crate) fn movie_row(
         Param::Int(sql_version(version)),
         Param::Int(micros(updated_at)),
         Param::Int(micros(created_at)),
+        poster.map_or(Param::Null, |p| Param::Text(p.to_owned())),
         Param::Text(id.to_owned()),
     ]
 }
@@ -185,6 +187,7 @@ async fn insert_statement(
                 Param::Text(v) => query.bind(v.clone()),
                 Param::Real(v) => query.bind(*v),
                 Param::Int(v) => query.bind(*v),
+                Param::Null => query.bind(None::<String>),
             },
         )
         .execute(&mut *conn)

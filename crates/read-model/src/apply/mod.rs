@@ -151,7 +151,7 @@ impl NewRows {
             Movie::STREAM_TYPE => match event.decode::<MovieEvent>() {
                 Ok(MovieEvent::Added(fields)) => {
                     self.genres.extend(genre_rows(&id, &fields.genres));
-                    self.movies.push(movie_row(&id, &fields, 1, at, at));
+                    self.movies.push(movie_row(&id, &fields, 1, at, at, None));
                     self.movies_taken += 1;
                 }
                 _ => return false,

@@ -84,6 +84,14 @@ pub(super) async fn apply_movie(
             }
             Ok(0)
         }
+        MovieEvent::PosterSet(poster) => {
+            set_poster(conn, t, event, Some(poster.path()), at).await?;
+            Ok(0)
+        }
+        MovieEvent::PosterRemoved(_) => {
+            set_poster(conn, t, event, None, at).await?;
+            Ok(0)
+        }
         MovieEvent::Deleted(_) => {
             if let Some(current) = load_fields(conn, t, &id).await? {
                 delete_genres(conn, t, &id, &current.genres).await?;
@@ -95,6 +103,29 @@ pub(super) async fn apply_movie(
             Ok(-i64::try_from(deleted.rows_affected()).unwrap_or(0))
         }
     }
+}
+
+/// A movie's poster path (`None`: no poster), as of `event`.
+async fn set_poster(
+    conn: &mut AnyConnection,
+    t: &Tables,
+    event: &StoredEvent,
+    path: Option<String>,
+    at: i64,
+) -> Result<(), ReadModelError> {
+    let updated = sqlx::query(&t.sql(
+        "UPDATE {movies} SET poster = ?, version = ?, updated_at = ? WHERE movie_id = ?",
+    ))
+    .bind(path)
+    .bind(sql_version(event.version))
+    .bind(at)
+    .bind(event.stream_id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(rejected(event, "a poster of a movie the read model lacks"));
+    }
+    Ok(())
 }
 
 pub(super) async fn apply_user(

@@ -71,8 +71,14 @@ impl Fields {
             .iter()
             .filter(|e| e.stream_type == Movie::STREAM_TYPE)
         {
-            let Ok(MovieEvent::Updated(patch)) = event.decode::<MovieEvent>() else {
-                return Self::ALL;
+            let patch = match event.decode::<MovieEvent>() {
+                Ok(MovieEvent::Updated(patch)) => patch,
+                // A poster changes no field a list filters or sorts by but the time of change.
+                Ok(MovieEvent::PosterSet(_) | MovieEvent::PosterRemoved(_)) => {
+                    bits |= Self::UPDATED;
+                    continue;
+                }
+                _ => return Self::ALL,
             };
             bits |= Self::UPDATED
                 | Self::bits_of([

@@ -52,7 +52,7 @@ impl DirectReads {
         };
         let sql = format!(
             "SELECT movie_id, name, director, genres, imdb_score, popularity, version, \
-             created_at, updated_at FROM {table} WHERE movie_id = ?1"
+             created_at, updated_at, poster FROM {table} WHERE movie_id = ?1"
         );
         let read = conn.prepare_cached(&sql).and_then(|mut statement| {
             statement
@@ -66,6 +66,7 @@ impl DirectReads {
                         row.get::<_, i64>(6)?,
                         row.get::<_, i64>(7)?,
                         row.get::<_, i64>(8)?,
+                        row.get::<_, Option<String>>(9)?,
                     ))
                 })
                 .optional()
@@ -83,7 +84,8 @@ impl DirectReads {
                 return None;
             }
         };
-        let Some((name, director, genres, imdb_score, popularity, version, created, updated)) = row
+        let Some((name, director, genres, imdb_score, popularity, version, created, updated, poster)) =
+            row
         else {
             return Some(Ok(None));
         };
@@ -99,6 +101,7 @@ impl DirectReads {
                     .map_err(|_| ReadModelError::Corrupt(format!("negative version {version}")))?,
                 created_at: Some(from_micros(created)?),
                 updated_at: Some(from_micros(updated)?),
+                poster_path: poster,
             }))
         })())
     }
@@ -149,7 +152,8 @@ mod tests {
             .execute_batch(
                 "PRAGMA journal_mode = WAL; CREATE TABLE rm_movies (movie_id TEXT PRIMARY KEY, \
                  name TEXT, director TEXT, genres TEXT, imdb_score REAL, popularity REAL, \
-                 version INTEGER, created_at INTEGER, updated_at INTEGER) WITHOUT ROWID",
+                 version INTEGER, created_at INTEGER, updated_at INTEGER, poster TEXT) \
+                 WITHOUT ROWID",
             )
             .expect("table");
         let direct = DirectReads::for_url(&format!("sqlite://{}", path.display())).expect("file");
@@ -159,7 +163,7 @@ mod tests {
         writer
             .execute(
                 "INSERT INTO rm_movies VALUES (?1, 'Vertigo', 'Alfred Hitchcock', \
-                 '[\"Thriller\"]', 8.3, 83.0, 2, 1000000, 2000000)",
+                 '[\"Thriller\"]', 8.3, 83.0, 2, 1000000, 2000000, '/ab.jpg')",
                 [id.to_string()],
             )
             .expect("row");
@@ -173,5 +177,6 @@ mod tests {
             ("Vertigo", 2, vec!["Thriller".to_owned()])
         );
         assert_eq!(found.updated_at.map(|t| t.timestamp()), Some(2));
+        assert_eq!(found.poster_path.as_deref(), Some("/ab.jpg"));
     }
 }

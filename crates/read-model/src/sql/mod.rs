@@ -23,7 +23,7 @@ pub struct SqlReadModels {
 }
 
 const MOVIE_COLUMNS: &str = "m.movie_id, m.name, m.director, m.genres, m.imdb_score, \
-                             m.popularity, m.version, m.created_at, m.updated_at";
+                             m.popularity, m.version, m.created_at, m.updated_at, m.poster";
 
 static DRIVERS: Once = Once::new();
 

@@ -164,6 +164,7 @@ impl SqlReadModels {
         } else if !models.exists(&models.tables.counts).await? {
             models.add_counts().await?;
         }
+        models.add_poster_column().await?;
         #[cfg(feature = "mysql")]
         if let Some(lock) = lock {
             lock.release()
@@ -266,6 +267,31 @@ impl SqlReadModels {
         )
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Movies tables made before posters gain their column (empty: no event set one yet).
+    async fn add_poster_column(&self) -> Result<(), ReadModelError> {
+        let movies = &self.tables.movies;
+        match self
+            .pool
+            .fetch_optional(format!("SELECT poster FROM {movies} WHERE 1 = 0").as_str())
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(sqlx::Error::Database(e))
+                if e.message().contains("no such column")
+                    || e.message().contains("Unknown column") => {}
+            Err(e) => return Err(e.into()),
+        }
+        let column = match self.dialect {
+            Dialect::Sqlite => "poster TEXT",
+            Dialect::MySql => "poster VARCHAR(64) NULL",
+        };
+        self.pool
+            .execute(format!("ALTER TABLE {movies} ADD COLUMN {column}").as_str())
+            .await?;
+        tracing::info!(table = %movies, "added the poster column");
         Ok(())
     }
 

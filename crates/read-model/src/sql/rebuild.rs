@@ -69,6 +69,7 @@ impl SqlReadModels {
                         fields: Some(fields),
                         created_at,
                         updated_at,
+                        poster,
                     } => {
                         genres.extend(genre_rows(&id, &fields.genres));
                         movies.push(movie_row(
@@ -77,6 +78,7 @@ impl SqlReadModels {
                             stream.version,
                             *created_at,
                             *updated_at,
+                            poster.as_deref(),
                         ));
                     }
                     FoldedState::User {

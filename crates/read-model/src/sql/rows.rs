@@ -19,6 +19,7 @@ pub(super) fn bound(
             Param::Text(v) => query.bind(v),
             Param::Real(v) => query.bind(v),
             Param::Int(v) => query.bind(v),
+            Param::Null => query.bind(None::<String>),
         },
     )
 }
@@ -44,6 +45,7 @@ pub(super) fn movie_of(row: &AnyRow) -> Result<MovieView, ReadModelError> {
         version: version_of(row, 6)?,
         created_at: Some(from_micros(row.try_get(7)?)?),
         updated_at: Some(from_micros(row.try_get(8)?)?),
+        poster_path: row.try_get(9)?,
     })
 }
 
