@@ -84,6 +84,7 @@ impl Embedded {
             command.commands().committed(),
             &cancel,
         )?;
+        service::spawn_sweep(&mut tasks, &projector, &config, &cancel)?;
         let query = QueryState::new(QueryParts {
             log: Arc::new(StoreHeads(command.store())),
             // The query side gets the reading half of the port.
@@ -94,6 +95,8 @@ impl Embedded {
             progress: Some(projector.stats().progress()),
             local: Some(Arc::new(InProcess(projector.clone()))),
             metrics: command.metrics(),
+            images: config.images.open(&config.data_dir)?,
+            images_base_url: config.images.base_url.clone(),
         });
         let command = command.merge(moviedb_query_api::routes::routes(query));
         Ok(Self {

@@ -83,6 +83,10 @@ impl Application {
             body_limit: config.body_limit,
             throttle: throttle::Throttle::new(&config.throttle),
             metrics: moviedb_service_kit::Metrics::new(),
+            posters: state::Posters::new(
+                config.images.open(&config.data_dir)?,
+                config.images.limits,
+            ),
         };
         let listener = TcpListener::bind(config.listen)
             .await

@@ -14,6 +14,7 @@ mod indexer;
 pub mod rebuild;
 pub mod service;
 mod stats;
+pub mod sweep;
 pub mod tail;
 
 pub use service::run;

@@ -121,6 +121,26 @@ pub fn spawn_feed(
     Ok(())
 }
 
+/// Sweeps the posters no movie shows, as `config.images` says (see [`crate::sweep`]).
+pub fn spawn_sweep(
+    tasks: &mut JoinSet<()>,
+    projector: &Projector,
+    config: &Config,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    if let Some(every) = config.images.sweep_every {
+        crate::sweep::spawn(
+            tasks,
+            projector.read_models().clone(),
+            config.images.open(&config.data_dir)?,
+            config.images.sweep_grace,
+            every,
+            cancel.clone(),
+        );
+    }
+    Ok(())
+}
+
 /// The feed from a MySQL store's outbox: Kafka when configured, else the outbox itself.
 #[cfg(feature = "mysql")]
 fn spawn_outbox_feed(
@@ -258,6 +278,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Nothing appends in this process: the feeds poll.
     let (_never, wake) = watch::channel(0);
     spawn_feed(&mut tasks, &projector, &config, wake, &cancel)?;
+    spawn_sweep(&mut tasks, &projector, &config, &cancel)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

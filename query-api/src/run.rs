@@ -29,6 +29,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         progress: None,
         local: None,
         metrics: moviedb_service_kit::Metrics::new(),
+        images: config.images.open(&config.data_dir)?,
+        images_base_url: config.images.base_url.clone(),
     });
     let app =
         QueryApplication::build(config.listen, state, config.body_limit, config.limits).await?;

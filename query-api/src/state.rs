@@ -47,6 +47,10 @@ pub struct QueryParts {
     pub local: Option<Arc<dyn LocalProjector>>,
     /// What `/metrics` reports; in one process with the command side, the same as its.
     pub metrics: Metrics,
+    /// Where the posters' images are.
+    pub images: moviedb_images::ImageStore,
+    /// Where clients fetch images from (`MOVIEDB_IMAGES_BASE_URL`); `None`: `/images/` here.
+    pub images_base_url: Option<String>,
 }
 
 /// What the query side asks of a projector running in the same process: how far its search

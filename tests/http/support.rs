@@ -25,6 +25,8 @@ pub struct TestApp {
     pub read: Arc<dyn ReadModelWriter>,
     pub search: Arc<dyn SearchIndex>,
     pub projector: moviedb_projector::Projector,
+    /// Where this service keeps posters.
+    pub images_dir: std::path::PathBuf,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     _keep: Box<dyn std::any::Any + Send>,
 }
@@ -106,6 +108,22 @@ impl TestApp {
         Self::spawn_on(database_url, read_database_url, keep, throttle, None).await
     }
 
+    /// The service on SQLite with posters kept as `images` says.
+    pub async fn sqlite_with_images(images: moviedb_service_kit::config::ImagesConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("moviedb.db").display());
+        let read = format!("sqlite://{}", dir.path().join("read-models.db").display());
+        Self::spawn_configured(
+            url,
+            read,
+            Box::new(dir),
+            Default::default(),
+            None,
+            Some(images),
+        )
+        .await
+    }
+
     /// The service with `search` (tantivy in a temporary directory when `None`).
     pub async fn spawn_on(
         database_url: String,
@@ -114,7 +132,28 @@ impl TestApp {
         throttle: moviedb_service_kit::ThrottleConfig,
         search: Option<SearchConfig>,
     ) -> Self {
+        Self::spawn_configured(
+            database_url,
+            read_database_url,
+            keep,
+            throttle,
+            search,
+            None,
+        )
+        .await
+    }
+
+    /// The service with `search` and `images` (a temporary folder when `None`).
+    pub async fn spawn_configured(
+        database_url: String,
+        read_database_url: String,
+        keep: Box<dyn std::any::Any + Send>,
+        throttle: moviedb_service_kit::ThrottleConfig,
+        search: Option<SearchConfig>,
+        images: Option<moviedb_service_kit::config::ImagesConfig>,
+    ) -> Self {
         let search_dir = tempfile::tempdir().expect("temp dir");
+        let images_dir = tempfile::tempdir().expect("temp dir");
         let config = Config {
             data_dir: std::env::temp_dir(),
             read_database_url,
@@ -133,6 +172,10 @@ impl TestApp {
             }),
             throttle,
             limits: moviedb_service_kit::ServerLimits::default(),
+            images: images.unwrap_or_else(|| moviedb_service_kit::config::ImagesConfig {
+                store_url: Some(images_dir.path().display().to_string()),
+                ..Default::default()
+            }),
         };
         let app = Embedded::build(config)
             .await
@@ -156,7 +199,8 @@ impl TestApp {
             search,
             projector,
             _shutdown: tx,
-            _keep: Box::new((keep, search_dir)),
+            images_dir: images_dir.path().to_owned(),
+            _keep: Box::new((keep, search_dir, images_dir)),
         }
     }
 

@@ -19,7 +19,12 @@ fn with_posters() -> (History, [Uuid; 2]) {
     h.push("movie", ids[0], "MoviePosterSet", poster('a'));
     h.movie(ids[1], "Nosferatu", "F. W. Murnau", &["Horror"], 7.9, 70.0);
     h.push("movie", ids[1], "MoviePosterSet", poster('b'));
-    h.push("movie", ids[0], "MovieUpdated", json!({ "imdb_score": 8.4 }));
+    h.push(
+        "movie",
+        ids[0],
+        "MovieUpdated",
+        json!({ "imdb_score": 8.4 }),
+    );
     h.push("movie", ids[1], "MoviePosterSet", poster('c'));
     h.push("movie", ids[1], "MoviePosterRemoved", json!({}));
     (h, ids)
@@ -36,7 +41,10 @@ pub(crate) async fn a_poster_path_follows_its_events_and_a_rebuild_restores_it(s
     assert_eq!((nosferatu.poster_path, nosferatu.version), (None, 4));
     let page = s.read.movies(&MovieQuery::default()).await.expect("page");
     let listed: Vec<_> = page.items.iter().map(|m| m.poster_path.clone()).collect();
-    assert!(listed.contains(&path('a')) && listed.contains(&None), "{listed:?}");
+    assert!(
+        listed.contains(&path('a')) && listed.contains(&None),
+        "{listed:?}"
+    );
 
     // Event by event, again: nothing changes.
     let live = s.read.dump().await.expect("dump");

@@ -2,7 +2,7 @@
 
 use super::helpers::{check_if_match, new_events, not_found_movie};
 use super::{Answer, CommandError, CommandService, Outcome, Write, MOVIE_TITLE_KEY};
-use moviedb_domain::movie::{Movie, MovieCommand, MovieEvent, MovieFields, MoviePatch};
+use moviedb_domain::movie::{Movie, MovieCommand, MovieEvent, MovieFields, MoviePatch, Poster};
 use moviedb_domain::{Actor, Aggregate};
 use moviedb_event_store::{AppendRequest, Metadata, UniqueKey};
 use std::collections::HashMap;
@@ -111,7 +111,7 @@ impl CommandService {
             outcome: Outcome {
                 stream_id: movie_id,
                 version: 1,
-                answer: Answer::Movie(fields),
+                answer: Answer::Movie(fields, None),
             },
             append,
         })
@@ -132,6 +132,7 @@ impl CommandService {
             .map_err(not_found_movie)?;
         check_if_match(if_match, version)?;
         let after = events.iter().fold(movie.clone(), |m, e| m.evolve(e));
+        let poster_path = after.poster().map(Poster::path);
         let (before, after) = (
             movie.fields().map(MovieFields::title_key),
             after.fields().cloned(),
@@ -158,7 +159,7 @@ impl CommandService {
         let outcome = Outcome {
             stream_id: movie_id,
             version: version + events.len() as u64,
-            answer: Answer::Movie(after),
+            answer: Answer::Movie(after, poster_path),
         };
         Ok(Write { append, outcome })
     }
@@ -192,6 +193,56 @@ impl CommandService {
             stream_id: movie_id,
             version: version + 1,
             answer: Answer::Deleted,
+        };
+        Ok(Write { append, outcome })
+    }
+
+    /// Checks that `movie_id` is a live movie at the version `if_match` names, if any: what a
+    /// poster upload checks before it spends the CPU to make the sizes.
+    pub async fn check_movie(
+        &self,
+        movie_id: Uuid,
+        if_match: Option<u64>,
+    ) -> Result<(), CommandError> {
+        let (movie, version) = self.load::<Movie>(movie_id).await?;
+        if movie.fields().is_none() {
+            return Err(CommandError::NoSuchMovie);
+        }
+        check_if_match(if_match, version)
+    }
+
+    /// Decides showing `poster` (its sizes stored already), or no poster with `None`.
+    pub async fn set_poster(
+        &self,
+        movie_id: Uuid,
+        poster: Option<Poster>,
+        if_match: Option<u64>,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<Write, CommandError> {
+        let (movie, version) = self.load::<Movie>(movie_id).await?;
+        let command = match poster {
+            Some(poster) => MovieCommand::SetPoster { poster, actor },
+            None => MovieCommand::RemovePoster { actor },
+        };
+        let events = movie.decide(&command).map_err(not_found_movie)?;
+        check_if_match(if_match, version)?;
+        let after = events.iter().fold(movie, |m, e| m.evolve(e));
+        let fields = after
+            .fields()
+            .cloned()
+            .ok_or_else(|| CommandError::Internal("a poster change left no live movie".into()))?;
+        let mut append = AppendRequest::new(
+            Movie::STREAM_TYPE,
+            movie_id,
+            version,
+            new_events(&events, metadata),
+        );
+        append.guard = self.guard(actor).await?;
+        let outcome = Outcome {
+            stream_id: movie_id,
+            version: version + events.len() as u64,
+            answer: Answer::Movie(fields, after.poster().map(Poster::path)),
         };
         Ok(Write { append, outcome })
     }

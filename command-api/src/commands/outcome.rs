@@ -42,8 +42,8 @@ pub enum Answer {
         /// The new role.
         role: Role,
     },
-    /// A movie added or changed, with its fields now.
-    Movie(MovieFields),
+    /// A movie added or changed, with its fields and its poster's path now.
+    Movie(MovieFields, Option<String>),
     /// A movie deleted.
     Deleted,
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod health;
 pub(crate) mod movies;
+pub(crate) mod posters;
 pub(crate) mod sessions;
 pub(crate) mod users;
 
@@ -29,6 +30,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(users::router())
         .merge(sessions::router())
         .merge(movies::router())
+        .merge(posters::router(state.posters.limits.max_bytes))
         .merge(health::router())
         .with_state(state)
 }
@@ -65,9 +67,10 @@ fn outcome_response(
 fn outcome_body(outcome: &Outcome) -> Value {
     let (id, version) = (outcome.stream_id, outcome.version);
     match &outcome.answer {
-        Answer::Movie(fields) => {
-            serde_json::to_value(moviedb_wire::Movie::new(id, fields.clone(), version))
-                .unwrap_or_else(|_| json!({ "id": id, "version": version }))
+        Answer::Movie(fields, poster_path) => {
+            let mut movie = moviedb_wire::Movie::new(id, fields.clone(), version);
+            movie.poster_path.clone_from(poster_path);
+            serde_json::to_value(movie).unwrap_or_else(|_| json!({ "id": id, "version": version }))
         }
         Answer::Registered { name, email, role } => json!({
             "id": id,

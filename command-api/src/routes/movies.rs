@@ -30,7 +30,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/movies/{id}", put(replace).patch(patch).delete(delete))
 }
 
-fn movie_id(path: Result<Path<String>, PathRejection>) -> Result<uuid::Uuid, ApiError> {
+pub(super) fn movie_id(path: Result<Path<String>, PathRejection>) -> Result<uuid::Uuid, ApiError> {
     let Path(raw) = path.map_err(|e| ApiError::NotFound(e.body_text()))?;
     parse_id(&raw, "movie")
 }
@@ -161,7 +161,7 @@ async fn create_many(
     for (index, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
             Ok(outcome) => {
-                let Answer::Movie(fields) = &outcome.answer else {
+                let Answer::Movie(fields, _) = &outcome.answer else {
                     return Err(ApiError::Internal("an add answered no movie".into()));
                 };
                 let movie =

@@ -62,7 +62,7 @@ pub enum ImageError {
     #[error("`{0}` is not accepted: send image/jpeg, image/png or image/webp")]
     UnsupportedType(String),
     /// The bytes are not of the declared type.
-    #[error("the body is not a {declared} image")]
+    #[error("the body's bytes are not of type {declared}")]
     NotOfType {
         /// The declared media type.
         declared: &'static str,

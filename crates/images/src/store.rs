@@ -10,7 +10,7 @@ use crate::process::Processed;
 use crate::sizes::PosterSize;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use object_store::path::Path as Key;
 use object_store::{GetOptions, GetRange, ObjectStore, PutPayload};
 use std::collections::{BTreeMap, HashSet};
@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The usual S3 settings, for a bucket named by `s3://bucket[/prefix]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct S3Settings {
     /// The endpoint of an S3-compatible server (`http://127.0.0.1:9000`); unset, AWS.
     pub endpoint: Option<String>,
@@ -31,6 +31,17 @@ pub struct S3Settings {
     pub secret_access_key: Option<String>,
     /// Whether an `http://` endpoint is allowed.
     pub allow_http: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The store cannot be used.
@@ -175,14 +186,16 @@ impl ImageStore {
     /// Stores every size of a poster (the same bytes again when it is there already, which
     /// also tells a running sweep it is in use).
     pub async fn put(&self, poster: &Processed, ext: &str) -> Result<(), StoreError> {
-        futures::stream::iter(poster.sizes.iter().map(|(size, bytes)| {
-            let key = Self::key(*size, &poster.hash, ext);
-            let payload = PutPayload::from_bytes(bytes.clone());
-            async move { self.inner.put(&key, payload).await.map(|_| ()) }
-        }))
-        .buffer_unordered(PosterSize::ALL.len())
-        .try_collect::<Vec<()>>()
-        .await?;
+        let puts: Vec<_> = poster
+            .sizes
+            .iter()
+            .map(|(size, bytes)| {
+                let (inner, key) = (self.inner.clone(), Self::key(*size, &poster.hash, ext));
+                let payload = PutPayload::from_bytes(bytes.clone());
+                async move { inner.put(&key, payload).await.map(|_| ()) }
+            })
+            .collect();
+        futures::future::try_join_all(puts).await?;
         Ok(())
     }
 

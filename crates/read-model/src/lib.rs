@@ -169,6 +169,9 @@ pub trait ReadModelWriter: ReadModels {
     /// of its stream can follow.
     async fn dead_letter(&self, event: &StoredEvent, error: &str) -> Result<(), ReadModelError>;
 
+    /// The hash of every poster a movie shows: what the image sweep must keep.
+    async fn poster_hashes(&self) -> Result<std::collections::HashSet<String>, ReadModelError>;
+
     /// The newest version each movie's history holds: what a backfill need not write again.
     async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError>;
 

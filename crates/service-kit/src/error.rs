@@ -48,9 +48,12 @@ pub enum ApiError {
     /// The body is over the limit (413).
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
-    /// Not `application/json` (415).
-    #[error("expected a body with content type application/json")]
-    UnsupportedMediaType,
+    /// A body of a type the route does not take (415); says which it takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The one byte range asked for is not within the resource of this length (416).
+    #[error("the range asked for is not within the {0} bytes there are")]
+    RangeNotSatisfiable(u64),
     /// Fields broke rules (422).
     #[error("invalid fields: {0}")]
     Invalid(ValidationErrors),
@@ -83,7 +86,8 @@ impl ApiError {
             ApiError::Conflict { .. } | ApiError::IdempotencyRace => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Invalid(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) | ApiError::NotCaughtUp(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -101,7 +105,8 @@ impl ApiError {
             ApiError::Conflict { .. } | ApiError::IdempotencyRace => "conflict",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
-            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::RangeNotSatisfiable(_) => "range-not-satisfiable",
             ApiError::TooManyRequests(_) => "too-many-requests",
             ApiError::Invalid(_) => "validation",
             ApiError::Unprocessable(_) => "unprocessable",
@@ -173,6 +178,11 @@ impl IntoResponse for ApiError {
         if let ApiError::TooManyRequests(seconds) = self {
             if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
                 headers.insert(header::RETRY_AFTER, value);
+            }
+        }
+        if let ApiError::RangeNotSatisfiable(len) = self {
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                headers.insert(header::CONTENT_RANGE, value);
             }
         }
         if status == StatusCode::UNAUTHORIZED {

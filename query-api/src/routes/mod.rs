@@ -2,6 +2,7 @@
 
 pub(crate) mod docs;
 pub(crate) mod health;
+pub(crate) mod images;
 pub(crate) mod movies;
 pub(crate) mod search;
 pub(crate) mod users;
@@ -21,6 +22,7 @@ pub fn routes(state: QueryState) -> Router {
         .merge(movies::router())
         .merge(search::router())
         .merge(users::router())
+        .merge(images::router())
         .merge(health::metrics_router())
         .with_state(state)
         .merge(docs::router())

@@ -113,9 +113,9 @@ async fn set_poster(
     path: Option<String>,
     at: i64,
 ) -> Result<(), ReadModelError> {
-    let updated = sqlx::query(&t.sql(
-        "UPDATE {movies} SET poster = ?, version = ?, updated_at = ? WHERE movie_id = ?",
-    ))
+    let updated = sqlx::query(
+        &t.sql("UPDATE {movies} SET poster = ?, version = ?, updated_at = ? WHERE movie_id = ?"),
+    )
     .bind(path)
     .bind(sql_version(event.version))
     .bind(at)

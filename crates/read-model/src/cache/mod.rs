@@ -296,6 +296,10 @@ impl ReadModelWriter for CachedReadModels {
         self.inner.movies_by_id(ids).await
     }
 
+    async fn poster_hashes(&self) -> Result<std::collections::HashSet<String>, ReadModelError> {
+        self.inner.poster_hashes().await
+    }
+
     async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError> {
         self.inner.history_heads().await
     }

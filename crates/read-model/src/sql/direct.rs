@@ -84,8 +84,17 @@ impl DirectReads {
                 return None;
             }
         };
-        let Some((name, director, genres, imdb_score, popularity, version, created, updated, poster)) =
-            row
+        let Some((
+            name,
+            director,
+            genres,
+            imdb_score,
+            popularity,
+            version,
+            created,
+            updated,
+            poster,
+        )) = row
         else {
             return Some(Ok(None));
         };

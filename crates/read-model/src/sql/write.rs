@@ -139,6 +139,29 @@ impl ReadModelWriter for SqlReadModels {
         Ok(())
     }
 
+    async fn poster_hashes(&self) -> Result<std::collections::HashSet<String>, ReadModelError> {
+        let rows = self
+            .fetch_all(
+                &self
+                    .tables
+                    .sql("SELECT poster FROM {movies} WHERE poster IS NOT NULL"),
+                vec![],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let path: String = sqlx::Row::try_get(row, 0)?;
+                // `/{hash}.{ext}`
+                let hash = path
+                    .trim_start_matches('/')
+                    .split('.')
+                    .next()
+                    .unwrap_or_default();
+                Ok(hash.to_owned())
+            })
+            .collect()
+    }
+
     async fn history_heads(&self) -> Result<HashMap<Uuid, u64>, ReadModelError> {
         let rows = self
             .fetch_all(

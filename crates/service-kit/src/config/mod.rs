@@ -47,6 +47,60 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     /// The HTTP server's time limits and caps (`MOVIEDB_*_TIMEOUT_MS`, `MOVIEDB_MAX_*`).
     pub limits: crate::ServerLimits,
+    /// Where posters are kept and served from.
+    pub images: ImagesConfig,
+}
+
+/// Where posters are kept and served from (`MOVIEDB_OBJECT_STORE_URL`, `MOVIEDB_IMAGES_*`,
+/// `MOVIEDB_POSTER_MAX_BYTES`, `AWS_*`).
+#[derive(Clone)]
+pub struct ImagesConfig {
+    /// The store's URL; unset, `<data dir>/images`.
+    pub store_url: Option<String>,
+    /// The store's S3 settings, for an `s3://` URL.
+    pub s3: moviedb_images::S3Settings,
+    /// Where clients fetch images; unset, this server's `/images/`.
+    pub base_url: Option<String>,
+    /// What an upload may be.
+    pub limits: moviedb_images::Limits,
+    /// How long an unused poster is kept.
+    pub sweep_grace: Duration,
+    /// How often the projector sweeps; `None`: never.
+    pub sweep_every: Option<Duration>,
+}
+
+impl Default for ImagesConfig {
+    /// `<data dir>/images`, served here, the default limits, a day's grace, a sweep an hour.
+    fn default() -> Self {
+        Self {
+            store_url: None,
+            s3: moviedb_images::S3Settings::default(),
+            base_url: None,
+            limits: moviedb_images::Limits::default(),
+            sweep_grace: Duration::from_secs(86_400),
+            sweep_every: Some(Duration::from_secs(3_600)),
+        }
+    }
+}
+
+impl ImagesConfig {
+    /// Opens the store this configuration names (without asking it anything).
+    pub fn open(&self, data_dir: &Path) -> anyhow::Result<moviedb_images::ImageStore> {
+        moviedb_images::ImageStore::open(self.store_url.as_deref(), data_dir, &self.s3)
+            .context("opening the image store")
+    }
+}
+
+impl std::fmt::Debug for ImagesConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImagesConfig")
+            .field("store_url", &self.store_url)
+            .field("s3_endpoint", &self.s3.endpoint)
+            .field("base_url", &self.base_url)
+            .field("limits", &self.limits)
+            .field("sweep_grace", &self.sweep_grace)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How often logins and registrations are allowed, in a sliding window (`MOVIEDB_THROTTLE_*`).
@@ -150,6 +204,7 @@ impl std::fmt::Debug for Config {
             .field("admin", &self.admin.as_ref().map(|a| &a.email))
             .field("throttle", &self.throttle)
             .field("limits", &self.limits)
+            .field("images", &self.images)
             .finish_non_exhaustive()
     }
 }
@@ -168,6 +223,27 @@ impl Config {
     /// token secret.
     pub fn from_vars(vars: Vars) -> anyhow::Result<Self> {
         let limits = crate::ServerLimits::from_vars(&vars);
+        let images = ImagesConfig {
+            store_url: vars.object_store_url.clone(),
+            s3: moviedb_images::S3Settings {
+                endpoint: vars.aws_endpoint_url.clone(),
+                region: vars.aws_region.clone(),
+                access_key_id: vars.aws_access_key_id.clone(),
+                secret_access_key: vars
+                    .aws_secret_access_key
+                    .as_ref()
+                    .map(|s| secrecy::ExposeSecret::expose_secret(s).to_owned()),
+                allow_http: vars.aws_allow_http,
+            },
+            base_url: vars.images_base_url.clone(),
+            limits: moviedb_images::Limits {
+                max_bytes: usize::try_from(vars.poster_max_bytes).unwrap_or(usize::MAX),
+                ..moviedb_images::Limits::default()
+            },
+            sweep_grace: Duration::from_secs(vars.images_sweep_grace_secs),
+            sweep_every: (vars.images_sweep_every_secs > 0)
+                .then(|| Duration::from_secs(vars.images_sweep_every_secs)),
+        };
         let data_dir = vars.data_dir;
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
@@ -230,6 +306,7 @@ impl Config {
                 trusted_proxies: vars.trusted_proxies,
             },
             limits,
+            images,
         })
     }
 }

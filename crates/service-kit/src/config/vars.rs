@@ -159,6 +159,57 @@ pub struct Vars {
     /// tantivy at `warn`.
     #[arg(long, env = "RUST_LOG", value_name = "RUST_LOG")]
     pub log_filter: Option<String>,
+    /// Where posters are kept: unset, `<data dir>/images`; a path, `file:///path`, or
+    /// `s3://bucket[/prefix]` (with the `AWS_*` settings below).
+    #[arg(
+        long,
+        env = "MOVIEDB_OBJECT_STORE_URL",
+        value_name = "MOVIEDB_OBJECT_STORE_URL"
+    )]
+    pub object_store_url: Option<String>,
+    /// Where clients fetch images from (a CDN, or the bucket's public address), ending in the
+    /// folder that holds the sizes; unset, this server's `/images/`.
+    #[arg(
+        long,
+        env = "MOVIEDB_IMAGES_BASE_URL",
+        value_name = "MOVIEDB_IMAGES_BASE_URL"
+    )]
+    pub images_base_url: Option<String>,
+    /// Largest poster upload, in bytes.
+    #[arg(long, env = "MOVIEDB_POSTER_MAX_BYTES", value_name = "MOVIEDB_POSTER_MAX_BYTES", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=(256 * 1024 * 1024)))]
+    pub poster_max_bytes: u64,
+    /// How long a poster no movie shows is kept before the sweep deletes it, so a CDN that
+    /// fetches late still finds it.
+    #[arg(
+        long,
+        env = "MOVIEDB_IMAGES_SWEEP_GRACE_SECS",
+        value_name = "MOVIEDB_IMAGES_SWEEP_GRACE_SECS",
+        default_value_t = 86_400
+    )]
+    pub images_sweep_grace_secs: u64,
+    /// How often the projector sweeps (0: never; `moviedb sweep-images` still does).
+    #[arg(
+        long,
+        env = "MOVIEDB_IMAGES_SWEEP_EVERY_SECS",
+        value_name = "MOVIEDB_IMAGES_SWEEP_EVERY_SECS",
+        default_value_t = 3_600
+    )]
+    pub images_sweep_every_secs: u64,
+    /// An S3-compatible server's endpoint (`http://127.0.0.1:9000`); unset, AWS.
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// The bucket's region.
+    #[arg(long, env = "AWS_REGION", value_name = "AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// The access key.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", value_name = "AWS_ACCESS_KEY_ID")]
+    pub aws_access_key_id: Option<String>,
+    /// Its secret.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", value_name = "AWS_SECRET_ACCESS_KEY", hide_env_values = true, value_parser = secret)]
+    pub aws_secret_access_key: Option<SecretString>,
+    /// Whether an `http://` endpoint is allowed (an S3-compatible server on a private network).
+    #[arg(long, env = "AWS_ALLOW_HTTP", value_name = "AWS_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub aws_allow_http: bool,
 }
 
 /// How log lines are written.

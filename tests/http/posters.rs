@@ -1,0 +1,451 @@
+//! Posters over HTTP: an admin uploads one, every size is served for good, bad images are
+//! refused with their reason and change nothing, the version check decides between two
+//! uploads, and images no movie shows are swept.
+
+use crate::on_both_backends;
+use crate::support::*;
+use image::codecs::jpeg::JpegEncoder;
+use image::{Rgb, RgbImage};
+use reqwest::Method;
+use serde_json::Value;
+
+on_both_backends!(
+    an_admin_sets_a_poster_and_every_size_is_served_for_good,
+    bad_images_are_refused_with_their_reason_and_change_nothing,
+    only_an_admin_sets_a_poster_and_only_on_a_movie_at_the_version_named,
+    of_two_uploads_with_one_if_match_one_wins_and_the_loser_is_swept,
+    a_removed_poster_shows_none_and_its_images_go_with_the_sweep,
+);
+
+fn jpeg(width: u32, height: u32, shade: u8) -> Vec<u8> {
+    let image = RgbImage::from_fn(width, height, |x, y| {
+        Rgb([shade, (x % 256) as u8, (y % 256) as u8])
+    });
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&image)
+        .expect("encodes");
+    out
+}
+
+async fn put_poster(
+    app: &TestApp,
+    token: Option<&str>,
+    id: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    app.request(Method::PUT, &format!("/v1/movies/{id}/poster"), token)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .expect("sent")
+}
+
+async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    headers
+        .iter()
+        .fold(app.request(Method::GET, path, None), |r, (k, v)| {
+            r.header(*k, *v)
+        })
+        .send()
+        .await
+        .expect("sent")
+}
+
+/// Files under the service's image store.
+fn stored_files(app: &TestApp) -> usize {
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let path = e.path();
+                    if path.is_dir() {
+                        count(&path)
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+    }
+    count(&app.images_dir)
+}
+
+async fn movie_version(app: &TestApp, id: &str) -> u64 {
+    let events = app.events().await;
+    events
+        .iter()
+        .filter(|e| e.stream_id.to_string() == id)
+        .map(|e| e.version)
+        .max()
+        .unwrap_or(0)
+}
+
+async fn an_admin_sets_a_poster_and_every_size_is_served_for_good(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (id, _) = seed(&app, &admin, &[oz()]).await.remove(0);
+    let upload = jpeg(1000, 1500, 40);
+    let set = put_poster(&app, Some(&admin), &id, "image/jpeg", upload.clone()).await;
+    assert_eq!(set.status(), 200);
+    assert_eq!(header(&set, "etag"), "\"2\"");
+    let token = header(&set, "consistency-token");
+    let movie = body(set).await;
+    let path = movie["poster_path"]
+        .as_str()
+        .expect("a poster path")
+        .to_owned();
+    let hash = path
+        .trim_start_matches('/')
+        .trim_end_matches(".jpg")
+        .to_owned();
+    assert_eq!(hash, moviedb_images::content_hash(&upload));
+    assert_eq!(path, format!("/{hash}.jpg"));
+    assert_eq!(movie["name"], "The Wizard of Oz");
+
+    let read = body(
+        get(
+            &app,
+            &format!("/v1/movies/{id}"),
+            &[("consistency-token", &token)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(read["poster_path"], path.as_str());
+    let listed = body(get(&app, "/v1/movies", &[("consistency-token", &token)]).await).await;
+    assert_eq!(listed["items"][0]["poster_path"], path.as_str());
+
+    let config = get(&app, "/v1/configuration", &[]).await;
+    assert_eq!(config.status(), 200);
+    let config = body(config).await;
+    assert_eq!(config["images"]["base_url"], "/images/");
+    let sizes: Vec<&str> = config["images"]["poster_sizes"]
+        .as_array()
+        .expect("sizes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        sizes,
+        ["w92", "w154", "w185", "w342", "w500", "w780", "original"]
+    );
+
+    for size in &sizes {
+        let url = format!("/images/{size}{path}");
+        let image = get(&app, &url, &[]).await;
+        assert_eq!(image.status(), 200, "{url}");
+        assert_eq!(header(&image, "content-type"), "image/jpeg");
+        assert_eq!(
+            header(&image, "cache-control"),
+            "public, max-age=31536000, immutable"
+        );
+        let etag = header(&image, "etag");
+        assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{etag}");
+        let bytes = image.bytes().await.expect("bytes");
+        let decoded = image::load_from_memory(&bytes).expect("a JPEG");
+        let width = size.trim_start_matches('w').parse().unwrap_or(1000);
+        assert_eq!(decoded.width(), width, "{url}");
+
+        let again = get(&app, &url, &[("if-none-match", &etag)]).await;
+        assert_eq!(again.status(), 304, "{url}");
+        assert!(again.bytes().await.expect("body").is_empty());
+
+        let head = app
+            .request(Method::HEAD, &url, None)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(head.status(), 200);
+        assert_eq!(header(&head, "content-length"), bytes.len().to_string());
+        assert_eq!(header(&head, "etag"), etag);
+
+        let part = get(&app, &url, &[("range", "bytes=0-99")]).await;
+        assert_eq!(part.status(), 206, "{url}");
+        assert_eq!(
+            header(&part, "content-range"),
+            format!("bytes 0-99/{}", bytes.len())
+        );
+        assert_eq!(part.bytes().await.expect("part"), bytes.slice(0..100));
+        let tail = get(&app, &url, &[("range", "bytes=-10")]).await;
+        assert_eq!(tail.status(), 206);
+        assert_eq!(
+            tail.bytes().await.expect("tail"),
+            bytes.slice(bytes.len() - 10..)
+        );
+        let past = get(&app, &url, &[("range", &format!("bytes={}-", bytes.len()))]).await;
+        assert_eq!(
+            header(&past, "content-range"),
+            format!("bytes */{}", bytes.len())
+        );
+        problem(past, 416).await;
+    }
+    for missing in [
+        format!("/images/w100{path}"),
+        format!("/images/w92/{}.jpg", "0".repeat(32)),
+        format!("/images/w92/{hash}.png"),
+        "/images/w92/..%2F..%2Fetc%2Fpasswd".to_owned(),
+        "/images/original/not-a-hash.jpg".to_owned(),
+    ] {
+        problem(get(&app, &missing, &[]).await, 404).await;
+    }
+
+    // The same image again: nothing changes, no event.
+    let same = put_poster(&app, Some(&admin), &id, "image/jpeg", upload).await;
+    assert_eq!(same.status(), 200);
+    assert_eq!(header(&same, "etag"), "\"2\"");
+    assert_eq!(movie_version(&app, &id).await, 2);
+    let history = app
+        .request(
+            Method::GET,
+            &format!("/v1/movies/{id}/history"),
+            Some(&admin),
+        )
+        .header("consistency-token", &token)
+        .send()
+        .await
+        .expect("sent");
+    let history = body(history).await;
+    let kinds: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert_eq!(kinds, ["MovieAdded", "MoviePosterSet"]);
+}
+
+async fn bad_images_are_refused_with_their_reason_and_change_nothing(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (id, _) = seed(&app, &admin, &[oz()]).await.remove(0);
+    let good = jpeg(300, 450, 10);
+    let mut bomb = jpeg(64, 64, 10);
+    let sof = bomb
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a frame header");
+    bomb[sof + 5..sof + 9].copy_from_slice(&[0xC3, 0x50, 0xC3, 0x50]);
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        ("gif", "image/gif", b"GIF89a".to_vec(), 415, "image/gif"),
+        ("none", "", good.clone(), 415, "image/jpeg"),
+        ("svg", "image/svg+xml", b"<svg/>".to_vec(), 415, "image/png"),
+        ("empty", "image/jpeg", Vec::new(), 422, "empty"),
+        (
+            "mismatch",
+            "image/png",
+            good.clone(),
+            422,
+            "not of type image/png",
+        ),
+        (
+            "truncated",
+            "image/jpeg",
+            good[..good.len() / 2].to_vec(),
+            422,
+            "cut off",
+        ),
+        ("bomb", "image/jpeg", bomb, 422, "50000 x 50000"),
+        (
+            "too large",
+            "image/jpeg",
+            vec![0xFF; 10 * 1024 * 1024 + 1],
+            413,
+            "larger than",
+        ),
+    ];
+    for (name, content_type, bytes, status, says) in cases {
+        let refused = put_poster(&app, Some(&admin), &id, content_type, bytes).await;
+        let problem = problem(refused, status).await;
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(says), "{name}: {detail}");
+    }
+    assert_eq!(movie_version(&app, &id).await, 1);
+    assert_eq!(stored_files(&app), 0, "nothing stored");
+}
+
+async fn only_an_admin_sets_a_poster_and_only_on_a_movie_at_the_version_named(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (id, _) = seed(&app, &admin, &[oz()]).await.remove(0);
+    let (_, user) = app.user().await;
+    let image = jpeg(200, 300, 90);
+    problem(
+        put_poster(&app, Some(&user), &id, "image/jpeg", image.clone()).await,
+        403,
+    )
+    .await;
+    problem(
+        put_poster(&app, None, &id, "image/jpeg", image.clone()).await,
+        401,
+    )
+    .await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    problem(
+        put_poster(&app, Some(&admin), &unknown, "image/jpeg", image.clone()).await,
+        404,
+    )
+    .await;
+    let stale = app
+        .request(
+            Method::PUT,
+            &format!("/v1/movies/{id}/poster"),
+            Some(&admin),
+        )
+        .header("content-type", "image/jpeg")
+        .header("if-match", "\"7\"")
+        .body(image.clone())
+        .send()
+        .await
+        .expect("sent");
+    problem(stale, 412).await;
+    let removed = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/movies/{id}/poster"),
+            Some(&user),
+        )
+        .send()
+        .await
+        .expect("sent");
+    problem(removed, 403).await;
+    assert_eq!(stored_files(&app), 0, "nothing stored");
+    assert_eq!(movie_version(&app, &id).await, 1);
+}
+
+async fn of_two_uploads_with_one_if_match_one_wins_and_the_loser_is_swept(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (id, _) = seed(&app, &admin, &[oz()]).await.remove(0);
+    let upload = |shade: u8| {
+        app.request(
+            Method::PUT,
+            &format!("/v1/movies/{id}/poster"),
+            Some(&admin),
+        )
+        .header("content-type", "image/jpeg")
+        .header("if-match", "\"1\"")
+        .body(jpeg(400, 600, shade))
+        .send()
+    };
+    let (a, b) = tokio::join!(upload(1), upload(2));
+    let (a, b) = (a.expect("sent"), b.expect("sent"));
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 412]);
+    let winner = if a.status() == 200 { a } else { b };
+    let token = header(&winner, "consistency-token");
+    let path = body(winner).await["poster_path"]
+        .as_str()
+        .expect("a path")
+        .to_owned();
+    assert_eq!(movie_version(&app, &id).await, 2);
+    let read = body(
+        get(
+            &app,
+            &format!("/v1/movies/{id}"),
+            &[("consistency-token", &token)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(read["poster_path"], path.as_str());
+
+    // The loser's images may have been stored before its version check failed; the sweep
+    // (with no grace here) leaves the winner's alone and deletes the rest.
+    let images = moviedb_images::ImageStore::local(&app.images_dir).expect("the store");
+    let swept =
+        moviedb_projector::sweep::sweep(app.read.as_ref(), &images, std::time::Duration::ZERO)
+            .await
+            .expect("swept");
+    assert_eq!(swept.kept, 1);
+    assert_eq!(
+        stored_files(&app),
+        7,
+        "only the winner's seven sizes are left"
+    );
+    assert_eq!(
+        get(&app, &format!("/images/w92{path}"), &[]).await.status(),
+        200
+    );
+}
+
+async fn a_removed_poster_shows_none_and_its_images_go_with_the_sweep(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (id, _) = seed(&app, &admin, &[oz()]).await.remove(0);
+    let set = put_poster(&app, Some(&admin), &id, "image/jpeg", jpeg(200, 300, 7)).await;
+    let path = body(set).await["poster_path"]
+        .as_str()
+        .expect("a path")
+        .to_owned();
+    let removed = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/movies/{id}/poster"),
+            Some(&admin),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(removed.status(), 200);
+    let token = header(&removed, "consistency-token");
+    assert_eq!(body(removed).await["poster_path"], Value::Null);
+    let read = body(
+        get(
+            &app,
+            &format!("/v1/movies/{id}"),
+            &[("consistency-token", &token)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(read["poster_path"], Value::Null);
+    // Within the grace period the images stay (a CDN may still fetch them).
+    let images = moviedb_images::ImageStore::local(&app.images_dir).expect("the store");
+    let day = std::time::Duration::from_secs(86_400);
+    let kept = moviedb_projector::sweep::sweep(app.read.as_ref(), &images, day)
+        .await
+        .expect("swept");
+    assert_eq!((kept.deleted, kept.waiting), (0, 1));
+    assert_eq!(
+        get(&app, &format!("/images/w92{path}"), &[]).await.status(),
+        200
+    );
+    let gone =
+        moviedb_projector::sweep::sweep(app.read.as_ref(), &images, std::time::Duration::ZERO)
+            .await
+            .expect("swept");
+    assert_eq!(gone.deleted, 1);
+    problem(get(&app, &format!("/images/w92{path}"), &[]).await, 404).await;
+    assert_eq!(stored_files(&app), 0);
+}
+
+/// An S3 bucket nobody answers for: an upload is a 503 with `Retry-After` and changes
+/// nothing, and an image read is a 503 too.
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn an_unreachable_image_store_is_503_and_nothing_changes() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let app = TestApp::sqlite_with_images(moviedb_service_kit::config::ImagesConfig {
+        store_url: Some("s3://posters".into()),
+        s3: moviedb_images::S3Settings {
+            endpoint: Some(format!("http://127.0.0.1:{port}")),
+            region: Some("us-east-1".into()),
+            access_key_id: Some("moviedb".into()),
+            secret_access_key: Some("moviedb-secret".into()),
+            allow_http: true,
+        },
+        ..Default::default()
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let (id, _) = seed(&app, &admin, &[oz()]).await.remove(0);
+    let refused = put_poster(&app, Some(&admin), &id, "image/jpeg", jpeg(200, 300, 3)).await;
+    assert_eq!(header(&refused, "retry-after"), "5");
+    problem(refused, 503).await;
+    assert_eq!(movie_version(&app, &id).await, 1);
+    let read = get(&app, &format!("/images/w92/{}.jpg", "a".repeat(32)), &[]).await;
+    problem(read, 503).await;
+}
