@@ -12,6 +12,8 @@ use utoipa::OpenApi;
         crate::routes::movies::replace,
         crate::routes::movies::patch,
         crate::routes::movies::delete,
+        crate::routes::posters::upload,
+        crate::routes::posters::remove,
         crate::routes::users::register,
         crate::routes::users::change_role,
         crate::routes::sessions::login,

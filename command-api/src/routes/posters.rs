@@ -45,7 +45,7 @@ fn image_error(error: ImageError) -> ApiError {
     params(("id" = Uuid, Path, description = "The movie"),
         ("If-Match" = Option<String>, Header, description = "Only if the movie is at this version (its ETag); 412 otherwise")),
     request_body(description = "A still JPEG, PNG or WebP image, at most MOVIEDB_POSTER_MAX_BYTES (10 MiB), 8 192 pixels a side and 16.7 million in all",
-        content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        content((moviedb_wire::schema::Binary = "image/jpeg"), (moviedb_wire::schema::Binary = "image/png"), (moviedb_wire::schema::Binary = "image/webp"))),
     responses(
         (status = 200, description = "The movie with its `poster_path`", body = moviedb_wire::Movie, headers(
             ("etag" = String, description = "The new version"),

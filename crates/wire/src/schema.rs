@@ -406,3 +406,8 @@ pub struct ImagesConfiguration {
     #[schema(example = json!(["w92", "w154", "w185", "w342", "w500", "w780", "original"]))]
     pub poster_sizes: Vec<String>,
 }
+
+/// Bytes, as an image's body: documented as binary, not as a list of numbers.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(pub Vec<u8>);

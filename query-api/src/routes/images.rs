@@ -69,10 +69,10 @@ fn store_error(e: StoreError) -> ApiError {
         ("If-None-Match" = Option<String>, Header, description = "The ETag you hold: 304 if it is this image's"),
         ("Range" = Option<String>, Header, description = "One byte range (`bytes=0-1023`): 206 with that part")),
     responses(
-        (status = 200, description = "The image", content_type = "image/jpeg", body = Vec<u8>, headers(
+        (status = 200, description = "The image", content_type = "image/jpeg", body = moviedb_wire::schema::Binary, headers(
             ("etag" = String, description = "Strong; the same for this URL forever"),
             ("cache-control" = String, description = "public, max-age=31536000, immutable"))),
-        (status = 206, description = "The range asked for", content_type = "image/jpeg", body = Vec<u8>, headers(
+        (status = 206, description = "The range asked for", content_type = "image/jpeg", body = moviedb_wire::schema::Binary, headers(
             ("content-range" = String, description = "bytes first-last/length"))),
         (status = 304, description = "Not modified: the ETag sent is this image's"),
         (status = 404, description = "No such size or image", body = moviedb_wire::schema::Problem, content_type = "application/problem+json"),
