@@ -62,6 +62,7 @@ fn catalogue(n: usize) -> Vec<MovieDocument> {
                 imdb_score: (rng.next() % 101) as f64 / 10.0,
                 popularity: (rng.next() % 1001) as f64 / 10.0,
                 version: 1,
+                poster_path: None,
             }
         })
         .collect()

@@ -17,7 +17,12 @@ use moviedb_search::{EventDocument, IndexOp, MovieDocument, SearchIndex};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-fn document(id: Uuid, fields: MovieFields, version: u64) -> MovieDocument {
+fn document(
+    id: Uuid,
+    fields: MovieFields,
+    version: u64,
+    poster_path: Option<String>,
+) -> MovieDocument {
     MovieDocument {
         id,
         name: fields.name,
@@ -26,6 +31,7 @@ fn document(id: Uuid, fields: MovieFields, version: u64) -> MovieDocument {
         imdb_score: fields.imdb_score,
         popularity: fields.popularity,
         version,
+        poster_path,
     }
 }
 
@@ -51,11 +57,13 @@ pub(crate) fn documents(streams: &[FoldedStream]) -> Vec<IndexOp> {
         .filter_map(|stream| match &stream.state {
             FoldedState::Movie {
                 fields: Some(fields),
+                poster,
                 ..
             } => Some(IndexOp::Upsert(document(
                 stream.id,
                 fields.clone(),
                 stream.version,
+                poster.clone(),
             ))),
             FoldedState::Movie { fields: None, .. } => Some(IndexOp::Delete {
                 id: stream.id,
@@ -136,8 +144,8 @@ pub(crate) async fn behind(
     for (id, version) in behind {
         ops.push(match live.remove(&id) {
             Some(view) => {
-                let version = view.version;
-                IndexOp::Upsert(document(id, fields_of(view), version))
+                let (version, poster) = (view.version, view.poster_path.clone());
+                IndexOp::Upsert(document(id, fields_of(view), version, poster))
             }
             None => IndexOp::Delete { id, version },
         });

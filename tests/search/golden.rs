@@ -34,6 +34,7 @@ fn psycho() -> MovieDocument {
         imdb_score: 8.5,
         popularity: 85.0,
         version: 3,
+        poster_path: None,
     }
 }
 

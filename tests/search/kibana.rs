@@ -244,6 +244,7 @@ async fn every_query_of_the_dashboard_is_accepted_by_the_search_server() {
         imdb_score: 8.5,
         popularity: 85.0,
         version: 1,
+        poster_path: None,
     };
     index
         .apply(vec![IndexOp::Upsert(movie.clone())])

@@ -60,6 +60,7 @@ fn doc(name: &str, director: &str, genres: &[&str], score: f64, popularity: f64)
         imdb_score: score,
         popularity,
         version: 1,
+        poster_path: None,
     }
 }
 

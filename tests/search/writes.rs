@@ -161,3 +161,35 @@ async fn recording_the_same_events_twice_is_accepted() {
         adapter.index.ping().await.expect("ping");
     }
 }
+
+#[tokio::test]
+async fn a_poster_path_is_kept_with_its_movie_and_shown_with_its_hits() {
+    for (adapter, movies) in catalogues().await {
+        let index = adapter.index.as_ref();
+        eprintln!("adapter: {}", adapter.name);
+        let mut psycho = movies[2].clone();
+        psycho.version = 2;
+        psycho.poster_path = Some(format!("/{}.jpg", "ab".repeat(16)));
+        index
+            .apply(vec![IndexOp::Upsert(psycho.clone())])
+            .await
+            .expect("applied");
+        let found = index
+            .search(&SearchRequest {
+                q: Some("psycho".into()),
+                ..SearchRequest::default()
+            })
+            .await
+            .expect("search");
+        assert_eq!(found.hits.len(), 1);
+        assert_eq!(found.hits[0].movie.poster_path, psycho.poster_path);
+        let others = index
+            .search(&SearchRequest {
+                q: Some("godfather".into()),
+                ..SearchRequest::default()
+            })
+            .await
+            .expect("search");
+        assert_eq!(others.hits[0].movie.poster_path, None);
+    }
+}

@@ -81,6 +81,9 @@ pub struct MovieDocument {
     pub popularity: f64,
     /// Stream version: the external version of the document.
     pub version: u64,
+    /// The poster's path (`/{hash}.jpg`), shown with a hit; not searched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poster_path: Option<String>,
 }
 
 /// One write to the index.
@@ -229,7 +232,9 @@ impl From<MovieDocument> for moviedb_wire::Movie {
             imdb_score: doc.imdb_score,
             popularity: doc.popularity,
         };
-        Self::new(doc.id, fields, doc.version)
+        let mut movie = Self::new(doc.id, fields, doc.version);
+        movie.poster_path = doc.poster_path;
+        movie
     }
 }
 

@@ -156,6 +156,7 @@ pub(super) fn catalogue() -> Vec<MovieDocument> {
             imdb_score: m["imdb_score"].as_f64().expect("score"),
             popularity: m["99popularity"].as_f64().expect("popularity"),
             version: 1,
+            poster_path: None,
         })
         .collect();
     for _ in 0..GENERATED {
@@ -190,6 +191,7 @@ pub(super) fn catalogue() -> Vec<MovieDocument> {
             imdb_score: random.below(101) as f64 / 10.0,
             popularity: random.below(1001) as f64 / 10.0,
             version: 1,
+            poster_path: None,
         });
     }
     movies

@@ -17,7 +17,7 @@ fn term_text(terms: &[Term]) -> String {
 }
 
 /// What a hit returns: the movie, without the fields only the index reads.
-const HIT_SOURCE: [&str; 7] = [
+const HIT_SOURCE: [&str; 8] = [
     "id",
     "name",
     "director",
@@ -25,6 +25,7 @@ const HIT_SOURCE: [&str; 7] = [
     "imdb_score",
     "popularity",
     "version",
+    "poster_path",
 ];
 
 /// The `_source` of a movie document: what a hit returns, plus the fields filters and sorts
@@ -52,7 +53,16 @@ pub fn movie_source(movie: &MovieDocument) -> Value {
         "imdb_score": movie.imdb_score,
         "popularity": movie.popularity,
         "version": movie.version,
+        "poster_path": movie.poster_path,
     })
+}
+
+/// The fields the movies template gained after its first release, as a mapping update for an
+/// index made before them.
+pub fn added_fields() -> Value {
+    json!({ "properties": {
+        "poster_path": { "type": "keyword", "index": false, "doc_values": false },
+    } })
 }
 
 /// Bulk lines (action, document, action, ...) for index writes. Every write is an `index`

@@ -20,7 +20,7 @@ use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::Transport;
 use elasticsearch::indices::{
     IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts, IndicesGetMappingParts,
-    IndicesPutIndexTemplateParts, IndicesRefreshParts,
+    IndicesPutIndexTemplateParts, IndicesPutMappingParts, IndicesRefreshParts,
 };
 use elasticsearch::params::Refresh;
 use elasticsearch::{BulkParts, Elasticsearch, MgetParts, SearchParts};
@@ -166,6 +166,19 @@ impl ElasticIndex {
                 .filter(|i| *i != first)
                 .collect();
             self.delete_indices(&old).await?;
+        } else {
+            // Fields added since the live index was made (its mapping is strict): adding a
+            // field to a mapping is allowed and idempotent, so no rebuild is needed.
+            let (status, body) = answer(
+                self.client
+                    .indices()
+                    .put_mapping(IndicesPutMappingParts::Index(&[&names.alias]))
+                    .body(body::added_fields())
+                    .send()
+                    .await,
+            )
+            .await?;
+            parse::ok(status, &body)?;
         }
         self.create_index(&names.events, None).await?;
         Ok(())
