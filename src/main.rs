@@ -206,7 +206,14 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
             }
         })
     });
-    let summary = moviedb::import::import(&commands, &catalogue, |done| bar.set_position(done));
+    let images = config.images.open(&config.data_dir)?;
+    let posters = moviedb::import::Posters {
+        store: &images,
+        limits: config.images.limits,
+    };
+    let summary = moviedb::import::import(&commands, &catalogue, &posters, |done| {
+        bar.set_position(done)
+    });
     let summary = summary.await;
     if let Some(watch) = watch {
         watch.abort();
@@ -231,10 +238,11 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     println!(
-        "{}: {} created, {} already present, {} rejected",
+        "{}: {} created, {} already present, {} posters set, {} rejected",
         file.display(),
         summary.created,
         summary.present,
+        summary.posters,
         summary.rejected.len()
     );
     match now {

@@ -13,8 +13,26 @@ const CHUNK: usize = 1024;
 /// Chunks waiting between the reading thread and the appends.
 const CHUNKS_AHEAD: usize = 4;
 
-/// An item of the file, parsed and validated: the movie's fields, or why it is refused.
-pub(super) type Item = (usize, Result<MovieFields, String>);
+/// An item of the file, parsed and validated: the movie, or why it is refused.
+pub(super) type Item = (usize, Result<Entry, String>);
+
+/// A movie of the file: its fields, and its poster's file if it names one.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Entry {
+    pub fields: MovieFields,
+    /// The `poster` field, relative to the catalogue file's folder.
+    pub poster: Option<PathBuf>,
+}
+
+/// An item as written: the original app's movie, and an optional `poster`, a path relative to
+/// the file.
+#[derive(serde::Deserialize)]
+struct Written {
+    #[serde(flatten)]
+    movie: MovieInput,
+    #[serde(default)]
+    poster: Option<String>,
+}
 
 /// A catalogue file, checked and counted.
 #[derive(Debug, Clone)]
@@ -65,11 +83,13 @@ impl Catalogue {
     pub(super) fn stream(&self) -> mpsc::Receiver<anyhow::Result<Vec<Item>>> {
         let (tx, rx) = mpsc::channel(CHUNKS_AHEAD);
         let (path, array) = (self.path.clone(), self.array);
+        let folder = path.parent().map(Path::to_owned).unwrap_or_default();
         std::thread::spawn(move || {
             let mut chunks = Chunks {
                 tx: tx.clone(),
                 chunk: Vec::with_capacity(CHUNK),
                 index: 0,
+                folder,
             };
             let read = reader(&path).and_then(|reader| {
                 if array {
@@ -77,7 +97,10 @@ impl Catalogue {
                     serde::Deserializer::deserialize_seq(&mut json, &mut chunks)
                         .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))
                 } else {
-                    for_each_line(reader, |line| chunks.push(line_item(line)))
+                    for_each_line(reader, |line| {
+                        let item = line_item(line, &chunks.folder);
+                        chunks.push(item)
+                    })
                 }
             });
             match read {
@@ -140,9 +163,9 @@ fn for_each_line(
     }
 }
 
-fn line_item(line: &[u8]) -> Result<MovieFields, String> {
-    match serde_json::from_slice::<MovieInput>(line) {
-        Ok(input) => validate(&input),
+fn line_item(line: &[u8], folder: &Path) -> Result<Entry, String> {
+    match serde_json::from_slice::<Written>(line) {
+        Ok(input) => validate(input, folder),
         Err(e) if e.classify() == serde_json::error::Category::Data => {
             Err(format!("not a movie: {e}"))
         }
@@ -150,10 +173,17 @@ fn line_item(line: &[u8]) -> Result<MovieFields, String> {
     }
 }
 
-fn validate(input: &MovieInput) -> Result<MovieFields, String> {
-    input
+fn validate(input: Written, folder: &Path) -> Result<Entry, String> {
+    let fields = input
+        .movie
         .parse_full()
-        .map_err(|errors| format!("invalid fields: {errors}"))
+        .map_err(|errors| format!("invalid fields: {errors}"))?;
+    let poster = match input.poster.as_deref().map(str::trim) {
+        None => None,
+        Some("") => return Err("invalid fields: poster: is empty".into()),
+        Some(poster) => Some(folder.join(poster)),
+    };
+    Ok(Entry { fields, poster })
 }
 
 /// Counts the elements of an array without keeping them.
@@ -180,11 +210,13 @@ struct Chunks {
     tx: mpsc::Sender<anyhow::Result<Vec<Item>>>,
     chunk: Vec<Item>,
     index: usize,
+    /// The catalogue file's folder, which posters are relative to.
+    folder: PathBuf,
 }
 
 impl Chunks {
     /// Adds an item; `false` once nobody takes them any more (the import stopped).
-    fn push(&mut self, item: Result<MovieFields, String>) -> bool {
+    fn push(&mut self, item: Result<Entry, String>) -> bool {
         self.chunk.push((self.index, item));
         self.index += 1;
         self.chunk.len() < CHUNK || self.flush()
@@ -210,9 +242,9 @@ impl<'de> Visitor<'de> for &mut Chunks {
         // Each element as a JSON value first, so that one that is not a movie is refused
         // alone and the array read on.
         while let Some(value) = seq.next_element::<serde_json::Value>()? {
-            let item = serde_json::from_value::<MovieInput>(value)
+            let item = serde_json::from_value::<Written>(value)
                 .map_err(|e| format!("not a movie: {e}"))
-                .and_then(|input| validate(&input));
+                .and_then(|input| validate(input, &self.folder));
             if !self.push(item) {
                 break;
             }

@@ -26,7 +26,8 @@ async fn import_adds_the_sample_catalogue_once_and_lists_what_it_refuses() {
     assert_eq!(status, 0, "{out}");
     assert!(
         out.contains(&format!(
-            "{} created, 0 already present, 0 rejected",
+            "{} created, 0 already present, {} posters set, 0 rejected",
+            films.len(),
             films.len()
         )),
         "{out}"
@@ -35,7 +36,7 @@ async fn import_adds_the_sample_catalogue_once_and_lists_what_it_refuses() {
     assert_eq!(status, 0, "{out}");
     assert!(
         out.contains(&format!(
-            "0 created, {} already present, 0 rejected",
+            "0 created, {} already present, 0 posters set, 0 rejected",
             films.len()
         )),
         "a second run adds nothing: {out}"
@@ -53,7 +54,7 @@ async fn import_adds_the_sample_catalogue_once_and_lists_what_it_refuses() {
     let (status, out) = import(dir.path(), &lines);
     assert_eq!(status, 2, "{out}");
     assert!(
-        out.contains("1 created, 0 already present, 2 rejected"),
+        out.contains("1 created, 0 already present, 0 posters set, 2 rejected"),
         "{out}"
     );
     assert!(out.contains("item 1: invalid fields: imdb_score"), "{out}");
@@ -89,6 +90,40 @@ async fn import_adds_the_sample_catalogue_once_and_lists_what_it_refuses() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The sample's posters are served, in every size.
+    let poster = page_of(&client, &running.base, "vertigo").await["items"][0]["poster_path"]
+        .as_str()
+        .expect("Vertigo has a poster")
+        .to_owned();
+    for size in ["w92", "w342", "original"] {
+        let image = client
+            .get(format!("{}/images/{size}{poster}", running.base))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(image.status(), 200, "{size}{poster}");
+        assert_eq!(
+            image.headers()["content-type"].to_str().expect("ascii"),
+            "image/jpeg"
+        );
+    }
+    // A poster that cannot be read is refused with its reason; its movie is added.
+    let unreadable = dir.path().join("unreadable.ndjson");
+    std::fs::write(
+        &unreadable,
+        "{\"name\": \"Ivan's Childhood\", \"director\": \"Andrei Tarkovsky\", \"genre\": [\"War\"], \"imdb_score\": 8.1, \"99popularity\": 50, \"poster\": \"nowhere.jpg\"}\n",
+    )
+    .expect("written");
+    let (status, out) = import(dir.path(), &unreadable);
+    assert_eq!(status, 2, "{out}");
+    assert!(
+        out.contains("1 created, 0 already present, 0 posters set, 1 rejected"),
+        "{out}"
+    );
+    assert!(
+        out.contains("item 0: poster ") && out.contains("nowhere.jpg"),
+        "{out}"
+    );
     // With the service running, the import waits for it to list what was stored, and says so.
     let one = dir.path().join("one.ndjson");
     std::fs::write(
@@ -99,10 +134,21 @@ async fn import_adds_the_sample_catalogue_once_and_lists_what_it_refuses() {
     let (status, out) = import(dir.path(), &one);
     assert_eq!(status, 0, "{out}");
     assert!(
-        out.contains(&format!("the catalogue lists {} movies\n", films.len() + 2)),
+        out.contains(&format!("the catalogue lists {} movies\n", films.len() + 3)),
         "{out}"
     );
     stop(running);
+}
+
+async fn page_of(client: &reqwest::Client, base: &str, q: &str) -> Value {
+    client
+        .get(format!("{base}/v1/movies/search?q={q}"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// A catalogue of `n` generated movies, one per line.
@@ -168,7 +214,7 @@ fn an_import_killed_half_way_is_finished_by_a_second_run_with_nothing_twice() {
     assert_eq!(status, 0, "{out}");
     assert!(
         out.contains(&format!(
-            "{} created, {stored} already present, 0 rejected",
+            "{} created, {stored} already present, 0 posters set, 0 rejected",
             N - stored
         )),
         "the second run adds exactly what the first did not: {out}"

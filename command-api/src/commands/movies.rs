@@ -211,6 +211,12 @@ impl CommandService {
         check_if_match(if_match, version)
     }
 
+    /// The poster `movie_id` shows, if any (`None` too for no such movie).
+    pub async fn poster_of(&self, movie_id: Uuid) -> Result<Option<Poster>, CommandError> {
+        let (movie, _) = self.load::<Movie>(movie_id).await?;
+        Ok(movie.poster().cloned())
+    }
+
     /// Decides showing `poster` (its sizes stored already), or no poster with `None`.
     pub async fn set_poster(
         &self,
