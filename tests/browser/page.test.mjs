@@ -1,6 +1,7 @@
 // The browse-and-search page in a real browser (headless Chromium, driven by playwright-core):
-// a misspelled title finds the film, a genre narrows the list and changes the counts, a movie
-// opens its details. Run by scripts/browser against the embedded binary with the sample
+// every listed movie shows its poster (lazy, from a srcset over the sizes), a misspelled title
+// finds the film, a genre narrows the list and changes the counts, a movie opens its details
+// with its poster. Run by scripts/browser against the embedded binary with the sample
 // catalogue; saves a screenshot to target/browser/.
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
@@ -29,6 +30,25 @@ try {
   await page.waitForFunction(() => Number(document.getElementById("total").textContent) >= 80);
   const all = Number(await page.textContent("#total"));
   check(all >= 80, `the whole catalogue is listed (${all})`);
+
+  // Posters: each listed movie shows its poster, lazy-loaded, from a srcset over the sizes the
+  // configuration lists, and the images arrive.
+  await page.waitForFunction(() => {
+    const imgs = [...document.querySelectorAll("#results .movie img.poster")];
+    return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+  });
+  const posters = await page.$$eval("#results .movie img.poster", (imgs) =>
+    imgs.map((i) => ({ loading: i.loading, srcset: i.srcset, width: i.naturalWidth, src: i.currentSrc })));
+  const listed = await page.$$eval("#results .movie", (items) => items.length);
+  check(posters.length === listed, `every listed movie shows a poster (${posters.length} of ${listed})`);
+  check(posters.every((p) => p.loading === "lazy"), "posters load lazily");
+  check(
+    posters.every((p) => ["w92", "w154", "w185"].every((s) => p.srcset.includes("/images/" + s + "/"))),
+    "a list poster's srcset covers w92, w154 and w185",
+  );
+  // naturalWidth is corrected for the srcset's density, so it is the layout's width here.
+  check(posters.every((p) => p.width > 0 && /\/images\/w(92|154|185)\//.test(p.src)),
+    `the posters arrived, the browser's pick of the sizes (${posters[0].src})`);
   check((await page.getAttribute("header a", "href")) === "/docs", "the page links to /docs");
 
   // Search as you type, with a typo: the film is found, and suggestions follow the letters.
@@ -67,6 +87,13 @@ try {
   await page.click("#results .movie");
   await page.waitForFunction((name) => document.getElementById("detail").textContent.includes(name), first);
   check(true, `a click shows the details of ${first}`);
+  await page.waitForFunction(() => {
+    const img = document.querySelector("#detail img.poster");
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  const big = await page.$eval("#detail img.poster", (i) => ({ srcset: i.srcset, alt: i.alt }));
+  check(big.srcset.includes("/images/w780/") && big.alt === "Poster of " + first,
+    `the details show the poster, up to w780 (${big.alt})`);
   await page.screenshot({ path: `${shots}/page.png`, fullPage: true });
   check(errors.length === 0, "no script error or failed request: " + errors.join("; "));
 
