@@ -19,6 +19,7 @@ mod hostile;
 mod import;
 mod limits;
 mod load;
+mod posters;
 mod realistic;
 mod report;
 mod server;
@@ -75,8 +76,9 @@ pub struct Args {
     /// server `scripts/ensure-search-server` installs, started here; the Elasticsearch adapter).
     #[arg(long, default_value = "tantivy")]
     search: String,
-    /// Only these parts (comma separated): reads, search, writes, bulk, hostile, visibility,
-    /// mixed, rebuild, import (`moviedb import` of the catalogue into a fresh service).
+    /// Only these parts (comma separated): reads, search, writes, bulk, hostile, posters
+    /// (uploads, and images served beside nginx), visibility, mixed, rebuild, import
+    /// (`moviedb import` of the catalogue into a fresh service).
     /// Default: all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -246,6 +248,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             load::run(addr, 1, secs, health)
         );
         report.hostile(cases, &mut bad, &mut live);
+    }
+
+    if part("posters") {
+        posters::measure(&moviedb, &token, &ids, conns, secs, &mut report).await?;
     }
 
     // Visibility.

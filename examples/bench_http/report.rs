@@ -100,6 +100,52 @@ impl Report {
         );
     }
 
+    /// Upload to every size stored and shown, one at a time; microseconds each.
+    pub fn poster_uploads(&mut self, took_us: &mut [u64], bytes: usize) {
+        let (p50, p99) = (
+            crate::load::percentile_ms(took_us, 50.0),
+            crate::load::percentile_ms(took_us, 99.0),
+        );
+        self.row(
+            "poster upload to every size, ms",
+            format!(
+                "p50 {p50:.0}, p99 {p99:.0} ({} JPEGs of 1 000 x 1 500, {} KB each)",
+                took_us.len(),
+                bytes / 1024
+            ),
+            "-".into(),
+            "-".into(),
+            "measured (no goal set)",
+        );
+    }
+
+    /// An image served by moviedb, and by nginx from disk when there is one.
+    pub fn images(&mut self, bytes: usize, ours: &mut Outcome, nginx: Option<&mut Outcome>) {
+        let o = ours.ok_per_sec();
+        let (limit, ratio) = match nginx {
+            Some(n) => (
+                format!(
+                    "{:.0} nginx (p99 {:.2} ms)",
+                    n.ok_per_sec(),
+                    n.percentile_ms(99.0)
+                ),
+                pct(o, n.ok_per_sec()),
+            ),
+            None => ("no nginx".into(), "-".into()),
+        };
+        self.row(
+            format!("GET /images/w342/… ({} KB), req/s", bytes / 1024),
+            format!(
+                "{o:.0} (p99 {:.2} ms, {} failed)",
+                ours.percentile_ms(99.0),
+                ours.failed
+            ),
+            limit,
+            ratio,
+            ">= 50% of nginx",
+        );
+    }
+
     pub fn latency(&mut self, what: &str, ours: &mut Outcome) {
         self.row(
             format!("{what}, ms"),

@@ -248,6 +248,22 @@ impl Moviedb {
             .context("login answered without a user id")
     }
 
+    /// Sets movie `id`'s poster to the JPEG `body`; the answer's body.
+    pub async fn put_poster(&self, token: &str, id: &str, body: Vec<u8>) -> anyhow::Result<Value> {
+        let r = self
+            .client
+            .put(self.url(&format!("/v1/movies/{id}/poster")))
+            .bearer_auth(token)
+            .header("content-type", "image/jpeg")
+            .body(body)
+            .send()
+            .await?;
+        let status = r.status();
+        let answer: Value = r.json().await?;
+        anyhow::ensure!(status.is_success(), "a poster upload answered {status}: {answer}");
+        Ok(answer)
+    }
+
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
         let r = self
             .client
