@@ -20,8 +20,8 @@ const UPLOADS: usize = 40;
 /// poster scan at quality 90), different for each `seed`.
 pub fn photo(seed: u32) -> Vec<u8> {
     let image = RgbImage::from_fn(1000, 1500, |x, y| {
-        let grain = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503) ^ seed.wrapping_mul(97))
-            % 17;
+        let grain =
+            (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503) ^ seed.wrapping_mul(97)) % 17;
         let r = (x * 200 / 1000 + seed * 13 + grain) % 256;
         let g = (y * 180 / 1500 + grain) % 256;
         let b = ((x + y) * 120 / 2500 + seed * 7 + grain) % 256;
@@ -68,7 +68,9 @@ impl Nginx {
         let file = dir.path().join("www").join(path.trim_start_matches('/'));
         std::fs::create_dir_all(file.parent().context("a folder")?)?;
         std::fs::write(&file, bytes)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let d = dir.path().display();
         let conf = format!(
             "daemon off; worker_processes auto; pid {d}/nginx.pid; error_log {d}/error.log;
@@ -107,7 +109,10 @@ http {{
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("nginx did not start: see {}/error.log", dir.path().display())
+        bail!(
+            "nginx did not start: see {}/error.log",
+            dir.path().display()
+        )
     }
 }
 
@@ -145,9 +150,8 @@ pub async fn measure(
         .await?
         .bytes()
         .await?;
-    let get = |host: String, url: String| -> MakeRequest {
-        Arc::new(move |_| crate::get(&host, &url))
-    };
+    let get =
+        |host: String, url: String| -> MakeRequest { Arc::new(move |_| crate::get(&host, &url)) };
     let mut ours = load::run(moviedb.addr, conns, secs, get(moviedb.host(), url.clone())).await;
     match Nginx::serving(&url, &bytes) {
         Ok(nginx) => {

@@ -260,7 +260,10 @@ impl Moviedb {
             .await?;
         let status = r.status();
         let answer: Value = r.json().await?;
-        anyhow::ensure!(status.is_success(), "a poster upload answered {status}: {answer}");
+        anyhow::ensure!(
+            status.is_success(),
+            "a poster upload answered {status}: {answer}"
+        );
         Ok(answer)
     }
 

@@ -449,3 +449,27 @@ async fn an_unreachable_image_store_is_503_and_nothing_changes() {
     let read = get(&app, &format!("/images/w92/{}.jpg", "a".repeat(32)), &[]).await;
     problem(read, 503).await;
 }
+
+/// With `MOVIEDB_IMAGES_BASE_URL` (a CDN), the configuration sends clients there; its HTTPS
+/// address is the secure one.
+#[tokio::test]
+async fn the_configuration_points_at_the_cdn_when_one_is_set() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = TestApp::sqlite_with_images(moviedb_service_kit::config::ImagesConfig {
+        store_url: Some(dir.path().display().to_string()),
+        base_url: Some("http://img.example.com/images/".into()),
+        ..Default::default()
+    })
+    .await;
+    let config = get(&app, "/v1/configuration", &[]).await;
+    assert_eq!(header(&config, "cache-control"), "public, max-age=3600");
+    let config = body(config).await;
+    assert_eq!(
+        config["images"]["base_url"],
+        "http://img.example.com/images/"
+    );
+    assert_eq!(
+        config["images"]["secure_base_url"],
+        "https://img.example.com/images/"
+    );
+}
