@@ -95,7 +95,10 @@ impl Embedded {
             progress: Some(projector.stats().progress()),
             local: Some(Arc::new(InProcess(projector.clone()))),
             metrics: command.metrics(),
-            images: config.images.open(&config.data_dir)?,
+            images: config
+                .images
+                .open(&config.data_dir)?
+                .with_cache(moviedb_query_api::IMAGE_CACHE_BYTES),
             images_base_url: config.images.base_url.clone(),
         });
         let command = command.merge(moviedb_query_api::routes::routes(query));

@@ -12,6 +12,10 @@ mod run;
 pub mod state;
 
 pub use run::run;
+
+/// Bytes of images the query side keeps in memory (the sizes served most; a `w342` is about
+/// 15 KB, so some four thousand).
+pub const IMAGE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 pub use state::{LocalProjector, QueryParts, QueryState};
 
 use anyhow::Context;

@@ -29,7 +29,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         progress: None,
         local: None,
         metrics: moviedb_service_kit::Metrics::new(),
-        images: config.images.open(&config.data_dir)?,
+        images: config
+            .images
+            .open(&config.data_dir)?
+            .with_cache(crate::IMAGE_CACHE_BYTES),
         images_base_url: config.images.base_url.clone(),
     });
     let app =

@@ -311,6 +311,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_poster_is_a_path_beside_the_file_and_an_empty_one_is_refused() {
+        let with = MOVIE.replace('}', r#", "poster": "posters/a.jpg"}"#);
+        let empty = MOVIE.replace('}', r#", "poster": " "}"#);
+        let file = file(&format!("{with}\n{empty}\n{MOVIE}\n"));
+        let catalogue = Catalogue::open(file.path()).expect("opens");
+        let mut chunks = catalogue.stream();
+        let items = chunks.recv().await.expect("a chunk").expect("read");
+        let folder = file.path().parent().expect("a folder");
+        let first = items[0].1.as_ref().expect("a movie");
+        assert_eq!(
+            first.poster.as_deref(),
+            Some(folder.join("posters/a.jpg").as_path())
+        );
+        assert!(items[1].1.as_ref().is_err_and(|e| e.contains("poster")));
+        assert_eq!(items[2].1.as_ref().expect("a movie").poster, None);
+    }
+
+    #[tokio::test]
     async fn a_broken_array_is_refused_whole_before_anything_is_read() {
         for broken in [
             format!("[{MOVIE}, {{"),
@@ -338,7 +356,11 @@ mod tests {
         while let Some(chunk) = chunks.recv().await {
             let chunk = chunk.expect("chunk");
             sizes.push(chunk.len());
-            names.extend(chunk.into_iter().map(|(_, f)| f.expect("valid").name));
+            names.extend(
+                chunk
+                    .into_iter()
+                    .map(|(_, f)| f.expect("valid").fields.name),
+            );
         }
         assert_eq!(sizes, [CHUNK, CHUNK, CHUNK, 7]);
         assert_eq!(names.len(), n);

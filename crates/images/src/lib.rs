@@ -2,6 +2,7 @@
 //! every [`PosterSize`] once ([`process()`]), and kept in an [`ImageStore`] under the hash of
 //! its content; events carry only that hash (the domain's `movie::Poster`), never bytes.
 
+mod cache;
 pub mod process;
 pub mod sizes;
 pub mod store;

@@ -88,6 +88,8 @@ pub struct Swept {
 pub struct ImageStore {
     inner: Arc<dyn ObjectStore>,
     describe: String,
+    /// Copies of the images served most, for the process that serves them.
+    cache: Option<Arc<crate::cache::ImageCache>>,
 }
 
 impl std::fmt::Debug for ImageStore {
@@ -105,6 +107,7 @@ impl ImageStore {
             Some("memory:") => Ok(Self {
                 inner: Arc::new(object_store::memory::InMemory::new()),
                 describe: "memory".into(),
+                cache: None,
             }),
             Some(url) if url.starts_with("s3://") => Self::s3(url, s3),
             Some(url) => Self::local(Path::new(url.strip_prefix("file://").unwrap_or(url))),
@@ -120,6 +123,7 @@ impl ImageStore {
         Ok(Self {
             inner: Arc::new(store),
             describe: format!("local {}", dir.display()),
+            cache: None,
         })
     }
 
@@ -168,6 +172,7 @@ impl ImageStore {
         Ok(Self {
             inner,
             describe: format!("s3 {url}"),
+            cache: None,
         })
     }
 
@@ -176,6 +181,13 @@ impl ImageStore {
         Err(StoreError::Config(format!(
             "{url}: this build has no S3 support (build with `--features s3`)"
         )))
+    }
+
+    /// The same store, keeping copies of the images it gives, up to `budget` bytes, each for
+    /// at most a minute (see `cache.rs`): for the process that serves them.
+    pub fn with_cache(mut self, budget: usize) -> Self {
+        self.cache = Some(Arc::new(crate::cache::ImageCache::new(budget)));
+        self
     }
 
     /// The key of one size of a poster.
@@ -216,7 +228,11 @@ impl ImageStore {
         hash: &str,
         ext: &str,
     ) -> Result<Option<u64>, StoreError> {
-        match self.inner.head(&Self::key(size, hash, ext)).await {
+        let key = Self::key(size, hash, ext);
+        if let Some(bytes) = self.cache.as_ref().and_then(|c| c.get(&key)) {
+            return Ok(Some(bytes.len() as u64));
+        }
+        match self.inner.head(&key).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
@@ -232,15 +248,23 @@ impl ImageStore {
         ext: &str,
         range: Option<Range<u64>>,
     ) -> Result<Option<Blob>, StoreError> {
+        let key = Self::key(size, hash, ext);
+        if let Some(bytes) = self.cache.as_ref().and_then(|c| c.get(&key)) {
+            let len = bytes.len() as u64;
+            let range = range.map_or(0..len, |r| r.start.min(len)..r.end.min(len));
+            let part = bytes.slice(range.start as usize..range.end as usize);
+            return Ok(Some(Blob {
+                bytes: part,
+                range,
+                size: len,
+            }));
+        }
+        let whole = range.is_none();
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..GetOptions::default()
         };
-        let result = match self
-            .inner
-            .get_opts(&Self::key(size, hash, ext), options)
-            .await
-        {
+        let result = match self.inner.get_opts(&key, options).await {
             Ok(result) => result,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -252,6 +276,9 @@ impl ImageStore {
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        if let Some(cache) = self.cache.as_ref().filter(|_| whole) {
+            cache.put(&key, &bytes);
+        }
         Ok(Some(Blob { bytes, range, size }))
     }
 

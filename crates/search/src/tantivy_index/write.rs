@@ -114,6 +114,7 @@ mod tests {
             imdb_score: 5.0,
             popularity: 1.0,
             version,
+            poster_path: None,
         })
     }
 
