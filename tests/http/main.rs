@@ -10,6 +10,7 @@ mod idempotency;
 mod limits;
 mod movies;
 mod outage;
+mod poster_refusals;
 mod posters;
 mod reads;
 mod robustness;

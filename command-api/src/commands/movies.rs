@@ -8,6 +8,15 @@ use moviedb_event_store::{AppendRequest, Metadata, UniqueKey};
 use std::collections::HashMap;
 use uuid::Uuid;
 
+/// A command decided on an existing movie: the state before, the events, the state after, and
+/// the version the events follow.
+struct Decided {
+    before: Movie,
+    events: Vec<MovieEvent>,
+    after: Movie,
+    version: u64,
+}
+
 /// What a bulk add answers for a movie whose name and director are already taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
@@ -126,26 +135,19 @@ impl CommandService {
         actor: Actor,
         metadata: &Metadata,
     ) -> Result<Write, CommandError> {
-        let (movie, version) = self.load::<Movie>(movie_id).await?;
-        let events = movie
-            .decide(&MovieCommand::Update { patch, actor })
-            .map_err(not_found_movie)?;
-        check_if_match(if_match, version)?;
-        let after = events.iter().fold(movie.clone(), |m, e| m.evolve(e));
-        let poster_path = after.poster().map(Poster::path);
-        let (before, after) = (
-            movie.fields().map(MovieFields::title_key),
-            after.fields().cloned(),
-        );
-        let after =
-            after.ok_or_else(|| CommandError::Internal("an update left no live movie".into()))?;
-        let mut append = AppendRequest::new(
-            Movie::STREAM_TYPE,
-            movie_id,
-            version,
-            new_events(&events, metadata),
-        );
-        append.guard = self.guard(actor).await?;
+        let decided = self
+            .decide_on_movie(movie_id, MovieCommand::Update { patch, actor }, if_match)
+            .await?;
+        let mut append = self
+            .append_decided(movie_id, &decided, actor, metadata)
+            .await?;
+        let poster_path = decided.after.poster().map(Poster::path);
+        let before = decided.before.fields().map(MovieFields::title_key);
+        let after = decided
+            .after
+            .fields()
+            .cloned()
+            .ok_or_else(|| CommandError::Internal("an update left no live movie".into()))?;
         if before.as_deref() != Some(after.title_key().as_str()) {
             let key = UniqueKey::new(MOVIE_TITLE_KEY, after.title_key());
             if let Some(owner) = self.store.key_owner(&key).await?.filter(|o| *o != movie_id) {
@@ -158,7 +160,7 @@ impl CommandService {
         }
         let outcome = Outcome {
             stream_id: movie_id,
-            version: version + events.len() as u64,
+            version: decided.version + decided.events.len() as u64,
             answer: Answer::Movie(after, poster_path),
         };
         Ok(Write { append, outcome })
@@ -172,26 +174,21 @@ impl CommandService {
         actor: Actor,
         metadata: &Metadata,
     ) -> Result<Write, CommandError> {
-        let (movie, version) = self.load::<Movie>(movie_id).await?;
-        let events: Vec<MovieEvent> = movie
-            .decide(&MovieCommand::Delete { actor })
-            .map_err(not_found_movie)?;
-        check_if_match(if_match, version)?;
-        let mut append = AppendRequest::new(
-            Movie::STREAM_TYPE,
-            movie_id,
-            version,
-            new_events(&events, metadata),
-        );
-        append.guard = self.guard(actor).await?;
+        let decided = self
+            .decide_on_movie(movie_id, MovieCommand::Delete { actor }, if_match)
+            .await?;
+        let mut append = self
+            .append_decided(movie_id, &decided, actor, metadata)
+            .await?;
         append.release.extend(
-            movie
+            decided
+                .before
                 .fields()
                 .map(|f| UniqueKey::new(MOVIE_TITLE_KEY, f.title_key())),
         );
         let outcome = Outcome {
             stream_id: movie_id,
-            version: version + 1,
+            version: decided.version + 1,
             answer: Answer::Deleted,
         };
         Ok(Write { append, outcome })
@@ -226,31 +223,62 @@ impl CommandService {
         actor: Actor,
         metadata: &Metadata,
     ) -> Result<Write, CommandError> {
-        let (movie, version) = self.load::<Movie>(movie_id).await?;
         let command = match poster {
             Some(poster) => MovieCommand::SetPoster { poster, actor },
             None => MovieCommand::RemovePoster { actor },
         };
-        let events = movie.decide(&command).map_err(not_found_movie)?;
+        let decided = self.decide_on_movie(movie_id, command, if_match).await?;
+        let append = self
+            .append_decided(movie_id, &decided, actor, metadata)
+            .await?;
+        let fields =
+            decided.after.fields().cloned().ok_or_else(|| {
+                CommandError::Internal("a poster change left no live movie".into())
+            })?;
+        let outcome = Outcome {
+            stream_id: movie_id,
+            version: decided.version + decided.events.len() as u64,
+            answer: Answer::Movie(fields, decided.after.poster().map(Poster::path)),
+        };
+        Ok(Write { append, outcome })
+    }
+
+    /// Loads movie `movie_id`, decides `command` on it and checks `If-Match`: how every
+    /// command on an existing movie starts.
+    async fn decide_on_movie(
+        &self,
+        movie_id: Uuid,
+        command: MovieCommand,
+        if_match: Option<u64>,
+    ) -> Result<Decided, CommandError> {
+        let (before, version) = self.load::<Movie>(movie_id).await?;
+        let events = before.decide(&command).map_err(not_found_movie)?;
         check_if_match(if_match, version)?;
-        let after = events.iter().fold(movie, |m, e| m.evolve(e));
-        let fields = after
-            .fields()
-            .cloned()
-            .ok_or_else(|| CommandError::Internal("a poster change left no live movie".into()))?;
+        let after = events.iter().fold(before.clone(), |m, e| m.evolve(e));
+        Ok(Decided {
+            before,
+            events,
+            after,
+            version,
+        })
+    }
+
+    /// The append of a decision's events, guarded by `actor`'s role.
+    async fn append_decided(
+        &self,
+        movie_id: Uuid,
+        decided: &Decided,
+        actor: Actor,
+        metadata: &Metadata,
+    ) -> Result<AppendRequest, CommandError> {
         let mut append = AppendRequest::new(
             Movie::STREAM_TYPE,
             movie_id,
-            version,
-            new_events(&events, metadata),
+            decided.version,
+            new_events(&decided.events, metadata),
         );
         append.guard = self.guard(actor).await?;
-        let outcome = Outcome {
-            stream_id: movie_id,
-            version: version + events.len() as u64,
-            answer: Answer::Movie(fields, after.poster().map(Poster::path)),
-        };
-        Ok(Write { append, outcome })
+        Ok(append)
     }
 
     pub(super) async fn movie_exists(&self, owner: Uuid) -> CommandError {
