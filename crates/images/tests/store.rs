@@ -130,69 +130,7 @@ fn an_s3_bucket_needs_the_s3_feature() {
 #[cfg(feature = "s3")]
 mod s3 {
     use super::*;
-    use std::path::PathBuf;
-    use std::process::{Child, Command, Stdio};
-
-    /// A moto server on a free port, stopped when dropped.
-    struct Moto {
-        child: Child,
-        url: String,
-    }
-
-    impl Drop for Moto {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    fn moto_binary() -> Option<PathBuf> {
-        let found = std::env::var_os("MOVIEDB_MOTO")
-            .map(PathBuf::from)
-            .or_else(|| {
-                let local = PathBuf::from(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../../.tools/moto/bin/moto_server"
-                ));
-                local.exists().then_some(local)
-            });
-        if found.is_none() {
-            assert!(
-                std::env::var_os("MOVIEDB_REQUIRE_S3").is_none(),
-                "MOVIEDB_REQUIRE_S3 is set but there is no moto_server (scripts/ensure-s3-server)"
-            );
-            eprintln!(
-                "SKIPPED: no S3-compatible server (run scripts/ensure-s3-server or scripts/test)"
-            );
-        }
-        found
-    }
-
-    async fn start() -> Option<Moto> {
-        let binary = moto_binary()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = Command::new(binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto starts");
-        let moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..300 {
-            if client.get(&moto.url).send().await.is_ok() {
-                return Some(moto);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("moto did not answer at {}", moto.url);
-    }
+    use moviedb_test_support::s3_server::S3Server;
 
     fn settings(endpoint: &str) -> S3Settings {
         S3Settings {
@@ -206,13 +144,9 @@ mod s3 {
 
     #[tokio::test]
     async fn an_s3_compatible_bucket_keeps_posters_by_their_hash() {
-        let Some(moto) = start().await else { return };
-        let created = reqwest::Client::new()
-            .put(format!("{}/posters", moto.url))
-            .send()
-            .await
-            .expect("moto answers");
-        assert!(created.status().is_success(), "{}", created.status());
+        let Some(moto) = S3Server::start("posters").await else {
+            return;
+        };
         let dir = tempfile::tempdir().expect("temp dir");
         for url in ["s3://posters", "s3://posters/under/a/prefix"] {
             let store =

@@ -8,6 +8,7 @@
 use moviedb_test_support::broker;
 mod faults;
 mod metrics;
+mod posters;
 use moviedb_test_support::process;
 mod stack;
 

@@ -21,10 +21,22 @@ impl Stack {
         projectors: usize,
         queries: usize,
     ) -> Self {
+        Self::start_with(tansu, commands, projectors, queries, Vec::new())
+    }
+
+    /// As [`Self::start`], every role with `extra` in its environment too.
+    pub(crate) fn start_with(
+        tansu: PathBuf,
+        commands: usize,
+        projectors: usize,
+        queries: usize,
+        extra: Vec<(&'static str, String)>,
+    ) -> Self {
         let broker = Broker::start(tansu);
         let db = MySqlTestDatabase::new();
         let data = tempfile::tempdir().expect("temp dir");
-        let env = broker.role_env(db.url(), SECRET, (ADMIN_EMAIL, ADMIN_PASSWORD));
+        let mut env = broker.role_env(db.url(), SECRET, (ADMIN_EMAIL, ADMIN_PASSWORD));
+        env.extend(extra);
         let prefix = env
             .iter()
             .find(|(k, _)| *k == "MOVIEDB_KAFKA_TOPIC_PREFIX")
