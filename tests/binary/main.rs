@@ -5,6 +5,7 @@ mod compose;
 mod docs;
 mod import;
 mod openapi;
+mod posters;
 mod rebuild;
 mod seams;
 mod walkthrough;
