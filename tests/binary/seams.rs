@@ -5,9 +5,9 @@
 //! - No library (`crates/*`) depends on a service crate.
 //! - The domain depends on no I/O crate: only the pure ones listed in [`DOMAIN_MAY_USE`].
 //! - The SQL kit (what the stores share) depends on no other moviedb crate.
-//! - The query API needs only the read database and the search index: it depends on neither
-//!   the event store nor the broker (admin checks use the projected users, a movie's history
-//!   is a projection).
+//! - The query API needs only the read database, the search index and the posters' object
+//!   store: it depends on neither the event store nor the broker (admin checks use the
+//!   projected users, a movie's history is a projection).
 
 use serde_json::Value;
 use std::collections::BTreeMap;
