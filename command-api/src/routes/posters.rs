@@ -6,7 +6,6 @@
 use super::movies::movie_id;
 use super::outcome_response;
 use crate::auth::LoggedIn;
-use crate::commands::CommandError;
 use crate::error::ApiError;
 use crate::request::{if_match, metadata};
 use crate::state::AppState;
@@ -132,7 +131,6 @@ async fn remove(
     let commands = &state.commands;
     let outcome = commands
         .run(|| commands.set_poster(id, None, if_match, actor, &metadata))
-        .await
-        .map_err(|e: CommandError| ApiError::from(e))?;
+        .await?;
     Ok(outcome_response(StatusCode::OK, &outcome, None).into_response())
 }
