@@ -3,6 +3,11 @@
 //! warm-up. Prints the median and the 99th percentile per kind and overall.
 //!
 //! `cargo run --release --example bench_search [movies] [rounds]` (defaults 10000 and 200).
+//!
+//! `cargo run --release --example bench_search -- realistic [movies] [rounds] [dir]` indexes
+//! the load harness's realistic catalogue instead (kept in `dir` when given, and reused by the
+//! next run with the same `dir`) and runs the harness's 200 searches on one thread, parsed as
+//! the query API parses them: the median per kind of search, and the whole mix's p50 and p99.
 
 use moviedb_search::{
     GenreFilter, IndexOp, MovieDocument, MovieFilter, SearchIndex, SearchRequest, SearchSort,
@@ -140,9 +145,140 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The realistic catalogue's `movies` movies as indexed documents.
+fn realistic_documents(movies: usize) -> impl Iterator<Item = MovieDocument> {
+    (0..movies as u64).map(|n| {
+        let m = realistic::movie(n);
+        MovieDocument {
+            id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + u128::from(n)),
+            name: m["name"].as_str().unwrap_or_default().to_owned(),
+            director: m["director"].as_str().unwrap_or_default().to_owned(),
+            genres: m["genre"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g.as_str().map(str::to_owned))
+                .collect(),
+            imdb_score: m["imdb_score"].as_f64().unwrap_or(0.0),
+            popularity: m["99popularity"].as_f64().unwrap_or(0.0),
+            version: 1,
+            poster_path: None,
+        }
+    })
+}
+
+/// The harness's realistic searches, by kind, on one thread.
+async fn realistic_run(
+    mut args: impl Iterator<Item = String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let movies: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
+    let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
+    let temp = tempfile::tempdir()?;
+    let dir = args
+        .next()
+        .map_or_else(|| temp.path().to_owned(), std::path::PathBuf::from);
+    let index = TantivyIndex::open(&dir)?;
+    let every = SearchRequest {
+        total_up_to: None,
+        ..SearchRequest::default()
+    };
+    let indexed = index.search(&every).await?.total as usize;
+    if indexed < movies {
+        let started = Instant::now();
+        let docs: Vec<MovieDocument> = realistic_documents(movies).skip(indexed).collect();
+        for chunk in docs.chunks(20_000) {
+            index
+                .apply(chunk.iter().cloned().map(IndexOp::Upsert).collect())
+                .await?;
+        }
+        println!(
+            "indexed {} movies in {:.1} s",
+            movies - indexed,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    index.refresh().await?;
+    println!("{} segments", segments(&dir));
+    const KINDS: [&str; 5] = [
+        "common word",
+        "one typo",
+        "prefix",
+        "word + genre + score",
+        "filters, by popularity",
+    ];
+    let searches: Vec<SearchRequest> = realistic::searches()
+        .iter()
+        .map(|q| moviedb_query_api::params::search_request(Some(q)).map(|(r, _)| r))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{e:?}"))?;
+    for q in &searches {
+        index.search(q).await?;
+    }
+    let mut by_kind: Vec<Vec<Duration>> = vec![Vec::new(); KINDS.len()];
+    let mut hits = vec![0u64; KINDS.len()];
+    let mut all = Vec::new();
+    for _ in 0..rounds {
+        for (i, q) in searches.iter().enumerate() {
+            let t = Instant::now();
+            let found = index.search(q).await?;
+            let took = t.elapsed();
+            by_kind[i % KINDS.len()].push(took);
+            hits[i % KINDS.len()] += found.total;
+            all.push(took);
+        }
+    }
+    println!(
+        "{:<32} {:>10} {:>10} {:>10}",
+        "search", "mean hits", "median ms", "p99 ms"
+    );
+    for (k, times) in by_kind.iter_mut().enumerate() {
+        times.sort();
+        println!(
+            "{:<32} {:>10} {:>10.3} {:>10.3}",
+            KINDS[k],
+            hits[k] / times.len() as u64,
+            ms(percentile(times, 0.5)),
+            ms(percentile(times, 0.99))
+        );
+    }
+    if std::env::var_os("BENCH_SEARCH_EACH").is_some() {
+        // The slowest searches, one by one: where the tail comes from.
+        let raws = realistic::searches();
+        let mut each: Vec<(Duration, &String)> = Vec::new();
+        for (q, raw) in searches.iter().zip(raws.iter()) {
+            let t = Instant::now();
+            index.search(q).await?;
+            each.push((t.elapsed(), raw));
+        }
+        each.sort_by_key(|b| std::cmp::Reverse(b.0));
+        for (took, raw) in each.iter().take(15) {
+            println!("  {:>8.3} ms  {raw}", ms(*took));
+        }
+    }
+    all.sort();
+    let mean = all.iter().sum::<Duration>() / all.len() as u32;
+    println!(
+        "{:<32} {:>10} {:>10.3} {:>10.3}   mean {:.3} ms",
+        "all",
+        all.len(),
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.99)),
+        ms(mean)
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "realistic") {
+        args.next();
+        return realistic_run(args).await;
+    }
     let movies: usize = args
         .next()
         .map(|a| a.parse())

@@ -319,7 +319,43 @@ async fn a_page_past_the_first_ten_thousand_hits_is_a_400_problem(app: TestApp) 
     }
 }
 
+/// A search's total is counted to 10 000 unless `total=exact` asks for every hit; the
+/// answer says which (`total_relation`). Lists take no `total`.
+async fn the_total_is_exact_when_asked_and_says_so(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, token) = catalogue(&app, &admin).await;
+    for query in [
+        "",
+        "total=exact",
+        "q=godfather&total=exact",
+        "total=%20exact",
+    ] {
+        let found = search(&app, query, &token).await;
+        assert_eq!(found["total_relation"], "eq", "{query}: {found}");
+    }
+    assert_eq!(search(&app, "total=exact", &token).await["total"], 6);
+    for path in [
+        "/v1/movies/search?total=all",
+        "/v1/movies/search?total=",
+        "/v1/movies?total=exact",
+    ] {
+        let response = app
+            .request(Method::GET, path, None)
+            .send()
+            .await
+            .expect("sent");
+        let problem = problem(response, 400).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("total")),
+            "{path}: {problem}"
+        );
+    }
+}
+
 crate::on_elasticsearch!(
+    the_total_is_exact_when_asked_and_says_so,
     typos_prefixes_highlights_and_relevance,
     filters_sorts_pages_and_facets,
     edits_and_deletes_reach_search_with_the_consistency_token,
@@ -329,6 +365,7 @@ crate::on_elasticsearch!(
 );
 
 on_both_backends!(
+    the_total_is_exact_when_asked_and_says_so,
     typos_prefixes_highlights_and_relevance,
     filters_sorts_pages_and_facets,
     edits_and_deletes_reach_search_with_the_consistency_token,

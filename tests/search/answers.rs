@@ -52,6 +52,12 @@ fn a_search_answer_gives_hits_the_total_and_the_facets_and_its_words_the_highlig
     assert_eq!(found.genres[1].count, 12);
     assert_eq!(found.imdb_score_histogram[1].from, 9.0);
     assert_eq!(found.imdb_score_histogram[1].count, 2);
+    assert!(found.total_exact);
+    // A search counted to its `track_total_hits` bound says so with "gte".
+    let mut bounded = answer.clone();
+    bounded["hits"]["total"] = json!({ "value": 10000, "relation": "gte" });
+    let found = parse::search(200, &bounded, &[]).expect("parsed");
+    assert_eq!((found.total, found.total_exact), (10_000, false));
 }
 
 #[test]

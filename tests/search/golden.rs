@@ -82,6 +82,7 @@ fn a_full_search_has_words_filters_sort_paging_facets_and_highlights() {
         page: 3,
         per_page: 10,
         facets: true,
+        total_up_to: Some(10_000),
     };
     golden("search-full", &body::search_body(&request));
 }
@@ -98,6 +99,7 @@ fn a_search_without_text_has_no_highlight_and_sorts_by_its_field() {
         page: 1,
         per_page: 20,
         facets: false,
+        total_up_to: Some(10_000),
     };
     golden("search-filters-only", &body::search_body(&request));
 }

@@ -13,6 +13,7 @@ mod generations;
 mod golden;
 mod kibana;
 mod ranking;
+mod totals;
 mod writes;
 
 use moviedb_search::{

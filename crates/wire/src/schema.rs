@@ -229,8 +229,9 @@ pub struct Page<T> {
     pub page: u32,
     /// Items per page.
     pub per_page: u32,
-    /// Items in the whole list: exact, except for a filtered movie list of more than 10 000,
-    /// where it is 10 000 and `total_relation` is `gte`.
+    /// Items in the whole list: exact, except for a filtered movie list or a search (without
+    /// `total=exact` or facets) of more than 10 000, where it is 10 000 and `total_relation`
+    /// is `gte`.
     pub total: u64,
     /// Pages in `total`.
     pub total_pages: u64,

@@ -6,7 +6,7 @@ use moviedb_domain::movie::{
     MovieFilter, IMDB_SCORE_RANGE, MAX_GENRES, MAX_GENRE_CHARS, MAX_TITLE_CHARS, POPULARITY_RANGE,
 };
 use moviedb_read_model::{GenreFilter, MovieQuery, Sort, SortField, MAX_PER_PAGE};
-use moviedb_search::{SearchRequest, SearchSort, MAX_RESULT_WINDOW};
+use moviedb_search::{SearchRequest, SearchSort, MAX_RESULT_WINDOW, TOTAL_UP_TO};
 use moviedb_service_kit::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -96,6 +96,12 @@ pub(crate) struct MovieParams {
     #[serde(default)]
     #[param(value_type = Option<String>, example = "genre,imdb_score")]
     facets: Given,
+    /// Search only: `exact` counts every hit. Otherwise hits are counted to 10 000 and a
+    /// search with more answers `total` 10 000 and `total_relation` `gte`, as Elasticsearch's
+    /// `track_total_hits` does; a search with facets counts every hit anyway.
+    #[serde(default)]
+    #[param(value_type = Option<String>, example = "exact")]
+    total: Given,
 }
 
 /// The facets a search asked for (`facets=genre,imdb_score`).
@@ -300,6 +306,7 @@ pub fn movie_query(raw: Option<&str>) -> Result<MovieQuery, ApiError> {
     let (page, per_page) = p.paging(&params.page, &params.per_page);
     p.not_here("q", &params.q, "name, or /v1/movies/search");
     p.not_here("facets", &params.facets, "/v1/movies/search");
+    p.not_here("total", &params.total, "/v1/movies/search");
     let mut query = MovieQuery {
         filter: p.filter(&params),
         name_contains: p.text("name", params.name.get()),
@@ -335,12 +342,24 @@ pub fn search_request(raw: Option<&str>) -> Result<(SearchRequest, Facets), ApiE
     }
     p.not_here("name", &params.name, "q");
     let facets = Facets::parse(params.facets.get(), &mut p);
+    let total_up_to = match params.total.get().map(str::trim) {
+        None => Some(TOTAL_UP_TO),
+        Some("exact") => None,
+        Some(other) => {
+            p.0.push(format!(
+                "`total` is `exact` (count every hit) or left out (count to {TOTAL_UP_TO}; got \
+                 `{other}`)"
+            ));
+            None
+        }
+    };
     let mut request = SearchRequest {
         q: p.text("q", params.q.get()),
         filter: p.filter(&params),
         page,
         per_page,
         facets: facets.any(),
+        total_up_to,
         ..SearchRequest::default()
     };
     let sort = match params.sort_by.get() {

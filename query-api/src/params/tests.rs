@@ -46,6 +46,19 @@ fn search(raw: &str) -> Result<SearchRequest, ApiError> {
 }
 
 #[test]
+fn a_search_counts_to_ten_thousand_unless_asked_for_every_hit() {
+    let up_to = |raw: &str| search(raw).map(|r| r.total_up_to);
+    assert_eq!(up_to("q=x").ok(), Some(Some(10_000)));
+    assert_eq!(up_to("q=x&total=exact").ok(), Some(None));
+    assert!(up_to("total=all").is_err());
+    assert!(up_to("total=").is_err());
+    assert!(
+        movie_query(Some("total=exact")).is_err(),
+        "lists take no total"
+    );
+}
+
+#[test]
 fn facets_are_counted_only_when_asked_and_named_rightly() {
     let facets = |raw: &str| search_request(Some(raw)).map(|(r, f)| (r.facets, f));
     assert_eq!(facets("q=x").ok(), Some((false, Facets::default())));

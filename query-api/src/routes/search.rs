@@ -28,11 +28,12 @@ fn sort_name(sort: SearchSort) -> String {
     }
 }
 
-/// A page of hits with `total`, highlights, and the facets asked for over every hit.
+/// A page of hits with `total` (counted to 10 000 unless `total=exact`), highlights, and the
+/// facets asked for over every hit.
 #[utoipa::path(get, path = "/v1/movies/search", tag = "search", operation_id = "searchMovies",
     summary = "Search: typo-tolerant text, filters, facets, highlights",
     params(crate::params::MovieParams, crate::consistency::ConsistencyHeader),
-    description = "Pages reach the first 10 000 hits (`page` × `per_page` ≤ 10 000, Elasticsearch's `index.max_result_window`), on either search engine; a deeper page is a 400 problem. Walk the whole catalogue with `GET /v1/movies`.",
+    description = "`total` counts hits up to 10 000: a search with more answers 10 000 with `total_relation: gte` (Elasticsearch's default `track_total_hits`, Meilisearch's estimated totals), unless `total=exact` or facets are asked for. Pages reach the first 10 000 hits (`page` × `per_page` ≤ 10 000, Elasticsearch's `index.max_result_window`), on either search engine; a deeper page is a 400 problem. Walk the whole catalogue with `GET /v1/movies`.",
     responses((status = 200, description = "A page of hits", body = SearchPage),
         (status = 400, description = "A bad parameter, or a page beyond the first 10 000 hits", body = moviedb_wire::schema::Problem, content_type = "application/problem+json")),
     security(()))]
@@ -77,7 +78,7 @@ async fn search(
             request.page,
             per_page,
             found.total,
-            true,
+            found.total_exact,
         ),
         q: request.q.clone(),
         sort_by: sort_name(request.sort),

@@ -115,7 +115,7 @@ fn near(word: &str, fields: [&str; 2]) -> Value {
     json!({ "multi_match": {
         "query": word, "fields": fields,
         "fuzziness": fuzziness(word), "fuzzy_transpositions": true,
-        "max_expansions": MAX_EXPANSIONS, "prefix_length": 0
+        "max_expansions": MAX_EXPANSIONS, "prefix_length": 1
     }})
 }
 
@@ -221,7 +221,7 @@ pub fn search_body(request: &SearchRequest) -> Value {
         "from": from,
         "size": per_page,
         "_source": HIT_SOURCE,
-        "track_total_hits": true,
+        "track_total_hits": request.count_bound().map_or(json!(true), |n| json!(n)),
         "query": { "bool": { "must": must, "filter": filters(request) } },
         "sort": sort(request.sort),
     });

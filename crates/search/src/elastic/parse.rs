@@ -124,6 +124,8 @@ pub fn search(status: u16, body: &Value, words: &[String]) -> Result<SearchRespo
         .pointer("/hits/total/value")
         .and_then(Value::as_u64)
         .ok_or_else(|| SearchError::Index("a search answer without hits.total.value".into()))?;
+    // "gte" when the search counted to its `track_total_hits` bound and stopped there.
+    let total_exact = body.pointer("/hits/total/relation").and_then(Value::as_str) != Some("gte");
     let hits = hits(body)?
         .iter()
         .map(|hit| {
@@ -168,6 +170,7 @@ pub fn search(status: u16, body: &Value, words: &[String]) -> Result<SearchRespo
     Ok(SearchResponse {
         hits,
         total,
+        total_exact,
         genres,
         imdb_score_histogram,
     })

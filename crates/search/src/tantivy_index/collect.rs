@@ -87,6 +87,8 @@ pub(super) struct TopMatches {
     pub(super) bounds: Bounds,
     /// Count genres and the histogram.
     pub(super) facets: bool,
+    /// Whether the hits' scores are read: only a search with text shows them.
+    pub(super) scoring: bool,
 }
 
 /// The filter's inclusive ranges on the IMDb score and the popularity.
@@ -127,8 +129,14 @@ pub(super) struct SegmentTop {
     pub(super) genre: Option<tantivy::columnar::StrColumn>,
     pub(super) imdb_score: tantivy::columnar::Column<f64>,
     pub(super) popularity: tantivy::columnar::Column<f64>,
-    /// (key, doc, score): the ids are read only for the hits kept (see `kept`).
+    /// (key, doc, score): the ids are read only for the hits kept (see `kept`). Cut back to
+    /// the first `keep` whenever it holds [`BUFFERED`] times as many.
     pub(super) hits: Vec<(u64, DocId, Score)>,
+    /// No hit with a larger key can be among the first `keep`: `keep` hits at or below it
+    /// were seen (`u64::MAX` until then).
+    pub(super) worst: u64,
+    /// The hits, all of them.
+    pub(super) total: u64,
     pub(super) genre_counts: Vec<u64>,
     pub(super) histogram: [u64; 10],
 }
@@ -161,14 +169,17 @@ impl Collector for TopMatches {
             imdb_score: ff.f64("imdb_score")?,
             popularity: ff.f64("popularity")?,
             hits: Vec::new(),
+            worst: u64::MAX,
+            total: 0,
             genre_counts: vec![0; genre_terms],
             histogram: [0; 10],
         })
     }
 
     fn requires_scoring(&self) -> bool {
-        // A hit shows its score whenever the search has text, whatever the order.
-        true
+        // A hit shows its score whenever the search has text, whatever the order; without
+        // text tantivy hands the hits over in blocks, unscored.
+        self.scoring
     }
 
     fn merge_fruits(&self, fruits: Vec<Ranked>) -> tantivy::Result<Ranked> {
@@ -186,6 +197,10 @@ impl Collector for TopMatches {
         Ok(all)
     }
 }
+
+/// How many times `keep` hits a segment's buffer holds before it is cut back to the first
+/// `keep`: a search of a quarter of a million hits kept and sorted them all.
+const BUFFERED: usize = 8;
 
 impl SegmentTop {
     /// The first `keep` hits in (key, id) order, with their ids: (key, id_hi, id_lo, doc,
@@ -273,18 +288,28 @@ impl SegmentCollector for SegmentTop {
             ),
         };
         let key = if descending { !key } else { key };
+        self.total += 1;
+        if key > self.worst || self.keep == 0 {
+            return;
+        }
         self.hits.push((key, doc, score));
+        if self.hits.len() >= self.keep.saturating_mul(BUFFERED).max(1_024) {
+            let kept = self.kept();
+            self.worst = kept.iter().map(|k| k.0).max().unwrap_or(u64::MAX);
+            self.hits = kept
+                .into_iter()
+                .map(|(key, _, _, doc, score)| (key, doc, score))
+                .collect();
+        }
     }
 
     fn harvest(mut self) -> Ranked {
-        let total = self.hits.len() as u64;
+        let total = self.total;
         let kept = self.kept();
         let names = match (&self.name_key, self.sort) {
             (Some(column), SearchSort::Name { descending }) => terms_of(
                 column,
-                self.hits
-                    .iter()
-                    .map(|h| if descending { !h.0 } else { h.0 }),
+                kept.iter().map(|h| if descending { !h.0 } else { h.0 }),
             ),
             _ => HashMap::new(),
         };

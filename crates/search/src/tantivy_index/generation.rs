@@ -62,6 +62,7 @@ impl Inner {
             writer: Mutex::new(WriterSlot::default()),
             writer_memory: WRITER_MEMORY,
             f,
+            sort_orders: Default::default(),
         })
     }
 

@@ -14,9 +14,11 @@ use tantivy::{Index, IndexReader, IndexWriter};
 use uuid::Uuid;
 
 mod collect;
+mod fuzzy;
 mod generation;
 mod query;
 mod schema;
+mod sorted;
 mod suggest;
 mod tokenizer;
 mod write;
@@ -37,6 +39,8 @@ struct Inner {
     /// The writer's indexing memory: what it holds before it writes a segment.
     writer_memory: usize,
     f: Fields,
+    /// Each segment's documents in the order of each sort, for sorted searches.
+    sort_orders: sorted::SortOrders,
 }
 
 /// A serving generation's writer memory: batches are small and the process's memory counts.

@@ -1,6 +1,7 @@
 //! Reads: the query a search request makes, search with facets and highlights, suggestions.
 
 use super::collect::{ranked_order, Bounds, Ranked, TopMatches};
+use super::fuzzy::NearWord;
 use super::suggest::TopSuggestions;
 use super::{index_error, Inner};
 use crate::highlight::{allowed_typos, highlight};
@@ -24,10 +25,11 @@ impl Inner {
                 let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for (field, boost) in [(self.f.name, 3.0), (self.f.director, 1.0)] {
                     let term = self.term(field, word);
-                    let fuzzy = if i == last {
-                        FuzzyTermQuery::new_prefix(term.clone(), typos, true)
-                    } else {
-                        FuzzyTermQuery::new(term.clone(), typos, true)
+                    let fuzzy = NearWord {
+                        field,
+                        word: word.clone(),
+                        typos,
+                        prefix: i == last,
                     };
                     either.push((
                         Occur::Should,
@@ -125,22 +127,38 @@ impl Inner {
         let searcher = self.reader.searcher();
         let per_page = request.per_page.max(1) as usize;
         let skip = (request.page.max(1) as usize - 1).saturating_mul(per_page);
+        let keep = skip.saturating_add(per_page);
+        let query = self.query(request);
+        let bound = request.count_bound();
+        let sorted = match bound {
+            Some(bound) => self.search_sorted(&searcher, request, &query, keep, bound)?,
+            None => None,
+        };
         let Ranked {
             mut list,
             total,
             genres,
             histogram,
-        } = searcher
-            .search(
-                &self.query(request),
-                &TopMatches {
-                    keep: skip.saturating_add(per_page),
-                    sort: request.sort,
-                    bounds: Bounds::of(request),
-                    facets: request.facets,
-                },
-            )
-            .map_err(index_error)?;
+        } = match sorted {
+            Some(ranked) => ranked,
+            None => searcher
+                .search(
+                    &query,
+                    &TopMatches {
+                        keep,
+                        sort: request.sort,
+                        bounds: Bounds::of(request),
+                        facets: request.facets,
+                        scoring: request.q.is_some(),
+                    },
+                )
+                .map_err(index_error)?,
+        };
+        // More hits than the bound: the answer says "at least the bound", as Elasticsearch's.
+        let (total, total_exact) = match bound {
+            Some(bound) if total > bound => (bound, false),
+            _ => (total, true),
+        };
         list.sort_by(|a, b| ranked_order(request.sort, a, b));
         let mut genres: Vec<GenreCount> = genres
             .into_iter()
@@ -165,6 +183,7 @@ impl Inner {
         Ok(SearchResponse {
             hits,
             total,
+            total_exact,
             genres,
             imdb_score_histogram: histogram
                 .iter()
