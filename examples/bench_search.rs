@@ -215,6 +215,10 @@ async fn realistic_run(
         .map(|q| moviedb_query_api::params::search_request(Some(q)).map(|(r, _)| r))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{e:?}"))?;
+    // `BENCH_SEARCH_KIND=n` runs only the searches of kind n (0 to 4), for a profile of one.
+    let only: Option<usize> = std::env::var("BENCH_SEARCH_KIND")
+        .ok()
+        .and_then(|k| k.parse().ok());
     for q in &searches {
         index.search(q).await?;
     }
@@ -223,6 +227,9 @@ async fn realistic_run(
     let mut all = Vec::new();
     for _ in 0..rounds {
         for (i, q) in searches.iter().enumerate() {
+            if only.is_some_and(|k| k != i % KINDS.len()) {
+                continue;
+            }
             let t = Instant::now();
             let found = index.search(q).await?;
             let took = t.elapsed();
@@ -236,6 +243,9 @@ async fn realistic_run(
         "search", "mean hits", "median ms", "p99 ms"
     );
     for (k, times) in by_kind.iter_mut().enumerate() {
+        if times.is_empty() {
+            continue;
+        }
         times.sort();
         println!(
             "{:<32} {:>10} {:>10.3} {:>10.3}",

@@ -61,7 +61,9 @@ pub async fn import(args: &Args) -> anyhow::Result<Imported> {
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
         let listed = moviedb.total().await?;
-        let searchable = moviedb.get_json("/v1/movies/search?per_page=1").await?;
+        let searchable = moviedb
+            .get_json("/v1/movies/search?per_page=1&total=exact")
+            .await?;
         if listed >= args.movies && searchable["total"].as_u64() >= Some(args.movies) {
             break;
         }

@@ -331,7 +331,9 @@ impl Moviedb {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
             let total = self.total().await?;
-            let searchable = self.get_json("/v1/movies/search?per_page=1").await?;
+            let searchable = self
+                .get_json("/v1/movies/search?per_page=1&total=exact")
+                .await?;
             if total >= movies && searchable["total"].as_u64() >= Some(movies) {
                 return Ok(ids);
             }

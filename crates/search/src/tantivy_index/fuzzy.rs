@@ -6,8 +6,13 @@
 
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA, SINK_STATE};
 use std::sync::{Arc, OnceLock};
-use tantivy::query::{AutomatonWeight, EnableScoring, Query, Weight};
-use tantivy::schema::Field;
+use tantivy::query::{
+    AutomatonWeight, BitSetDocSet, ConstScorer, EmptyScorer, EnableScoring, Explanation, Query,
+    Scorer, Weight,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
+use tantivy_common::BitSet;
 use tantivy_fst::Automaton;
 
 /// The terms of `field` within `typos` edits of `word` (a transposition is one), or that
@@ -42,10 +47,93 @@ impl Query for NearWord {
             first: first.into_bytes(),
             rest,
         };
-        Ok(Box::new(AutomatonWeight::<FirstLetterFixed>::new(
-            self.field,
-            Arc::new(automaton),
-        )))
+        Ok(Box::new(NearWordWeight {
+            field: self.field,
+            terms: AutomatonWeight::new(self.field, Arc::new(automaton)),
+        }))
+    }
+}
+
+/// The documents of the near terms, every one scored alike (the boost), as tantivy's
+/// automaton weight scores them, but not always gathered in a bit set of the whole segment:
+/// no near term is no documents, one is its postings read as they go, and a few rare ones a
+/// sorted list. A bit set of a million documents per segment and field was most of the cost
+/// of a word that few movies have.
+struct NearWordWeight {
+    field: Field,
+    terms: AutomatonWeight<FirstLetterFixed>,
+}
+
+impl Weight for NearWordWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let infos = self.terms.get_match_term_infos(reader)?;
+        let index = reader.inverted_index(self.field)?;
+        let docs: u64 = infos.iter().map(|t| u64::from(t.doc_freq)).sum();
+        Ok(match infos.as_slice() {
+            [] => Box::new(EmptyScorer),
+            [one] => Box::new(ConstScorer::new(
+                index.read_postings_from_terminfo(one, IndexRecordOption::Basic)?,
+                boost,
+            )),
+            // Fewer documents than the bit set has 32-bit words: a list costs less.
+            many if docs < u64::from(reader.max_doc() / 32) => {
+                let mut list = Vec::with_capacity(docs as usize);
+                for info in many {
+                    let mut block =
+                        index.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+                    while !block.docs().is_empty() {
+                        list.extend_from_slice(block.docs());
+                        block.advance();
+                    }
+                }
+                list.sort_unstable();
+                list.dedup();
+                Box::new(ConstScorer::new(ListDocSet { docs: list, at: 0 }, boost))
+            }
+            many => {
+                let mut set = BitSet::with_max_value(reader.max_doc());
+                for info in many {
+                    let mut block =
+                        index.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+                    while !block.docs().is_empty() {
+                        block.docs().iter().for_each(|&doc| set.insert(doc));
+                        block.advance();
+                    }
+                }
+                Box::new(ConstScorer::new(BitSetDocSet::from(set), boost))
+            }
+        })
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        self.terms.explain(reader, doc)
+    }
+}
+
+/// Documents in a sorted list (tantivy's own is for its tests only).
+struct ListDocSet {
+    docs: Vec<DocId>,
+    at: usize,
+}
+
+impl DocSet for ListDocSet {
+    fn advance(&mut self) -> DocId {
+        self.at += 1;
+        self.doc()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        let rest = self.docs.get(self.at..).unwrap_or_default();
+        self.at += rest.partition_point(|&doc| doc < target);
+        self.doc()
+    }
+
+    fn doc(&self) -> DocId {
+        self.docs.get(self.at).copied().unwrap_or(TERMINATED)
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.docs.len() as u32
     }
 }
 
