@@ -52,10 +52,16 @@ pub(crate) fn matches(word: &str, query: &str, prefix: bool) -> bool {
         return false;
     }
     let (w, q): (Vec<char>, Vec<char>) = (word.chars().collect(), query.chars().collect());
+    // The first letter is never a typo, as in the search itself (`tantivy_index/fuzzy.rs`,
+    // Elasticsearch's `prefix_length: 1`): the rest of each is compared.
+    if w.first() != q.first() {
+        return false;
+    }
+    let (w, q) = (&w[1..], &q[1..]);
     if !prefix && w.len().abs_diff(q.len()) > typos {
         return false;
     }
-    let distances = prefix_distances(&w, &q);
+    let distances = prefix_distances(w, q);
     if distances[w.len()] <= typos {
         return true;
     }
@@ -159,6 +165,10 @@ mod tests {
             Some("<em>The</em> <em>Godfather</em>: Part II")
         );
         assert_eq!(highlight("Vertigo", &["psycho".to_owned()]), None);
+        // Never a typo in the first letter, as the search finds words.
+        assert!(matches("hitchcock", "hitchcok", false));
+        assert!(!matches("hitchcock", "gitchcock", false));
+        assert!(!matches("vertigo", "bertigo", true));
     }
 
     #[test]
