@@ -253,24 +253,14 @@ async fn bad_search_parameters_are_a_400_problem_and_the_old_list_keeps_its_filt
         "/v1/movies/suggest?q=a&limit=x",
         "/v1/movies/suggest?prefix=a",
     ] {
-        let response = app
-            .request(Method::GET, query, None)
-            .send()
-            .await
-            .expect("sent");
-        let problem = problem(response, 400).await;
+        let problem = refused(&app, query).await;
         assert!(
             problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
             "{query}: {problem}"
         );
     }
     let long = "x".repeat(201);
-    let response = app
-        .request(Method::GET, &format!("/v1/movies/search?q={long}"), None)
-        .send()
-        .await
-        .expect("sent");
-    problem(response, 400).await;
+    refused(&app, &format!("/v1/movies/search?q={long}")).await;
     // The original route keeps its own filters (name contains), not the search's.
     let admin = app.admin_token().await;
     let (_, token) = catalogue(&app, &admin).await;
@@ -304,12 +294,7 @@ async fn a_page_past_the_first_ten_thousand_hits_is_a_400_problem(app: TestApp) 
         "page=1000000&per_page=100",
         "q=godfather&page=10001&per_page=1",
     ] {
-        let response = app
-            .request(Method::GET, &format!("/v1/movies/search?{query}"), None)
-            .send()
-            .await
-            .expect("sent");
-        let problem = problem(response, 400).await;
+        let problem = refused(&app, &format!("/v1/movies/search?{query}")).await;
         assert!(
             problem["detail"]
                 .as_str()
@@ -317,6 +302,16 @@ async fn a_page_past_the_first_ten_thousand_hits_is_a_400_problem(app: TestApp) 
             "{query}: {problem}"
         );
     }
+}
+
+/// The 400 problem a GET of `path` answers.
+async fn refused(app: &TestApp, path: &str) -> Value {
+    let response = app
+        .request(Method::GET, path, None)
+        .send()
+        .await
+        .expect("sent");
+    problem(response, 400).await
 }
 
 /// A search's total is counted to 10 000 unless `total=exact` asks for every hit; the
@@ -339,12 +334,7 @@ async fn the_total_is_exact_when_asked_and_says_so(app: TestApp) {
         "/v1/movies/search?total=",
         "/v1/movies?total=exact",
     ] {
-        let response = app
-            .request(Method::GET, path, None)
-            .send()
-            .await
-            .expect("sent");
-        let problem = problem(response, 400).await;
+        let problem = refused(&app, path).await;
         assert!(
             problem["detail"]
                 .as_str()

@@ -130,7 +130,7 @@ fn requests() -> Vec<SearchRequest> {
     for (i, filter) in filters.iter().enumerate() {
         for (j, sort) in sorts.iter().enumerate() {
             for page in [1, 3] {
-                all.push(SearchRequest {
+                let with_facets = SearchRequest {
                     q: (j % 2 == 1).then(|| ["the", "love", "amelie", "2", "knight"][i].into()),
                     filter: filter.clone(),
                     sort: *sort,
@@ -138,17 +138,14 @@ fn requests() -> Vec<SearchRequest> {
                     per_page: 7,
                     facets: true,
                     total_up_to: None,
-                });
+                };
                 // The same without facets, its total counted to a bound most answers pass.
                 all.push(SearchRequest {
-                    q: (j % 2 == 1).then(|| ["the", "love", "amelie", "2", "knight"][i].into()),
-                    filter: filter.clone(),
-                    sort: *sort,
-                    page,
-                    per_page: 7,
                     facets: false,
                     total_up_to: Some(30),
+                    ..with_facets.clone()
                 });
+                all.push(with_facets);
             }
         }
     }
