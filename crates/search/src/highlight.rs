@@ -52,7 +52,7 @@ pub(crate) fn matches(word: &str, query: &str, prefix: bool) -> bool {
         return false;
     }
     let (w, q): (Vec<char>, Vec<char>) = (word.chars().collect(), query.chars().collect());
-    // The first letter is never a typo, as in the search itself (`tantivy_index/fuzzy.rs`,
+    // The first letter is never a typo, as in the search itself (`tantivy_index/word/`,
     // Elasticsearch's `prefix_length: 1`): the rest of each is compared.
     if w.first() != q.first() {
         return false;

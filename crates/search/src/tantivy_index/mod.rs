@@ -14,13 +14,13 @@ use tantivy::{Index, IndexReader, IndexWriter};
 use uuid::Uuid;
 
 mod collect;
-mod fuzzy;
 mod generation;
 mod query;
 mod schema;
 mod sorted;
 mod suggest;
 mod tokenizer;
+mod word;
 mod write;
 
 use generation::{new_generation_name, read_current, write_current};

@@ -1,15 +1,15 @@
 //! Reads: the query a search request makes, search with facets and highlights, suggestions.
 
 use super::collect::{ranked_order, Bounds, Ranked, TopMatches};
-use super::fuzzy::NearWord;
 use super::suggest::TopSuggestions;
+use super::word::Word;
 use super::{index_error, Inner};
 use crate::highlight::{allowed_typos, highlight};
 use crate::{
     words, GenreCount, GenreFilter, Hit, MovieDocument, ScoreBucket, SearchError, SearchRequest,
     SearchResponse, Suggestion,
 };
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, TantivyDocument, Term};
 
@@ -21,31 +21,15 @@ impl Inner {
             .iter()
             .enumerate()
             .map(|(i, word)| {
-                let typos = allowed_typos(word);
-                let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                for (field, boost) in [(self.f.name, 3.0), (self.f.director, 1.0)] {
-                    let term = self.term(field, word);
-                    let fuzzy = NearWord {
-                        field,
-                        word: word.clone(),
-                        typos,
-                        prefix: i == last,
-                    };
-                    either.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(fuzzy), boost)),
-                    ));
-                    // An exact word counts more than a near one.
-                    let exact = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                    either.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(exact), boost * 2.0)),
-                    ));
-                }
-                (
-                    Occur::Must,
-                    Box::new(BooleanQuery::new(either)) as Box<dyn Query>,
-                )
+                // Near the word counts its field's weight (3 for the name, 1 for the
+                // director); the word itself, exactly, twice as much again (BM25).
+                let word = Word {
+                    word: word.clone(),
+                    typos: allowed_typos(word),
+                    prefix: i == last,
+                    fields: vec![(self.f.name, 3.0, 6.0), (self.f.director, 1.0, 2.0)],
+                };
+                (Occur::Must, Box::new(word) as Box<dyn Query>)
             })
             .collect();
         Some(Box::new(BooleanQuery::new(clauses)))
