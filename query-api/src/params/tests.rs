@@ -1,6 +1,7 @@
 //! The parameters as clients send them: the forms accepted and the ones refused.
 
 use super::*;
+use moviedb_search::{SearchRequest, SearchSort};
 
 fn q(raw: &str) -> Result<MovieQuery, ApiError> {
     movie_query(Some(raw))
